@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* berthd configuration (see config.h). */
+#include "cmd/berthd/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/toml.h"
+#include "lib/util.h"
+
+enum key_type { KEY_STR, KEY_INT };
+
+struct key {
+    const char *section; /* NULL: top level */
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    const char *def_str;
+    int64_t def_int, min, max;
+    const char *help;
+};
+
+#define STR(sec, name, field, def, help)                                                           \
+    {                                                                                              \
+        sec, name, KEY_STR, offsetof(struct berthd_config, field), def, 0, 0, 0, help              \
+    }
+#define INT(sec, name, field, def, lo, hi, help)                                                   \
+    {                                                                                              \
+        sec, name, KEY_INT, offsetof(struct berthd_config, field), NULL, def, lo, hi, help         \
+    }
+
+static const struct key keys[] = {
+    INT(NULL, "version", version, 1, 1, 1, "config file format version"),
+    STR(NULL, "root", root, "/var/lib/berth", "persistent data: metadata, content, snapshots"),
+    STR(NULL, "state", state, "/run/berth", "runtime state: sockets, bundles (cleared on boot)"),
+    STR("grpc", "address", address, "/run/berth/berthd.sock", "unix socket of the gRPC API"),
+    INT("grpc", "gid", gid, -1, -1, 0x7fffffff,
+        "group that may use the socket (mode 0660); -1 keeps root's group"),
+    INT("grpc", "cq_threads", cq_threads, 2, 1, 64, "completion-queue threads"),
+    INT("grpc", "worker_threads", worker_threads, 32, 1, 1024, "threads running unary calls"),
+    INT("grpc", "shutdown_grace_ms", grace_ms, 5000, 0, 600000,
+        "how long shutdown waits for in-flight calls before cancelling them"),
+    INT("metadata", "map_size_mb", map_size_mb, 8192, 16, 1 << 24,
+        "LMDB map size (address space, not disk)"),
+    INT("metadata", "max_batch", max_batch, 256, 1, 65536, "mutations per group commit"),
+    STR("log", "level", log_level, "info", "trace, debug, info, warn, error or fatal"),
+};
+
+static char **str_slot(struct berthd_config *c, const struct key *k)
+{
+    return (char **)((char *)c + k->offset);
+}
+
+static int64_t *int_slot(struct berthd_config *c, const struct key *k)
+{
+    return (int64_t *)((char *)c + k->offset);
+}
+
+void berthd_config_set_str(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = berth_xstrdup(v);
+}
+
+void berthd_config_defaults(struct berthd_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < BERTH_N(keys); i++) {
+        if (keys[i].type == KEY_STR)
+            berthd_config_set_str(str_slot(c, &keys[i]), keys[i].def_str);
+        else
+            *int_slot(c, &keys[i]) = keys[i].def_int;
+    }
+}
+
+void berthd_config_free(struct berthd_config *c)
+{
+    for (size_t i = 0; i < BERTH_N(keys); i++)
+        if (keys[i].type == KEY_STR) {
+            free(*str_slot(c, &keys[i]));
+            *str_slot(c, &keys[i]) = NULL;
+        }
+}
+
+static const struct key *find_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < BERTH_N(keys); i++) {
+        bool same_sec = section ? keys[i].section && strcmp(keys[i].section, section) == 0
+                                : keys[i].section == NULL;
+        if (same_sec && strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    }
+    return NULL;
+}
+
+static bool is_section(const char *name)
+{
+    for (size_t i = 0; i < BERTH_N(keys); i++)
+        if (keys[i].section && strcmp(keys[i].section, name) == 0)
+            return true;
+    return false;
+}
+
+static int apply_value(struct berthd_config *c, const char *section, const char *name,
+                       const struct berth_toml_value *v, const char *path, struct berth_err **err)
+{
+    const struct key *k = find_key(section, name);
+    const char *full = section ? section : "";
+    const char *dot = section ? "." : "";
+
+    if (!k)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "%s: unknown key \"%s%s%s\"", path,
+                             full, dot, name);
+    if (k->type == KEY_STR) {
+        if (v->type != BERTH_TOML_STRING)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "%s: key \"%s%s%s\": expected string, got %s", path, full, dot,
+                                 name, berth_toml_type_name(v->type));
+        berthd_config_set_str(str_slot(c, k), v->u.str);
+        return 0;
+    }
+    if (v->type != BERTH_TOML_INTEGER)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "%s: key \"%s%s%s\": expected integer, got %s", path, full, dot, name,
+                             berth_toml_type_name(v->type));
+    if (v->u.integer < k->min || v->u.integer > k->max)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "%s: key \"%s%s%s\": %lld is outside %lld..%lld", path, full, dot,
+                             name, (long long)v->u.integer, (long long)k->min, (long long)k->max);
+    *int_slot(c, k) = v->u.integer;
+    return 0;
+}
+
+int berthd_config_parse(struct berthd_config *c, const char *text, size_t len, const char *path,
+                        struct berth_err **err)
+{
+    struct berth_toml_value *doc = NULL;
+    int ret = 0;
+
+    if (berth_toml_parse(text, len, &doc, err) < 0)
+        return berth_err_wrap(err, "%s", path);
+    for (size_t i = 0; i < doc->u.table.n && ret == 0; i++) {
+        const char *name = doc->u.table.keys[i];
+        const struct berth_toml_value *v = doc->u.table.vals[i];
+
+        if (v->type != BERTH_TOML_TABLE) {
+            ret = apply_value(c, NULL, name, v, path, err);
+            continue;
+        }
+        if (!is_section(name)) {
+            ret = berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "%s: unknown section \"%s\"",
+                                path, name);
+            continue;
+        }
+        for (size_t j = 0; j < v->u.table.n && ret == 0; j++)
+            ret = apply_value(c, name, v->u.table.keys[j], v->u.table.vals[j], path, err);
+    }
+    berth_toml_free(doc);
+    return ret;
+}
+
+int berthd_config_load(struct berthd_config *c, const char *path, struct berth_err **err)
+{
+    FILE *f = fopen(path, "re");
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+
+    if (!f)
+        return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INVALID_ARGUMENT,
+                             errno, "open config \"%s\"", path);
+    do {
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (1 << 20)) {
+                fclose(f);
+                return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                     "config \"%s\" is larger than 1 MiB", path);
+            }
+            buf = berth_xrealloc(buf, cap);
+        }
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+    return berthd_config_parse(c, buf ? buf : "", len, path, err);
+}
+
+int berthd_config_validate(const struct berthd_config *c, struct berth_err **err)
+{
+    const struct {
+        const char *key, *val;
+    } paths[] = {{"root", c->root}, {"state", c->state}, {"grpc.address", c->address}};
+
+    for (size_t i = 0; i < BERTH_N(paths); i++) {
+        const char *v = paths[i].val;
+        if (berth_str_has_prefix(v, "unix://"))
+            v += 7;
+        else if (berth_str_has_prefix(v, "unix:"))
+            v += 5;
+        if (v[0] != '/')
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "%s \"%s\" must be an absolute path", paths[i].key, paths[i].val);
+        if (strlen(v) > 107 && i == 2)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "grpc.address \"%s\" is longer than a unix socket path can be",
+                                 paths[i].val);
+    }
+    if (berth_log_level_parse(c->log_level) < 0)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "log.level \"%s\" is not one of trace, debug, info, warn, error, "
+                             "fatal",
+                             c->log_level);
+    return 0;
+}
+
+void berthd_config_print(const struct berthd_config *c, FILE *f)
+{
+    const char *section = NULL;
+
+    fprintf(f, "# berthd configuration. Every key is optional; shown are the values in "
+               "effect.\n");
+    for (size_t i = 0; i < BERTH_N(keys); i++) {
+        const struct key *k = &keys[i];
+        if (k->section && (!section || strcmp(section, k->section) != 0)) {
+            section = k->section;
+            fprintf(f, "\n[%s]\n", section);
+        }
+        fprintf(f, "# %s\n", k->help);
+        if (k->type == KEY_STR)
+            fprintf(f, "%s = \"%s\"\n", k->name, *str_slot((struct berthd_config *)c, k));
+        else
+            fprintf(f, "%s = %lld\n", k->name, (long long)*int_slot((struct berthd_config *)c, k));
+    }
+}

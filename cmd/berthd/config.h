@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * berthd's configuration: embedded defaults, an optional strict TOML file (unknown keys and
+ * wrong types are errors naming the key), then command-line flags. The same key table drives
+ * parsing and `berthd config default`, so the printed file always lists every key.
+ */
+#ifndef BERTH_CMD_BERTHD_CONFIG_H
+#define BERTH_CMD_BERTHD_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lib/err.h"
+
+#define BERTHD_DEFAULT_CONFIG "/etc/berth/config.toml"
+
+struct berthd_config {
+    int64_t version;
+    char *root;
+    char *state;
+    char *address;
+    int64_t gid; /* socket group; -1 leaves root's */
+    int64_t cq_threads;
+    int64_t worker_threads;
+    int64_t grace_ms;
+    int64_t map_size_mb;
+    int64_t max_batch;
+    char *log_level;
+};
+
+/* Fills c with the embedded defaults. */
+void berthd_config_defaults(struct berthd_config *c);
+/* Applies a TOML document over c. INVALID_ARGUMENT naming the file, line or key. */
+int berthd_config_parse(struct berthd_config *c, const char *text, size_t len, const char *path,
+                        struct berth_err **err);
+/* Reads and applies path. NOT_FOUND if it does not exist. */
+int berthd_config_load(struct berthd_config *c, const char *path, struct berth_err **err);
+/* Checks values (ranges, absolute paths, log level). INVALID_ARGUMENT naming the key. */
+int berthd_config_validate(const struct berthd_config *c, struct berth_err **err);
+/* Writes the full configuration as commented TOML. */
+void berthd_config_print(const struct berthd_config *c, FILE *f);
+/* Replaces a string setting (used for flag overrides). */
+void berthd_config_set_str(char **slot, const char *v);
+void berthd_config_free(struct berthd_config *c);
+
+#endif

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * berthd's life cycle. Signals are blocked before any thread exists (grpc threads inherit the
+ * mask) and taken synchronously with sigwait on the main thread. The root is guarded by an
+ * flock so two daemons never share a store, and a live socket is never stolen.
+ */
+#define BERTH_LOG_SUBSYS "berthd"
+
+#include "cmd/berthd/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "metadata/db.h"
+#include "services/services.h"
+
+static int mkdir_p(const char *path, mode_t mode, struct berth_err **err)
+{
+    _cleanup_free_ char *p = berth_xstrdup(path);
+
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return berth_err_set(err, BERTH_E_INTERNAL, errno, "create directory \"%s\"", p);
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "create directory \"%s\"", p);
+    return 0;
+}
+
+static const char *socket_file(const char *address)
+{
+    if (berth_str_has_prefix(address, "unix://"))
+        return address + 7;
+    if (berth_str_has_prefix(address, "unix:"))
+        return address + 5;
+    return address;
+}
+
+/* Refuses to take over a socket another server is still answering on. */
+static int check_socket_free(const char *path, struct berth_err **err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    _cleanup_close_ int fd = -1;
+
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "socket path \"%s\" is too long",
+                             path);
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "socket");
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+        return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                             "socket \"%s\" is in use by another server", path);
+    return 0;
+}
+
+static int lock_root(const char *root, int *fd_out, struct berth_err **err)
+{
+    _cleanup_free_ char *path = berth_strdup_printf("%s/berthd.lock", root);
+    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    char pid[32];
+    int n;
+
+    if (fd < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "open lock \"%s\"", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                                 "root \"%s\" is in use by another berthd", root);
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "lock \"%s\"", path);
+    }
+    n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || write(fd, pid, (size_t)n) != n)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "write lock \"%s\"", path);
+    *fd_out = steal_fd(fd);
+    return 0;
+}
+
+static int prepare_dirs(const struct berthd_config *cfg, struct berth_err **err)
+{
+    _cleanup_free_ char *sockdir = berth_xstrdup(socket_file(cfg->address));
+    char *slash = strrchr(sockdir, '/');
+
+    if (mkdir_p(cfg->root, 0711, err) < 0 || mkdir_p(cfg->state, 0711, err) < 0)
+        return -1;
+    if (slash && slash != sockdir) {
+        *slash = '\0';
+        if (mkdir_p(sockdir, 0711, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int berthd_run(const struct berthd_config *cfg)
+{
+    _cleanup_err_ struct berth_err *err = NULL;
+    _cleanup_close_ int lock_fd = -1;
+    _cleanup_free_ char *metadir = NULL;
+    struct berth_meta_db *db = NULL;
+    struct berth_server *srv = NULL;
+    struct berth_meta_opts mopts = {0};
+    struct berth_server_opts sopts = {0};
+    struct berth_services app = {0};
+    const struct berth_service *const *svcs;
+    size_t n_svcs = berth_services_all(&svcs);
+    sigset_t set;
+    int sig, code = 1;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (prepare_dirs(cfg, &err) < 0 || lock_root(cfg->root, &lock_fd, &err) < 0 ||
+        check_socket_free(socket_file(cfg->address), &err) < 0)
+        goto out;
+
+    metadir = berth_strdup_printf("%s/metadata", cfg->root);
+    mopts.map_size = (size_t)cfg->map_size_mb << 20;
+    mopts.max_batch = (size_t)cfg->max_batch;
+    if (berth_meta_db_open(metadir, &mopts, &db, &err) < 0)
+        goto out;
+    app.db = db;
+    app.root = cfg->root;
+    app.state = cfg->state;
+
+    sopts.address = cfg->address;
+    sopts.cq_threads = (unsigned)cfg->cq_threads;
+    sopts.worker_threads = (unsigned)cfg->worker_threads;
+    sopts.grace_ms = cfg->grace_ms ? cfg->grace_ms : 1;
+    sopts.socket_gid = cfg->gid < 0 ? (unsigned)-1 : (unsigned)cfg->gid;
+    if (berth_server_new(&sopts, svcs, n_svcs, &app, &srv, &err) < 0 ||
+        berth_server_start(srv, &err) < 0)
+        goto out;
+
+    log_info("serving root=%s state=%s address=%s uuid=%s pid=%d", cfg->root, cfg->state,
+             socket_file(cfg->address), berth_meta_db_uuid(db), (int)getpid());
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%d", socket_file(cfg->address),
+               (int)getpid());
+
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_info("SIGHUP ignored: restart berthd to apply configuration changes");
+            continue;
+        }
+        break;
+    }
+    log_info("received %s, stopping", strsignal(sig));
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+    berth_server_shutdown(srv);
+    berth_server_wait(srv);
+    code = 0;
+
+out:
+    if (err)
+        log_error("%s", err->msg);
+    berth_server_free(srv);
+    berth_meta_db_close(db);
+    if (code == 0)
+        log_info("stopped");
+    return code;
+}

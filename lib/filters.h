@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * containerd's filter language for List RPCs, Events.Subscribe and Introspection.Plugins.
+ * A request carries several filter strings (OR); each is a comma-separated list of selectors
+ * (AND): `fieldpath`, `fieldpath==v`, `fieldpath!=v`, `fieldpath~=regex`. Objects are matched
+ * through a field-lookup callback, so this module knows nothing about records. Regular
+ * expressions are POSIX extended (regcomp), not Go RE2: `\d` and `(?i)` are not available.
+ */
+#ifndef BERTH_LIB_FILTERS_H
+#define BERTH_LIB_FILTERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/err.h"
+#include "lib/labels.h"
+
+/* Opaque: a parsed list of filter strings (OR of ANDs), regexes compiled. Immutable after
+ * parsing, so one filter may be matched from several threads at once. */
+struct berth_filter;
+
+/* Parses n filter strings. n == 0 (filters may then be NULL) or any empty string yields a
+ * filter that matches everything. On a syntax error, bad quoting/escape or an invalid regex
+ * returns -1 with BERTH_E_INVALID_ARGUMENT naming the filter and the byte position. On success
+ * *out is owned by the caller (berth_filter_free); on failure *out is NULL. */
+int berth_filter_parse(const char *const *filters, size_t n, struct berth_filter **out,
+                       struct berth_err **err);
+/* NULL-safe. */
+void berth_filter_free(struct berth_filter *f);
+
+/* Field lookup for one object. path holds the selector's field path split at unquoted '.',
+ * with quoted components already unquoted; n >= 1. Set *present and return the value
+ * (borrowed, must stay valid until berth_filter_match returns), or set *present = false and
+ * return NULL when the object has no such field. *present is false on entry. */
+typedef const char *(*berth_filter_field_fn)(void *obj, const char *const *path, size_t n,
+                                             bool *present);
+
+/* True when any filter string matches obj, i.e. every selector of that string holds:
+ *   fieldpath      field present
+ *   a==v           present and equal
+ *   a!=v           value (absent counts as "") differs from v, so absent fields match
+ *   a~=re          unanchored regex search in the value (absent counts as "")
+ * f == NULL matches everything. */
+bool berth_filter_match(const struct berth_filter *f, berth_filter_field_fn field, void *obj);
+
+/* Label adaptor helper: looks up the label whose key is path[0..n) joined with '.', so
+ * `labels.a.b` (path {"a","b"} after the caller strips "labels") finds key "a.b" and
+ * `labels."x.y/z"` finds "x.y/z". Compares against the virtual joined key, so no buffer is
+ * needed. Returns the borrowed value and sets *present, or NULL with *present = false (also
+ * for n == 0). */
+const char *berth_filter_labels_lookup(const struct berth_labels *l, const char *const *path,
+                                       size_t n, bool *present);
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Small basics every module uses: cleanup attributes (crun/lxc style), ownership-moving
+ * macros, allocation that aborts on OOM, byte buffers and wall-clock time.
+ */
+#ifndef BERTH_LIB_UTIL_H
+#define BERTH_LIB_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib/err.h"
+
+#define BERTH_N(a) (sizeof(a) / sizeof((a)[0]))
+
+#define _cleanup_(f)    __attribute__((cleanup(f)))
+#define _cleanup_free_  _cleanup_(berth_freep)
+#define _cleanup_close_ _cleanup_(berth_closep)
+#define _cleanup_err_   _cleanup_(berth_err_free)
+#define _cleanup_strv_  _cleanup_(berth_strv_freep)
+
+#define DEFINE_CLEANUP(T, fn)                                                                      \
+    static inline void fn##p(T *p)                                                                 \
+    {                                                                                              \
+        if (*p)                                                                                    \
+            fn(*p);                                                                                \
+    }
+#define DEFINE_PB_CLEANUP(T, name)                                                                 \
+    static inline void name(T **p)                                                                 \
+    {                                                                                              \
+        if (*p)                                                                                    \
+            protobuf_c_message_free_unpacked(&(*p)->base, NULL);                                   \
+    }
+
+#define steal_ptr(p)                                                                               \
+    ({                                                                                             \
+        __typeof__(p) _t = (p);                                                                    \
+        (p) = NULL;                                                                                \
+        _t;                                                                                        \
+    })
+#define steal_fd(fd)                                                                               \
+    ({                                                                                             \
+        int _t = (fd);                                                                             \
+        (fd) = -1;                                                                                 \
+        _t;                                                                                        \
+    })
+
+static inline void berth_freep(void *p)
+{
+    free(*(void **)p);
+}
+static inline void berth_closep(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+void *berth_xmalloc(size_t n);
+void *berth_xcalloc(size_t n, size_t size);
+void *berth_xrealloc(void *p, size_t n);
+char *berth_xstrdup(const char *s);
+char *berth_xstrndup(const char *s, size_t n);
+char *berth_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* NULL-terminated string vectors. */
+void berth_strv_free(char **v);
+static inline void berth_strv_freep(char ***v)
+{
+    berth_strv_free(*v);
+}
+size_t berth_strv_len(char *const *v);
+
+/* A byte buffer that owns its data (data may be NULL when len is 0). */
+struct berth_bytes {
+    uint8_t *data;
+    size_t len;
+};
+void berth_bytes_clear(struct berth_bytes *b);
+
+/* Wall-clock time in nanoseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t berth_now_ns(void);
+/* Monotonic clock in nanoseconds. */
+int64_t berth_mono_ns(void);
+
+bool berth_str_has_prefix(const char *s, const char *prefix);
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The metadata store: one LMDB environment under <root>/metadata/, one unnamed database with
+ * string keys (schema in docs/metadata-schema.md). Reads use their own read-only transaction
+ * and never wait. All writes go through the group-commit writer (berth_meta_update): a single
+ * thread applies queued mutations in one transaction, each in its own nested transaction so a
+ * failing one fails alone, and commits once (one fsync) for the whole batch.
+ */
+#ifndef BERTH_METADATA_DB_H
+#define BERTH_METADATA_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "lib/util.h"
+
+struct berth_meta_db;  /* opaque */
+struct berth_meta_txn; /* opaque; read-only or a writer's nested transaction */
+
+#define BERTH_META_SCHEMA_VERSION 1
+
+struct berth_meta_opts {
+    size_t map_size;  /* bytes; 0 = default (8 GiB, sparse) */
+    size_t max_batch; /* mutations per group commit; 0 = default (256) */
+    bool no_sync;     /* tests only: skip fsync on commit */
+};
+
+/* Opens (creating if needed) the store in dir, checks the schema version, runs migrations and
+ * starts the writer thread. FAILED_PRECONDITION if the store was written by a newer schema.
+ * *out is owned by the caller; close it with berth_meta_db_close. */
+int berth_meta_db_open(const char *dir, const struct berth_meta_opts *opts,
+                       struct berth_meta_db **out, struct berth_err **err);
+/* Waits for queued writes, stops the writer and closes the environment. NULL-safe. */
+void berth_meta_db_close(struct berth_meta_db *db);
+
+/* Begins a read-only snapshot transaction. *out owned by the caller: end it with
+ * berth_meta_txn_abort. */
+int berth_meta_txn_begin_read(struct berth_meta_db *db, struct berth_meta_txn **out,
+                              struct berth_err **err);
+/* Ends a read transaction (NULL-safe). Must not be called on a writer's transaction. */
+void berth_meta_txn_abort(struct berth_meta_txn *txn);
+DEFINE_CLEANUP(struct berth_meta_txn *, berth_meta_txn_abort)
+#define _cleanup_txn_ _cleanup_(berth_meta_txn_abortp)
+
+/* A mutation: runs on the writer thread inside a nested transaction. Return 0 to keep its
+ * changes or -1 with *err set to discard them. It must not block on anything but the store. */
+typedef int (*berth_meta_update_fn)(struct berth_meta_txn *txn, void *arg, struct berth_err **err);
+
+/* Queues fn, waits until the batch holding it is durably committed and returns fn's result.
+ * If the batch commit itself fails every mutation in it fails with that error
+ * (RESOURCE_EXHAUSTED for a full map). UNAVAILABLE after berth_meta_db_close started. */
+int berth_meta_update(struct berth_meta_db *db, berth_meta_update_fn fn, void *arg,
+                      struct berth_err **err);
+
+/* Key/value access inside a transaction. Values returned by get/scan are copied into caller
+ * memory (get) or borrowed only for the duration of the callback (scan). */
+/* NOT_FOUND if absent. On success *out owns a copy of the value. */
+int berth_meta_get(struct berth_meta_txn *txn, const char *key, struct berth_bytes *out,
+                   struct berth_err **err);
+/* True if the key exists (errors count as absent). */
+bool berth_meta_exists(struct berth_meta_txn *txn, const char *key);
+/* Writer transactions only. */
+int berth_meta_put(struct berth_meta_txn *txn, const char *key, const void *val, size_t len,
+                   struct berth_err **err);
+/* NOT_FOUND if absent. Writer transactions only. */
+int berth_meta_del(struct berth_meta_txn *txn, const char *key, struct berth_err **err);
+
+/* Calls cb for every key starting with prefix, in key order. cb returns 0 to go on, 1 to stop,
+ * -1 (with *err) to fail. key/val are borrowed for the call only (key is NUL-terminated). */
+typedef int (*berth_meta_scan_fn)(const char *key, const void *val, size_t len, void *arg,
+                                  struct berth_err **err);
+int berth_meta_scan(struct berth_meta_txn *txn, const char *prefix, berth_meta_scan_fn cb,
+                    void *arg, struct berth_err **err);
+/* True if any key starts with prefix. */
+bool berth_meta_has_prefix(struct berth_meta_txn *txn, const char *prefix);
+
+/* The server identity: a random UUID created on first open and kept in the store. Borrowed
+ * for the life of db. */
+const char *berth_meta_db_uuid(const struct berth_meta_db *db);
+
+/* Statistics of the group-commit writer (for tests and logs). */
+struct berth_meta_stats {
+    uint64_t commits;   /* top-level transactions committed */
+    uint64_t mutations; /* mutations applied (successful or not) */
+    uint64_t max_batch; /* largest batch seen */
+};
+void berth_meta_db_stats(struct berth_meta_db *db, struct berth_meta_stats *out);
+
+#endif

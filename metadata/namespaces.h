@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Namespace records. Key "ns/<name>" (docs/metadata-schema.md), value berth.records.v1.Namespace.
+ * A namespace springs into existence with the first write of anything in it (ensure); delete
+ * is refused while any record kind listed in berth_ns_scoped_kinds still has entries in it.
+ * All calls run in a caller-owned transaction.
+ */
+#ifndef BERTH_METADATA_NAMESPACES_H
+#define BERTH_METADATA_NAMESPACES_H
+
+#include <stddef.h>
+
+#include "lib/labels.h"
+#include "metadata/db.h"
+
+/* Creates the namespace with no labels unless it exists. INVALID_ARGUMENT for a bad name. */
+int berth_meta_namespaces_ensure(struct berth_meta_txn *txn, const char *name,
+                                 struct berth_err **err);
+/* ALREADY_EXISTS if present; INVALID_ARGUMENT for a bad name or labels. */
+int berth_meta_namespaces_create(struct berth_meta_txn *txn, const char *name,
+                                 const struct berth_labels *labels, struct berth_err **err);
+/* NOT_FOUND if absent. *labels (initialised by the caller) receives a copy. */
+int berth_meta_namespaces_get(struct berth_meta_txn *txn, const char *name,
+                              struct berth_labels *labels, struct berth_err **err);
+/* *names: NULL-terminated, sorted, owned by the caller (berth_strv_free). */
+int berth_meta_namespaces_list(struct berth_meta_txn *txn, char ***names, struct berth_err **err);
+/* Updates labels: paths "labels.<key>" set (or, with an empty value, delete) one label; no
+ * paths replace all labels. Creates the namespace if absent. INVALID_ARGUMENT for any other
+ * path or bad labels. */
+int berth_meta_namespaces_update(struct berth_meta_txn *txn, const char *name,
+                                 const struct berth_labels *labels, char *const *paths,
+                                 size_t n_paths, struct berth_err **err);
+/* NOT_FOUND if absent; FAILED_PRECONDITION if anything still lives in it. */
+int berth_meta_namespaces_delete(struct berth_meta_txn *txn, const char *name,
+                                 struct berth_err **err);
+
+#endif

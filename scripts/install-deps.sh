@@ -1,0 +1,11 @@
+#!/bin/sh
+# Installs everything berth needs to build, run and test on Debian 12 (run as root).
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+    build-essential cmake pkg-config git ca-certificates \
+    libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev \
+    liblmdb-dev lmdb-utils libarchive-dev libseccomp-dev libcurl4-openssl-dev \
+    libjansson-dev libsystemd-dev libcmocka-dev \
+    bats containerd runc crun valgrind clang-format

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The gRPC transport: a gRPC C core server on a unix socket, completion-queue threads, a
+ * worker pool, dispatch by full method path, the containerd-namespace/containerd-lease headers,
+ * deadlines, cancellation and the one table mapping berth error classes to gRPC status codes.
+ * Handlers are plain functions over protobuf-c messages (see struct berth_method) and never see
+ * a grpc_* type, so tests can call them without a socket.
+ */
+#ifndef BERTH_SERVICES_SERVER_H
+#define BERTH_SERVICES_SERVER_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "lib/util.h"
+
+struct berth_call;   /* opaque: one in-flight RPC */
+struct berth_server; /* opaque */
+
+/* What a handler knows about its call. Everything is borrowed for the handler's duration. */
+struct berth_svc_ctx {
+    const char *method;       /* "/containerd.services.containers.v1.Containers/Get" */
+    const char *ns;           /* containerd-namespace header, validated; NULL if absent */
+    const char *lease;        /* containerd-lease header; NULL if absent */
+    int64_t deadline_mono_ns; /* CLOCK_MONOTONIC deadline; 0 = none */
+    void *app;                /* the services' shared state (struct berth_services) */
+    struct berth_call *call;  /* NULL when called without a transport (tests) */
+};
+
+/* True once the client went away or the deadline passed. */
+bool berth_svc_ctx_done(const struct berth_svc_ctx *ctx);
+
+enum berth_method_kind {
+    BERTH_UNARY,
+    BERTH_SERVER_STREAM, /* one request, many responses */
+    BERTH_BIDI_STREAM,   /* requests and responses interleaved (also client-streaming) */
+};
+
+/* A stream handed to streaming handlers. */
+struct berth_stream;
+/* Sends one message; CANCELED if the client went away. */
+int berth_stream_send(struct berth_stream *st, const ProtobufCMessage *msg, struct berth_err **err);
+/* Receives the next request: *out is NULL at the end of the client's stream. INVALID_ARGUMENT
+ * for an undecodable message, CANCELED if the client went away. *out owned by the caller. */
+int berth_stream_recv(struct berth_stream *st, ProtobufCMessage **out, struct berth_err **err);
+
+typedef int (*berth_unary_fn)(struct berth_svc_ctx *ctx, const ProtobufCMessage *req,
+                              struct berth_bytes *out, struct berth_err **err);
+typedef int (*berth_server_stream_fn)(struct berth_svc_ctx *ctx, const ProtobufCMessage *req,
+                                      struct berth_stream *st, struct berth_err **err);
+typedef int (*berth_bidi_stream_fn)(struct berth_svc_ctx *ctx, struct berth_stream *st,
+                                    struct berth_err **err);
+
+#define BERTH_NS_OPTIONAL false
+#define BERTH_NS_REQUIRED true
+
+struct berth_method {
+    const char *name; /* RPC name as in the proto: "Get" */
+    enum berth_method_kind kind;
+    bool ns_required; /* missing header: FAILED_PRECONDITION */
+    berth_unary_fn unary;
+    berth_server_stream_fn server_stream;
+    berth_bidi_stream_fn bidi;
+};
+
+struct berth_service {
+    const ProtobufCServiceDescriptor *desc; /* full name and input/output types */
+    const struct berth_method *methods;     /* methods not listed answer UNIMPLEMENTED */
+    size_t n_methods;
+};
+
+/* Packs msg into out (which owns the buffer). */
+void berth_svc_pack(struct berth_bytes *out, const ProtobufCMessage *msg);
+
+/* Maps an error class to a gRPC status code (grpc_status_code values). */
+int berth_errc_to_grpc(enum berth_errc code);
+/* The status message for an error: its text, ending in ": <class text>" as containerd's do. */
+char *berth_err_status_message(const struct berth_err *e);
+
+struct berth_server_opts {
+    const char *address;     /* "unix:/run/berth/berthd.sock" or a plain path */
+    unsigned cq_threads;     /* 0 = 2 */
+    unsigned worker_threads; /* 0 = 32 */
+    unsigned socket_gid;     /* group owning the socket; (unsigned)-1 = leave as is */
+    int64_t grace_ms;        /* how long shutdown waits for in-flight calls; 0 = 5000 */
+};
+
+/* Creates the server, binds the socket (mode 0660) and registers services (borrowed; they
+ * must outlive the server). Does not accept calls yet. */
+int berth_server_new(const struct berth_server_opts *opts, const struct berth_service *const *svcs,
+                     size_t n_svcs, void *app, struct berth_server **out, struct berth_err **err);
+/* Starts accepting calls (spawns the CQ and worker threads). */
+int berth_server_start(struct berth_server *srv, struct berth_err **err);
+/* Thread-safe and signal-thread-safe: stop accepting, let in-flight calls finish (cancelling
+ * them after the grace period). Returns immediately; berth_server_wait blocks until done. */
+void berth_server_shutdown(struct berth_server *srv);
+/* Waits for shutdown to complete and joins every thread. */
+void berth_server_wait(struct berth_server *srv);
+/* Frees everything (after wait). NULL-safe. */
+void berth_server_free(struct berth_server *srv);
+
+/* Looks up a method by full path (for tests and the dispatcher). NULL if unknown. */
+const struct berth_method *berth_server_find(const struct berth_service *const *svcs, size_t n,
+                                             const char *path,
+                                             const ProtobufCMessageDescriptor **in_desc);
+
+/* Runs a unary method the way the transport would, minus the socket: header checks, request
+ * decode, handler. For tests. On success *out holds the packed response. */
+int berth_server_invoke(const struct berth_service *const *svcs, size_t n, const char *path,
+                        const char *ns_header, const void *body, size_t len, void *app,
+                        struct berth_bytes *out, struct berth_err **err);
+
+#endif

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The services berthd serves over gRPC, and the state they share (passed as ctx->app). Each
+ * service lives in its own folder as a thin adapter: decode, validate, call the store, encode.
+ */
+#ifndef BERTH_SERVICES_SERVICES_H
+#define BERTH_SERVICES_SERVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metadata/db.h"
+#include "services/server/server.h"
+
+struct berth_services {
+    struct berth_meta_db *db; /* borrowed */
+    const char *root;         /* borrowed */
+    const char *state;        /* borrowed */
+};
+
+extern const struct berth_service berth_svc_version;
+extern const struct berth_service berth_svc_namespaces;
+extern const struct berth_service berth_svc_containers;
+extern const struct berth_service berth_svc_introspection;
+
+/* Every service berthd registers: the implemented ones and, so that clients get
+ * "unknown method" rather than "unknown service", every other containerd service of the API
+ * with no methods yet. *out is a static array. */
+size_t berth_services_all(const struct berth_service *const **out);
+
+/* Convenience for handlers. */
+static inline struct berth_services *berth_svc_app(const struct berth_svc_ctx *ctx)
+{
+    return (struct berth_services *)ctx->app;
+}
+
+#endif
