@@ -296,6 +296,8 @@ static int status_err(struct berth_client *c, const struct call *k, const char *
     if (code == BERTH_E_UNAVAILABLE &&
         grpc_channel_check_connectivity_state(c->ch, 0) != GRPC_CHANNEL_READY)
         return berth_err_set(err, code, 0, "connect to \"%s\": %s", c->address, d);
+    if (code == BERTH_E_DEADLINE_EXCEEDED) /* grpc's own text names nothing */
+        return berth_err_set(err, code, 0, "%s: %s", method, d);
     return berth_err_set(err, code, 0, "%s", d);
 }
 

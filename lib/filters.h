@@ -38,7 +38,8 @@ typedef const char *(*berth_filter_field_fn)(void *obj, const char *const *path,
 /* True when any filter string matches obj, i.e. every selector of that string holds:
  *   fieldpath      field present
  *   a==v           present and equal
- *   a!=v           value (absent counts as "") differs from v, so absent fields match
+ *   a!=v           value differs from v; an absent field counts as "", so it matches
+ *                  any non-empty v (containerd semantics)
  *   a~=re          unanchored regex search in the value (absent counts as "")
  * f == NULL matches everything. */
 bool berth_filter_match(const struct berth_filter *f, berth_filter_field_fn field, void *obj);

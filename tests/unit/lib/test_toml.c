@@ -171,7 +171,7 @@ static void test_toml_parse_numbers(void **state)
                       "max = 9223372036854775807\nmin = -9223372036854775808\n"
                       "f1 = 3.1415\nf2 = -0.01\nf3 = 5e+22\nf4 = 1e06\nf5 = -2E-2\n"
                       "f6 = 6.626e-34\nf7 = 224_617.445_991\n"
-                      "pinf = +inf\nninf = -inf\nnan = nan\n";
+                      "pinf = +inf\nninf = -inf\nnan = nan\nf8 = 3.0e-0_1\nz = -0\n";
     struct berth_toml_value *r = parse_ok(doc);
 
     assert_int_equal(int_at(r, "a"), 99);
@@ -190,6 +190,8 @@ static void test_toml_parse_numbers(void **state)
     assert_float_equal(float_at(r, "f5"), -0.02, 1e-12);
     assert_true(float_at(r, "f6") > 6.6e-34 && float_at(r, "f6") < 6.7e-34);
     assert_float_equal(float_at(r, "f7"), 224617.445991, 1e-6);
+    assert_float_equal(float_at(r, "f8"), 0.3, 1e-12);
+    assert_int_equal(int_at(r, "z"), 0);
     assert_true(isinf(float_at(r, "pinf")) && float_at(r, "pinf") > 0);
     assert_true(isinf(float_at(r, "ninf")) && float_at(r, "ninf") < 0);
     assert_true(isnan(float_at(r, "nan")));
