@@ -72,7 +72,7 @@ static void test_update_failing_mutation_changes_nothing(void **state)
     assert_false(has_value(env->db, "k/bad", NULL));
 }
 
-#define WRITERS 16
+#define WRITERS    16
 #define PER_WRITER 40
 
 struct writer {
@@ -267,8 +267,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_put_get, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_update_failing_mutation_changes_nothing, meta_setup,
                                         meta_teardown),
-        cmocka_unit_test_setup_teardown(test_group_commit_batches_and_isolates_failures,
-                                        meta_setup, meta_teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_batches_and_isolates_failures, meta_setup,
+                                        meta_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_after_sigkill_keeps_committed, meta_setup,
                                         meta_teardown),
         cmocka_unit_test_setup_teardown(test_open_newer_schema_is_failed_precondition, meta_setup,

@@ -11,7 +11,7 @@
 #include "lib/util.h"
 #include "services/services.h"
 
-#define GET "/containerd.services.containers.v1.Containers/Get"
+#define GET    "/containerd.services.containers.v1.Containers/Get"
 #define CREATE "/containerd.services.containers.v1.Containers/Create"
 
 static int invoke(struct meta_env *env, const char *path, const char *ns,
@@ -37,9 +37,9 @@ static void test_invoke_version(void **state)
     struct berth_bytes out = {0};
     Containerd__Services__Version__V1__VersionResponse *resp;
 
-    assert_ok(invoke(env, "/containerd.services.version.v1.Version/Version", NULL, NULL, &out,
-                     &err),
-              &err);
+    assert_ok(
+        invoke(env, "/containerd.services.version.v1.Version/Version", NULL, NULL, &out, &err),
+        &err);
     resp = containerd__services__version__v1__version_response__unpack(NULL, out.len, out.data);
     assert_non_null(resp);
     assert_string_equal(resp->version, BERTH_VERSION);
@@ -76,9 +76,9 @@ static void test_invoke_garbage_body_is_invalid_argument(void **state)
     struct berth_services app = {.db = env->db};
     static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0a};
 
-    assert_int_equal(berth_server_invoke(svcs, n, GET, "default", garbage, sizeof(garbage), &app,
-                                         &out, &err),
-                     -1);
+    assert_int_equal(
+        berth_server_invoke(svcs, n, GET, "default", garbage, sizeof(garbage), &app, &out, &err),
+        -1);
     assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
 }
 
@@ -97,9 +97,8 @@ static void test_invoke_unknown_is_not_implemented(void **state)
     assert_non_null(strstr(err->msg, "unknown service no.such.Service"));
     assert_err_code(err, BERTH_E_NOT_IMPLEMENTED);
     /* a service of the API whose handlers are not there yet */
-    assert_int_equal(invoke(env, "/containerd.services.images.v1.Images/List", "default", NULL,
-                            &out, &err),
-                     -1);
+    assert_int_equal(
+        invoke(env, "/containerd.services.images.v1.Images/List", "default", NULL, &out, &err), -1);
     assert_err_code(err, BERTH_E_NOT_IMPLEMENTED);
 }
 
@@ -141,7 +140,7 @@ static void test_invoke_create_then_get_keeps_spec_bytes(void **state)
     greq.id = "c1";
     assert_ok(invoke(env, GET, "default", &greq.base, &out, &err), &err);
     gresp = containerd__services__containers__v1__get_container_response__unpack(NULL, out.len,
-                                                                                  out.data);
+                                                                                 out.data);
     assert_non_null(gresp);
     assert_non_null(gresp->container->spec);
     assert_int_equal(gresp->container->spec->value.len, spec.value.len);

@@ -27,8 +27,8 @@ struct srv_env {
 static int srv_setup(void **state)
 {
     struct srv_env *env = berth_xcalloc(1, sizeof(*env));
-    struct berth_server_opts opts = {.worker_threads = 8, .grace_ms = 2000,
-                                     .socket_gid = (unsigned)-1};
+    struct berth_server_opts opts = {
+        .worker_threads = 8, .grace_ms = 2000, .socket_gid = (unsigned)-1};
     const struct berth_service *const *svcs;
     size_t n = berth_services_all(&svcs);
     struct berth_err *err = NULL;
@@ -83,9 +83,10 @@ static int create(struct berth_client *cl, const char *id, struct berth_err **er
     c.runtime = &rt;
     c.spec = &spec;
     req.container = &c;
-    if (berth_client_unary(cl, CTR "Create", &req.base,
-                           &containerd__services__containers__v1__create_container_response__descriptor,
-                           &resp, err) < 0)
+    if (berth_client_unary(
+            cl, CTR "Create", &req.base,
+            &containerd__services__containers__v1__create_container_response__descriptor, &resp,
+            err) < 0)
         return -1;
     protobuf_c_message_free_unpacked(resp, NULL);
     return 0;
@@ -179,9 +180,9 @@ static void test_server_concurrent_creates_then_stream(void **state)
         assert_int_equal(code, GRPC_STATUS_INVALID_ARGUMENT);
         free(details);
         details = NULL;
-        assert_ok(berth_client_unary_raw(cl, CTR "Frobnicate", NULL, 0, &resp, &code, &details,
-                                         &err),
-                  &err);
+        assert_ok(
+            berth_client_unary_raw(cl, CTR "Frobnicate", NULL, 0, &resp, &code, &details, &err),
+            &err);
         assert_int_equal(code, GRPC_STATUS_UNIMPLEMENTED);
         assert_non_null(strstr(details, "unknown method Frobnicate"));
         free(details);
