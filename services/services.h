@@ -10,18 +10,21 @@
 #include <stdint.h>
 
 #include "metadata/db.h"
+#include "services/events/exchange.h"
 #include "services/server/server.h"
 
 struct berth_services {
-    struct berth_meta_db *db; /* borrowed */
-    const char *root;         /* borrowed */
-    const char *state;        /* borrowed */
+    struct berth_meta_db *db;    /* borrowed */
+    const char *root;            /* borrowed */
+    const char *state;           /* borrowed */
+    struct berth_events *events; /* borrowed; NULL: nothing is published */
 };
 
 extern const struct berth_service berth_svc_version;
 extern const struct berth_service berth_svc_namespaces;
 extern const struct berth_service berth_svc_containers;
 extern const struct berth_service berth_svc_introspection;
+extern const struct berth_service berth_svc_events;
 
 /* Every service berthd registers: the implemented ones and, so that clients get
  * "unknown method" rather than "unknown service", every other containerd service of the API

@@ -113,6 +113,7 @@ int berthd_run(const struct berthd_config *cfg)
     _cleanup_free_ char *metadir = NULL;
     struct berth_meta_db *db = NULL;
     struct berth_server *srv = NULL;
+    struct berth_events *events = NULL;
     struct berth_meta_opts mopts = {0};
     struct berth_server_opts sopts = {0};
     struct berth_services app = {0};
@@ -140,6 +141,7 @@ int berthd_run(const struct berthd_config *cfg)
     app.db = db;
     app.root = cfg->root;
     app.state = cfg->state;
+    app.events = events = berth_events_new();
 
     sopts.address = cfg->address;
     sopts.cq_threads = (unsigned)cfg->cq_threads;
@@ -167,6 +169,7 @@ int berthd_run(const struct berthd_config *cfg)
     log_info("received %s, stopping", strsignal(sig));
     sd_notify(0, "STOPPING=1\nSTATUS=stopping");
     berth_server_shutdown(srv);
+    berth_events_close(events); /* ends Subscribe streams now rather than after the grace */
     berth_server_wait(srv);
     code = 0;
 
@@ -174,6 +177,7 @@ out:
     if (err)
         log_error("%s", err->msg);
     berth_server_free(srv);
+    berth_events_free(events);
     berth_meta_db_close(db);
     if (code == 0)
         log_info("stopped");

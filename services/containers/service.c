@@ -5,6 +5,7 @@
 #include "google/protobuf/empty.pb-c.h"
 #include "lib/filters.h"
 #include "services/containers/convert.h"
+#include "services/events/publish.h"
 #include "services/services.h"
 
 DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
@@ -148,6 +149,7 @@ static int containers_create(struct berth_svc_ctx *ctx, const ProtobufCMessage *
     op.c = c;
     if (berth_meta_update(berth_svc_app(ctx)->db, create_cb, &op, err) < 0)
         return -1;
+    berth_publish_container(ctx, "/containers/create", c);
     return reply_container(c, &resp.base, &resp.container, out);
 }
 
@@ -173,6 +175,7 @@ static int containers_update(struct berth_svc_ctx *ctx, const ProtobufCMessage *
         berth_container_free(op.result);
         return -1;
     }
+    berth_publish_container(ctx, "/containers/update", op.result);
     ret = reply_container(op.result, &resp.base, &resp.container, out);
     berth_container_free(op.result);
     return ret;
@@ -188,6 +191,7 @@ static int containers_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *
 
     if (berth_meta_update(berth_svc_app(ctx)->db, delete_cb, &op, err) < 0)
         return -1;
+    berth_publish_container(ctx, "/containers/delete", &key);
     berth_svc_pack(out, &empty.base);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "google/protobuf/empty.pb-c.h"
 #include "metadata/namespaces.h"
 #include "metadata/record.h"
+#include "services/events/publish.h"
 #include "services/services.h"
 
 typedef Containerd__Services__Namespaces__V1__Namespace ns_pb;
@@ -44,15 +45,18 @@ static int ns_get_labels(struct berth_services *app, const char *name, struct be
     return -1;
 }
 
-/* Answers with the namespace as stored now. */
-static int reply_ns(struct berth_services *app, const char *name, ProtobufCMessage *resp,
-                    ns_pb **slot, struct berth_bytes *out, struct berth_err **err)
+/* Answers with the namespace as stored now, and publishes topic (if any) with those labels. */
+static int reply_ns(struct berth_svc_ctx *ctx, const char *name, const char *topic,
+                    ProtobufCMessage *resp, ns_pb **slot, struct berth_bytes *out,
+                    struct berth_err **err)
 {
     struct berth_labels labels = {0};
     struct ns_out o;
 
-    if (ns_get_labels(app, name, &labels, err) < 0)
+    if (ns_get_labels(berth_svc_app(ctx), name, &labels, err) < 0)
         return -1;
+    if (topic)
+        berth_publish_namespace(ctx, topic, name, &labels);
     ns_out_init(&o, name, &labels);
     *slot = &o.pb;
     berth_svc_pack(out, resp);
@@ -68,7 +72,7 @@ static int ns_get(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct 
     Containerd__Services__Namespaces__V1__GetNamespaceResponse resp =
         CONTAINERD__SERVICES__NAMESPACES__V1__GET_NAMESPACE_RESPONSE__INIT;
 
-    return reply_ns(berth_svc_app(ctx), req->name, &resp.base, &resp.namespace_, out, err);
+    return reply_ns(ctx, req->name, NULL, &resp.base, &resp.namespace_, out, err);
 }
 
 static int ns_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct berth_bytes *out,
@@ -158,8 +162,8 @@ static int ns_create(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, stru
 
     if (ns_write(ctx, req->namespace_, NULL, 0, create_cb, err) < 0)
         return -1;
-    return reply_ns(berth_svc_app(ctx), req->namespace_->name, &resp.base, &resp.namespace_, out,
-                    err);
+    return reply_ns(ctx, req->namespace_->name, "/namespaces/create", &resp.base, &resp.namespace_,
+                    out, err);
 }
 
 static int ns_update(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct berth_bytes *out,
@@ -173,8 +177,8 @@ static int ns_update(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, stru
 
     if (ns_write(ctx, req->namespace_, paths, n, update_cb, err) < 0)
         return -1;
-    return reply_ns(berth_svc_app(ctx), req->namespace_->name, &resp.base, &resp.namespace_, out,
-                    err);
+    return reply_ns(ctx, req->namespace_->name, "/namespaces/update", &resp.base, &resp.namespace_,
+                    out, err);
 }
 
 static int ns_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct berth_bytes *out,
@@ -187,6 +191,7 @@ static int ns_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, stru
     ns.name = req->name;
     if (ns_write(ctx, &ns, NULL, 0, delete_cb, err) < 0)
         return -1;
+    berth_publish_namespace(ctx, "/namespaces/delete", req->name, NULL);
     berth_svc_pack(out, &empty.base);
     return 0;
 }

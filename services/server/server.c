@@ -209,12 +209,11 @@ static bool call_op_wait(struct berth_call *c, grpc_op *ops, size_t n)
     return ok;
 }
 
-int berth_stream_send(struct berth_stream *st, const ProtobufCMessage *msg, struct berth_err **err)
+static int stream_send_bb(struct berth_stream *st, grpc_byte_buffer *bb, struct berth_err **err)
 {
     struct berth_call *c = st->call;
     grpc_op ops[2];
     size_t n = 0;
-    grpc_byte_buffer *bb = msg_to_bb(msg);
     bool ok;
 
     memset(ops, 0, sizeof(ops));
@@ -230,6 +229,17 @@ int berth_stream_send(struct berth_stream *st, const ProtobufCMessage *msg, stru
     if (!ok)
         return berth_err_set(err, BERTH_E_CANCELED, 0, "client went away");
     return 0;
+}
+
+int berth_stream_send(struct berth_stream *st, const ProtobufCMessage *msg, struct berth_err **err)
+{
+    return stream_send_bb(st, msg_to_bb(msg), err);
+}
+
+int berth_stream_send_bytes(struct berth_stream *st, const void *data, size_t len,
+                            struct berth_err **err)
+{
+    return stream_send_bb(st, bytes_to_bb(data, len), err);
 }
 
 static int bb_decode(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb,

@@ -42,6 +42,9 @@ enum berth_method_kind {
 struct berth_stream;
 /* Sends one message; CANCELED if the client went away. */
 int berth_stream_send(struct berth_stream *st, const ProtobufCMessage *msg, struct berth_err **err);
+/* Sends one already packed message (len may be 0); CANCELED if the client went away. */
+int berth_stream_send_bytes(struct berth_stream *st, const void *data, size_t len,
+                            struct berth_err **err);
 /* Receives the next request: *out is NULL at the end of the client's stream. INVALID_ARGUMENT
  * for an undecodable message, CANCELED if the client went away. *out owned by the caller. */
 int berth_stream_recv(struct berth_stream *st, ProtobufCMessage **out, struct berth_err **err);
