@@ -41,6 +41,7 @@ extern const struct berthctl_noun berthctl_version_noun;
 extern const struct berthctl_noun berthctl_namespaces_noun;
 extern const struct berthctl_noun berthctl_containers_noun;
 extern const struct berthctl_noun berthctl_plugins_noun;
+extern const struct berthctl_noun berthctl_events_noun;
 
 /* Cleanup for an unpacked response held as a plain ProtobufCMessage *. */
 static inline void berthctl_pb_freep(ProtobufCMessage **p)
@@ -106,8 +107,11 @@ struct berthctl_json {
     FILE *f;
     int depth;
     bool need_comma, after_key;
+    bool compact; /* one line, no spaces (ctr events style) */
 };
 void berthctl_json_init(struct berthctl_json *j, FILE *f);
+/* Switches the writer to compact output; call before the first value. */
+void berthctl_json_compact(struct berthctl_json *j);
 void berthctl_json_obj_begin(struct berthctl_json *j);
 void berthctl_json_obj_end(struct berthctl_json *j);
 void berthctl_json_arr_begin(struct berthctl_json *j);
@@ -125,6 +129,11 @@ void berthctl_json_token(struct berthctl_json *j, const char *tok, size_t len);
 void berthctl_json_end(struct berthctl_json *j);
 /* Writes s (len bytes) JSON-escaped, with quotes. */
 void berthctl_json_quote(FILE *f, const char *s, size_t len);
+
+/* ---- pbjson.c ---- */
+
+/* Writes any protobuf-c message as a JSON value (Timestamps as RFC 3339, known Anys decoded). */
+void berthctl_json_pb(struct berthctl_json *j, const ProtobufCMessage *m);
 
 /* ---- json.c: embedding foreign JSON documents ---- */
 

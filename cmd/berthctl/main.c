@@ -14,10 +14,8 @@
 #define DEFAULT_TIMEOUT_MS 10000
 
 static const struct berthctl_noun *const nouns[] = {
-    &berthctl_version_noun,
-    &berthctl_namespaces_noun,
-    &berthctl_containers_noun,
-    &berthctl_plugins_noun,
+    &berthctl_version_noun, &berthctl_namespaces_noun, &berthctl_containers_noun,
+    &berthctl_plugins_noun, &berthctl_events_noun,
 };
 
 struct globals {

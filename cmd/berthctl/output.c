@@ -81,8 +81,15 @@ void berthctl_json_init(struct berthctl_json *j, FILE *f)
     j->f = f;
 }
 
+void berthctl_json_compact(struct berthctl_json *j)
+{
+    j->compact = true;
+}
+
 static void json_indent(struct berthctl_json *j)
 {
+    if (j->compact)
+        return;
     fputc('\n', j->f);
     for (int i = 0; i < j->depth; i++)
         fputs("    ", j->f);
@@ -173,7 +180,7 @@ void berthctl_json_key(struct berthctl_json *j, const char *key)
 {
     json_pre(j);
     berthctl_json_quote(j->f, key, strlen(key));
-    fputs(": ", j->f);
+    fputs(j->compact ? ":" : ": ", j->f);
     j->after_key = true;
 }
 
