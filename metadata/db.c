@@ -152,6 +152,42 @@ int berth_meta_del(struct berth_meta_txn *txn, const char *key, struct berth_err
     return 0;
 }
 
+int berth_meta_del_prefix(struct berth_meta_txn *txn, const char *prefix, size_t *n_out,
+                          struct berth_err **err)
+{
+    MDB_cursor *cur = NULL;
+    size_t plen = strlen(prefix), n = 0;
+    int rc;
+
+    if (n_out)
+        *n_out = 0;
+    if (!txn->write)
+        return berth_err_set(err, BERTH_E_INTERNAL, 0, "delete \"%s*\" in a read transaction",
+                             prefix);
+    if (plen == 0)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "empty prefix");
+    rc = mdb_cursor_open(txn->t, txn->db->dbi, &cur);
+    if (rc)
+        return mdb_err(rc, err, "open cursor");
+    /* Re-seek after each delete rather than relying on cursor position after mdb_cursor_del. */
+    for (;;) {
+        MDB_val k = {.mv_size = plen, .mv_data = (void *)prefix}, v;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc || k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        rc = mdb_cursor_del(cur, 0);
+        if (rc)
+            break;
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return mdb_err(rc, err, "delete prefix");
+    if (n_out)
+        *n_out = n;
+    return 0;
+}
+
 int berth_meta_scan(struct berth_meta_txn *txn, const char *prefix, berth_meta_scan_fn cb,
                     void *arg, struct berth_err **err)
 {

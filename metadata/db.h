@@ -67,6 +67,11 @@ int berth_meta_put(struct berth_meta_txn *txn, const char *key, const void *val,
 /* NOT_FOUND if absent. Writer transactions only. */
 int berth_meta_del(struct berth_meta_txn *txn, const char *key, struct berth_err **err);
 
+/* Deletes every key starting with prefix (non-empty); *n_out (may be NULL) gets how many.
+ * Writer transactions only. */
+int berth_meta_del_prefix(struct berth_meta_txn *txn, const char *prefix, size_t *n_out,
+                          struct berth_err **err);
+
 /* Calls cb for every key starting with prefix, in key order. cb returns 0 to go on, 1 to stop,
  * -1 (with *err) to fail. key/val are borrowed for the call only (key is NUL-terminated). */
 typedef int (*berth_meta_scan_fn)(const char *key, const void *val, size_t len, void *arg,

@@ -7,18 +7,27 @@
  *   server/uuid              server identity
  *   ns/<ns>                  berth.records.v1.Namespace
  *   c/<ns>/<id>              berth.records.v1.Container
+ *   l/<ns>/<id>              berth.records.v1.Lease
+ *   lr/<ns>/<id>/<type>/<rid>
+ *                            "" (a resource the lease holds; type is "content", "ingests" or
+ *                            "snapshots/<snapshotter>"; rid is the rest of the key and may
+ *                            contain '/')
  *
+ * Lease ids are not identifiers but are checked to be '/'-free (metadata/leases.h).
  * Any change here bumps BERTH_META_SCHEMA_VERSION and adds a migration.
  */
 #ifndef BERTH_METADATA_KEYS_H
 #define BERTH_METADATA_KEYS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define BERTH_KEY_MAX 512
 
 #define BERTH_KEY_NS_PREFIX  "ns/"
 #define BERTH_KEY_CONTAINERS "c/"
+#define BERTH_KEY_LEASES     "l/"
+#define BERTH_KEY_LEASE_RES  "lr/"
 
 /* Prefixes of every record kind that lives inside a namespace and blocks its deletion, with
  * the name containerd uses in its "must be empty" message. */
@@ -27,6 +36,9 @@ struct berth_ns_scoped_kind {
     const char *what;   /* "containers" */
 };
 extern const struct berth_ns_scoped_kind berth_ns_scoped_kinds[];
+/* Prefixes of record kinds that do not block a namespace's deletion but are deleted with it
+ * (containerd drops the whole namespace bucket, leases included). NULL-terminated. */
+extern const char *const berth_ns_owned_prefixes[];
 
 static inline void berth_key_ns(char buf[BERTH_KEY_MAX], const char *ns)
 {
@@ -38,6 +50,17 @@ static inline void berth_key_obj(char buf[BERTH_KEY_MAX], const char *kind, cons
                                  const char *id)
 {
     snprintf(buf, BERTH_KEY_MAX, "%s%s/%s", kind, ns, id ? id : "");
+}
+
+/* "lr/<ns>/<id>/", or with type and rid "lr/<ns>/<id>/<type>/<rid>". Returns false when the
+ * key does not fit (buf then holds a truncated key that must not be used). */
+static inline bool berth_key_lease_res(char buf[BERTH_KEY_MAX], const char *ns, const char *id,
+                                       const char *type, const char *rid)
+{
+    int n = type
+                ? snprintf(buf, BERTH_KEY_MAX, BERTH_KEY_LEASE_RES "%s/%s/%s/%s", ns, id, type, rid)
+                : snprintf(buf, BERTH_KEY_MAX, BERTH_KEY_LEASE_RES "%s/%s/", ns, id);
+    return n > 0 && n < BERTH_KEY_MAX;
 }
 
 #endif

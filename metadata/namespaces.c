@@ -17,6 +17,12 @@ const struct berth_ns_scoped_kind berth_ns_scoped_kinds[] = {
     {NULL, NULL},
 };
 
+const char *const berth_ns_owned_prefixes[] = {
+    BERTH_KEY_LEASES,
+    BERTH_KEY_LEASE_RES,
+    NULL,
+};
+
 static int ns_put(struct berth_meta_txn *txn, const char *key, const struct berth_labels *labels,
                   int64_t created, struct berth_err **err)
 {
@@ -192,5 +198,11 @@ int berth_meta_namespaces_delete(struct berth_meta_txn *txn, const char *name,
     if (off)
         return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
                              "namespace \"%s\" must be empty, but it still has %s", name, still);
+    for (const char *const *p = berth_ns_owned_prefixes; *p; p++) {
+        char prefix[BERTH_KEY_MAX];
+        berth_key_obj(prefix, *p, name, NULL);
+        if (berth_meta_del_prefix(txn, prefix, NULL, err) < 0)
+            return -1;
+    }
     return berth_meta_del(txn, key, err);
 }

@@ -2,7 +2,8 @@
 /*
  * Namespace records. Key "ns/<name>" (docs/metadata-schema.md), value berth.records.v1.Namespace.
  * A namespace springs into existence with the first write of anything in it (ensure); delete
- * is refused while any record kind listed in berth_ns_scoped_kinds still has entries in it.
+ * is refused while any record kind listed in berth_ns_scoped_kinds still has entries in it,
+ * and takes the kinds of berth_ns_owned_prefixes (leases) with it.
  * All calls run in a caller-owned transaction.
  */
 #ifndef BERTH_METADATA_NAMESPACES_H
@@ -30,7 +31,8 @@ int berth_meta_namespaces_list(struct berth_meta_txn *txn, char ***names, struct
 int berth_meta_namespaces_update(struct berth_meta_txn *txn, const char *name,
                                  const struct berth_labels *labels, char *const *paths,
                                  size_t n_paths, struct berth_err **err);
-/* NOT_FOUND if absent; FAILED_PRECONDITION if anything still lives in it. */
+/* NOT_FOUND if absent; FAILED_PRECONDITION if anything in berth_ns_scoped_kinds still lives
+ * in it. Kinds in berth_ns_owned_prefixes (leases) don't block and are deleted with it. */
 int berth_meta_namespaces_delete(struct berth_meta_txn *txn, const char *name,
                                  struct berth_err **err);
 

@@ -24,6 +24,7 @@ extern const struct berth_service berth_svc_version;
 extern const struct berth_service berth_svc_namespaces;
 extern const struct berth_service berth_svc_containers;
 extern const struct berth_service berth_svc_introspection;
+extern const struct berth_service berth_svc_leases;
 extern const struct berth_service berth_svc_events;
 
 /* Every service berthd registers: the implemented ones and, so that clients get

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berthctl internals shared by the per-noun command files (version.c, namespaces.c,
- * containers.c, plugins.c), the argument helpers (args.c), the output helpers (output.c,
- * json.c) and main.c. Everything except main.c is built into the static lib berth_cmdlib.
+ * containers.c, plugins.c, events.c, leases.c), the argument helpers (args.c), the output helpers
+ * (output.c, json.c) and main.c. Everything except main.c is built into the static lib
+ * berth_cmdlib.
  */
 #ifndef BERTH_CMD_BERTHCTL_INTERNAL_H
 #define BERTH_CMD_BERTHCTL_INTERNAL_H
@@ -42,6 +43,7 @@ extern const struct berthctl_noun berthctl_namespaces_noun;
 extern const struct berthctl_noun berthctl_containers_noun;
 extern const struct berthctl_noun berthctl_plugins_noun;
 extern const struct berthctl_noun berthctl_events_noun;
+extern const struct berthctl_noun berthctl_leases_noun;
 
 /* Cleanup for an unpacked response held as a plain ProtobufCMessage *. */
 static inline void berthctl_pb_freep(ProtobufCMessage **p)

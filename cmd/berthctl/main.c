@@ -15,7 +15,7 @@
 
 static const struct berthctl_noun *const nouns[] = {
     &berthctl_version_noun, &berthctl_namespaces_noun, &berthctl_containers_noun,
-    &berthctl_plugins_noun, &berthctl_events_noun,
+    &berthctl_plugins_noun, &berthctl_events_noun,     &berthctl_leases_noun,
 };
 
 struct globals {

@@ -7,7 +7,8 @@
 
 #include <inttypes.h>
 #include <string.h>
-#include <time.h>
+
+#include "lib/rfc3339.h"
 
 #define TABLE_PADDING 4 /* ctr: tabwriter.NewWriter(os.Stdout, 4, 8, 4, ' ', 0) */
 
@@ -236,22 +237,10 @@ void berthctl_json_end(struct berthctl_json *j)
 
 void berthctl_time_format(int64_t seconds, int32_t nanos, char *buf, size_t size)
 {
-    time_t t = (time_t)seconds;
-    struct tm tm;
-    char frac[16] = "";
-    size_t n;
+    char tmp[BERTH_RFC3339_MAX];
 
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(buf, size, "%" PRId64 "s", seconds);
-        return;
-    }
-    if (nanos > 0 && nanos < 1000000000) {
-        snprintf(frac, sizeof(frac), ".%09d", (int)nanos);
-        for (n = strlen(frac); frac[n - 1] == '0'; n--)
-            frac[n - 1] = '\0';
-    }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    berth_rfc3339_format_ts(seconds, nanos, tmp);
+    snprintf(buf, size, "%s", tmp);
 }
 
 char *berthctl_base64(const uint8_t *data, size_t len)

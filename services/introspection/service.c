@@ -19,6 +19,7 @@ struct plugin_info {
 /* What this build really provides; later issues add content, snapshots, runtime, CRI. */
 static const struct plugin_info plugins[] = {
     {"io.containerd.metadata.v1", "lmdb", {NULL}},
+    {"io.containerd.lease.v1", "manager", {"io.containerd.metadata.v1"}},
     {"io.containerd.service.v1", "containers-service", {"io.containerd.metadata.v1"}},
     {"io.containerd.service.v1", "namespaces-service", {"io.containerd.metadata.v1"}},
     {"io.containerd.service.v1", "introspection-service", {NULL}},
@@ -26,6 +27,7 @@ static const struct plugin_info plugins[] = {
     {"io.containerd.grpc.v1", "containers", {"io.containerd.service.v1"}},
     {"io.containerd.grpc.v1", "events", {"io.containerd.event.v1"}},
     {"io.containerd.grpc.v1", "introspection", {"io.containerd.service.v1"}},
+    {"io.containerd.grpc.v1", "leases", {"io.containerd.lease.v1"}},
     {"io.containerd.grpc.v1", "namespaces", {"io.containerd.service.v1"}},
     {"io.containerd.grpc.v1", "version", {NULL}},
 };

@@ -261,6 +261,31 @@ static void test_key_too_long_is_invalid_argument(void **state)
     }
 }
 
+static int del_prefix_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
+{
+    static const char *const keys[] = {"p/a", "p/a/1", "p/a/2", "p/ab", "p/b", "q"};
+    for (size_t i = 0; i < BERTH_N(keys); i++)
+        if (berth_meta_put(txn, keys[i], "", 0, err) < 0)
+            return -1;
+    return berth_meta_del_prefix(txn, "p/a/", (size_t *)arg, err);
+}
+
+static void test_del_prefix_deletes_only_the_prefix(void **state)
+{
+    struct meta_env *env = *state;
+    struct berth_err *err = NULL;
+    size_t n = 0;
+
+    assert_ok(berth_meta_update(env->db, del_prefix_cb, &n, &err), &err);
+    assert_int_equal(n, 2);
+    assert_false(has_value(env->db, "p/a/1", NULL));
+    assert_false(has_value(env->db, "p/a/2", NULL));
+    assert_true(has_value(env->db, "p/a", NULL));
+    assert_true(has_value(env->db, "p/ab", NULL));
+    assert_true(has_value(env->db, "p/b", NULL));
+    assert_true(has_value(env->db, "q", NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +299,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_newer_schema_is_failed_precondition, meta_setup,
                                         meta_teardown),
         cmocka_unit_test_setup_teardown(test_uuid_persists, meta_setup, meta_teardown),
+        cmocka_unit_test_setup_teardown(test_del_prefix_deletes_only_the_prefix, meta_setup,
+                                        meta_teardown),
         cmocka_unit_test_setup_teardown(test_key_too_long_is_invalid_argument, meta_setup,
                                         meta_teardown),
     };

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Tests for services/server dispatch (berth_server_invoke: no socket) and the error table,
  * over the real services and a real store. */
-#include "tests/unit/helpers/meta_fixture.h"
+#include "tests/unit/helpers/svc_invoke.h"
 
 #include <grpc/status.h>
 #include <string.h>
@@ -14,22 +14,6 @@
 #define GET    "/containerd.services.containers.v1.Containers/Get"
 #define CREATE "/containerd.services.containers.v1.Containers/Create"
 
-static int invoke(struct meta_env *env, const char *path, const char *ns,
-                  const ProtobufCMessage *req, struct berth_bytes *out, struct berth_err **err)
-{
-    const struct berth_service *const *svcs;
-    size_t n = berth_services_all(&svcs);
-    struct berth_services app = {.db = env->db};
-    struct berth_bytes in = {0};
-    int ret;
-
-    if (req)
-        berth_svc_pack(&in, req);
-    ret = berth_server_invoke(svcs, n, path, ns, in.data, in.len, &app, out, err);
-    berth_bytes_clear(&in);
-    return ret;
-}
-
 static void test_invoke_version(void **state)
 {
     struct meta_env *env = *state;
@@ -38,7 +22,7 @@ static void test_invoke_version(void **state)
     Containerd__Services__Version__V1__VersionResponse *resp;
 
     assert_ok(
-        invoke(env, "/containerd.services.version.v1.Version/Version", NULL, NULL, &out, &err),
+        svc_invoke(env, "/containerd.services.version.v1.Version/Version", NULL, NULL, &out, &err),
         &err);
     resp = containerd__services__version__v1__version_response__unpack(NULL, out.len, out.data);
     assert_non_null(resp);
@@ -56,13 +40,13 @@ static void test_invoke_namespace_header_rules(void **state)
         CONTAINERD__SERVICES__CONTAINERS__V1__GET_CONTAINER_REQUEST__INIT;
 
     req.id = "c1";
-    assert_int_equal(invoke(env, GET, NULL, &req.base, &out, &err), -1);
+    assert_int_equal(svc_invoke(env, GET, NULL, &req.base, &out, &err), -1);
     assert_err_code(err, BERTH_E_FAILED_PRECONDITION);
-    assert_int_equal(invoke(env, GET, "", &req.base, &out, &err), -1);
+    assert_int_equal(svc_invoke(env, GET, "", &req.base, &out, &err), -1);
     assert_err_code(err, BERTH_E_FAILED_PRECONDITION);
-    assert_int_equal(invoke(env, GET, "bad..ns", &req.base, &out, &err), -1);
+    assert_int_equal(svc_invoke(env, GET, "bad..ns", &req.base, &out, &err), -1);
     assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
-    assert_int_equal(invoke(env, GET, "default", &req.base, &out, &err), -1);
+    assert_int_equal(svc_invoke(env, GET, "default", &req.base, &out, &err), -1);
     assert_err_code(err, BERTH_E_NOT_FOUND);
 }
 
@@ -88,17 +72,18 @@ static void test_invoke_unknown_is_not_implemented(void **state)
     struct berth_err *err = NULL;
     struct berth_bytes out = {0};
 
-    assert_int_equal(invoke(env, "/containerd.services.containers.v1.Containers/Nope", "default",
-                            NULL, &out, &err),
+    assert_int_equal(svc_invoke(env, "/containerd.services.containers.v1.Containers/Nope",
+                                "default", NULL, &out, &err),
                      -1);
     assert_non_null(strstr(err->msg, "unknown method Nope"));
     assert_err_code(err, BERTH_E_NOT_IMPLEMENTED);
-    assert_int_equal(invoke(env, "/no.such.Service/Call", "default", NULL, &out, &err), -1);
+    assert_int_equal(svc_invoke(env, "/no.such.Service/Call", "default", NULL, &out, &err), -1);
     assert_non_null(strstr(err->msg, "unknown service no.such.Service"));
     assert_err_code(err, BERTH_E_NOT_IMPLEMENTED);
     /* a service of the API whose handlers are not there yet */
     assert_int_equal(
-        invoke(env, "/containerd.services.images.v1.Images/List", "default", NULL, &out, &err), -1);
+        svc_invoke(env, "/containerd.services.images.v1.Images/List", "default", NULL, &out, &err),
+        -1);
     assert_err_code(err, BERTH_E_NOT_IMPLEMENTED);
 }
 
@@ -132,13 +117,13 @@ static void test_invoke_create_then_get_keeps_spec_bytes(void **state)
     c.spec = &spec;
     c.created_at = &zero;
     creq.container = &c;
-    assert_ok(invoke(env, CREATE, "default", &creq.base, &out, &err), &err);
+    assert_ok(svc_invoke(env, CREATE, "default", &creq.base, &out, &err), &err);
     berth_bytes_clear(&out);
-    assert_int_equal(invoke(env, CREATE, "default", &creq.base, &out, &err), -1);
+    assert_int_equal(svc_invoke(env, CREATE, "default", &creq.base, &out, &err), -1);
     assert_err_code(err, BERTH_E_ALREADY_EXISTS);
 
     greq.id = "c1";
-    assert_ok(invoke(env, GET, "default", &greq.base, &out, &err), &err);
+    assert_ok(svc_invoke(env, GET, "default", &greq.base, &out, &err), &err);
     gresp = containerd__services__containers__v1__get_container_response__unpack(NULL, out.len,
                                                                                  out.data);
     assert_non_null(gresp);

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Calls a unary RPC of the real service registry over a meta_env store, without a socket
+ * (berth_server_invoke: header checks, decode, handler). */
+#ifndef BERTH_TEST_SVC_INVOKE_H
+#define BERTH_TEST_SVC_INVOKE_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "lib/util.h"
+#include "tests/unit/helpers/meta_fixture.h"
+
+/* Packs req (NULL: empty body) and invokes path with ns as the containerd-namespace header
+ * (NULL: none). On success *out holds the packed response (berth_bytes_clear it). */
+int svc_invoke(struct meta_env *env, const char *path, const char *ns, const ProtobufCMessage *req,
+               struct berth_bytes *out, struct berth_err **err);
+
+#endif
