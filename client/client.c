@@ -477,8 +477,12 @@ int berth_client_server_stream(struct berth_client *c, const char *method,
     }
     if (ret == 0)
         ret = stream_read(&k, resp_desc, cb, arg, &stopped, err);
-    /* Always collect the status so the call is complete before it is released. */
+    /* Always collect the status so the call is complete before it is released. A call that
+     * failed locally (say, a header grpc refused) may never have gone out: cancel it first, or
+     * the status would only arrive at the deadline. */
     if (k.call) {
+        if (ret < 0)
+            grpc_call_cancel(k.call, NULL);
         op_recv_status(&ops[0], &k);
         if (call_batch(&k, ops, 1, &k.status, NULL, ret < 0 ? NULL : err) < 0)
             ret = -1;

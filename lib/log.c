@@ -65,14 +65,23 @@ void berth_log_write(enum berth_log_level lvl, const char *subsys, int errnum, c
         if (n > 0)
             off = off + (size_t)n < sizeof(line) ? off + (size_t)n : sizeof(line) - 1;
     }
-    /* Keep one event on one line even if a message carries a newline. */
-    for (size_t i = 0; i < off; i++)
-        if (line[i] == '\n')
-            line[i] = ' ';
     if (off >= sizeof(line) - 1)
         off = sizeof(line) - 2;
-    line[off++] = '\n';
-    if (write(STDERR_FILENO, line, off) < 0) {
-        /* nowhere left to report it */
+    /* One event per line, and nothing a client sent can drive a terminal: control bytes are
+     * written as \xNN (a newline included). */
+    {
+        char out[sizeof(line) * 4 + 2];
+        size_t o = 0;
+        for (size_t i = 0; i < off; i++) {
+            unsigned char ch = (unsigned char)line[i];
+            if (ch < 0x20 || ch == 0x7f)
+                o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02x", ch);
+            else
+                out[o++] = (char)ch;
+        }
+        out[o++] = '\n';
+        if (write(STDERR_FILENO, out, o) < 0) {
+            /* nowhere left to report it */
+        }
     }
 }

@@ -207,6 +207,8 @@ struct list_acc {
     const struct berth_filter *filter;
     struct berth_container **v;
     size_t n, cap;
+    size_t limit; /* 0: no limit */
+    bool more;
 };
 
 static int list_cb(const char *key, const void *val, size_t len, void *arg, struct berth_err **err)
@@ -215,6 +217,10 @@ static int list_cb(const char *key, const void *val, size_t len, void *arg, stru
     _cleanup_(rec_freep) rec_t *r = NULL;
     struct berth_container *c;
 
+    if (acc->limit && acc->n == acc->limit) {
+        acc->more = true;
+        return 1;
+    }
     r = berth__records__v1__container__unpack(NULL, len, val);
     if (!r)
         return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt container record at \"%s\"", key);
@@ -231,23 +237,35 @@ static int list_cb(const char *key, const void *val, size_t len, void *arg, stru
     return 0;
 }
 
-int berth_meta_containers_list(struct berth_meta_txn *txn, const char *ns,
-                               const struct berth_filter *filter, struct berth_container ***out,
-                               size_t *n_out, struct berth_err **err)
+int berth_meta_containers_list_page(struct berth_meta_txn *txn, const char *ns,
+                                    const struct berth_filter *filter, const char *after_id,
+                                    size_t limit, struct berth_container ***out, size_t *n_out,
+                                    bool *more, struct berth_err **err)
 {
-    struct list_acc acc = {.filter = filter};
-    char prefix[BERTH_KEY_MAX];
+    struct list_acc acc = {.filter = filter, .limit = limit};
+    char prefix[BERTH_KEY_MAX], after[BERTH_KEY_MAX] = "";
 
     *out = NULL;
     *n_out = 0;
     berth_key_obj(prefix, BERTH_KEY_CONTAINERS, ns, NULL);
-    if (berth_meta_scan(txn, prefix, list_cb, &acc, err) < 0) {
+    if (after_id)
+        berth_key_obj(after, BERTH_KEY_CONTAINERS, ns, after_id);
+    if (berth_meta_scan_after(txn, prefix, after, list_cb, &acc, err) < 0) {
         berth_containers_free(acc.v, acc.n);
         return -1;
     }
     *out = acc.v;
     *n_out = acc.n;
+    if (more)
+        *more = acc.more;
     return 0;
+}
+
+int berth_meta_containers_list(struct berth_meta_txn *txn, const char *ns,
+                               const struct berth_filter *filter, struct berth_container ***out,
+                               size_t *n_out, struct berth_err **err)
+{
+    return berth_meta_containers_list_page(txn, ns, filter, NULL, 0, out, n_out, NULL, err);
 }
 
 int berth_meta_containers_create(struct berth_meta_txn *txn, const char *ns,

@@ -47,6 +47,12 @@ int berth_meta_containers_get(struct berth_meta_txn *txn, const char *ns, const 
 int berth_meta_containers_list(struct berth_meta_txn *txn, const char *ns,
                                const struct berth_filter *filter, struct berth_container ***out,
                                size_t *n_out, struct berth_err **err);
+/* One page of the same listing: at most limit records with ids after after_id (NULL: from the
+ * first). *more tells whether records remain after the page. */
+int berth_meta_containers_list_page(struct berth_meta_txn *txn, const char *ns,
+                                    const struct berth_filter *filter, const char *after_id,
+                                    size_t limit, struct berth_container ***out, size_t *n_out,
+                                    bool *more, struct berth_err **err);
 void berth_containers_free(struct berth_container **v, size_t n);
 /* Creates the namespace implicitly. ALREADY_EXISTS if the id is taken; INVALID_ARGUMENT for a
  * bad record. On success c->created_ns/updated_ns are set to the stored values. */

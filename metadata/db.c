@@ -191,8 +191,15 @@ int berth_meta_del_prefix(struct berth_meta_txn *txn, const char *prefix, size_t
 int berth_meta_scan(struct berth_meta_txn *txn, const char *prefix, berth_meta_scan_fn cb,
                     void *arg, struct berth_err **err)
 {
+    return berth_meta_scan_after(txn, prefix, NULL, cb, arg, err);
+}
+
+int berth_meta_scan_after(struct berth_meta_txn *txn, const char *prefix, const char *after,
+                          berth_meta_scan_fn cb, void *arg, struct berth_err **err)
+{
     MDB_cursor *cur = NULL;
-    MDB_val k = {.mv_size = strlen(prefix), .mv_data = (void *)prefix}, v;
+    const char *start = after && *after ? after : prefix;
+    MDB_val k = {.mv_size = strlen(start), .mv_data = (void *)start}, v;
     size_t plen = strlen(prefix);
     char stackkey[512];
     int rc, ret = 0;
@@ -200,7 +207,12 @@ int berth_meta_scan(struct berth_meta_txn *txn, const char *prefix, berth_meta_s
     rc = mdb_cursor_open(txn->t, txn->db->dbi, &cur);
     if (rc)
         return mdb_err(rc, err, "open cursor");
-    rc = plen ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    rc = k.mv_size ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                   : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    /* resume strictly after the given key */
+    if (rc == 0 && after && *after && k.mv_size == strlen(after) &&
+        memcmp(k.mv_data, after, k.mv_size) == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     while (rc == 0) {
         if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
             break;

@@ -78,6 +78,10 @@ typedef int (*berth_meta_scan_fn)(const char *key, const void *val, size_t len, 
                                   struct berth_err **err);
 int berth_meta_scan(struct berth_meta_txn *txn, const char *prefix, berth_meta_scan_fn cb,
                     void *arg, struct berth_err **err);
+/* Like berth_meta_scan, starting strictly after key `after` (NULL or "": from the start of the
+ * prefix). Lets long listings run in pages, each in a short read transaction. */
+int berth_meta_scan_after(struct berth_meta_txn *txn, const char *prefix, const char *after,
+                          berth_meta_scan_fn cb, void *arg, struct berth_err **err);
 /* True if any key starts with prefix. */
 bool berth_meta_has_prefix(struct berth_meta_txn *txn, const char *prefix);
 

@@ -81,27 +81,47 @@ static int containers_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in
     return 0;
 }
 
+/* Containers per read transaction in ListStream: bounds memory and how long a slow client
+ * can pin an LMDB snapshot, and lets decoding overlap with sending. */
+#define STREAM_PAGE 256
+
 static int containers_list_stream(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
                                   struct berth_stream *st, struct berth_err **err)
 {
     const Containerd__Services__Containers__V1__ListContainersRequest *req = (const void *)in;
-    struct berth_container **v = NULL;
-    size_t n = 0;
+    _cleanup_(berth_filter_freep) struct berth_filter *f = NULL;
+    _cleanup_free_ char *last = NULL;
+    bool more = true;
     int ret = 0;
 
-    if (list_matching(ctx, req->filters, req->n_filters, &v, &n, err) < 0)
+    if (berth_filter_parse((const char *const *)req->filters, req->n_filters, &f, err) < 0)
         return -1;
-    /* One container per message, as containerd sends them. */
-    for (size_t i = 0; i < n && ret == 0; i++) {
-        Containerd__Services__Containers__V1__ListContainerMessage msg =
-            CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINER_MESSAGE__INIT;
-        struct container_out o;
-        container_out_init(&o, v[i]);
-        msg.container = &o.pb;
-        ret = berth_stream_send(st, &msg.base, err);
-        container_out_clear(&o);
+    while (more && ret == 0) {
+        struct berth_meta_txn *txn = NULL;
+        struct berth_container **v = NULL;
+        size_t n = 0;
+
+        if (berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0)
+            return -1;
+        ret =
+            berth_meta_containers_list_page(txn, ctx->ns, f, last, STREAM_PAGE, &v, &n, &more, err);
+        berth_meta_txn_abort(txn);
+        /* One container per message, as containerd sends them. */
+        for (size_t i = 0; i < n && ret == 0; i++) {
+            Containerd__Services__Containers__V1__ListContainerMessage msg =
+                CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINER_MESSAGE__INIT;
+            struct container_out o;
+            container_out_init(&o, v[i]);
+            msg.container = &o.pb;
+            ret = berth_stream_send(st, &msg.base, err);
+            container_out_clear(&o);
+        }
+        if (n) {
+            free(last);
+            last = berth_xstrdup(v[n - 1]->id);
+        }
+        berth_containers_free(v, n);
     }
-    berth_containers_free(v, n);
     return ret;
 }
 
@@ -197,8 +217,8 @@ static int containers_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *
 }
 
 static const struct berth_method methods[] = {
-    {"Get", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = containers_get},
-    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = containers_list},
+    {"Get", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .unary = containers_get},
+    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .unary = containers_list},
     {"ListStream", BERTH_SERVER_STREAM, BERTH_NS_REQUIRED, .server_stream = containers_list_stream},
     {"Create", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = containers_create},
     {"Update", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = containers_update},

@@ -98,8 +98,9 @@ static int introspection_server(struct berth_svc_ctx *ctx, const ProtobufCMessag
 }
 
 static const struct berth_method methods[] = {
-    {"Plugins", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = introspection_plugins},
-    {"Server", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = introspection_server},
+    {"Plugins", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true,
+     .unary = introspection_plugins},
+    {"Server", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true, .unary = introspection_server},
 };
 
 const struct berth_service berth_svc_introspection = {

@@ -237,10 +237,11 @@ static int leases_list_resources(struct berth_svc_ctx *ctx, const ProtobufCMessa
 static const struct berth_method methods[] = {
     {"Create", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_create},
     {"Delete", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_delete},
-    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_list},
+    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .unary = leases_list},
     {"AddResource", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_add_resource},
     {"DeleteResource", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_delete_resource},
-    {"ListResources", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_list_resources},
+    {"ListResources", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true,
+     .unary = leases_list_resources},
 };
 
 const struct berth_service berth_svc_leases = {

@@ -197,8 +197,8 @@ static int ns_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, stru
 }
 
 static const struct berth_method methods[] = {
-    {"Get", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = ns_get},
-    {"List", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = ns_list},
+    {"Get", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true, .unary = ns_get},
+    {"List", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true, .unary = ns_list},
     {"Create", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = ns_create},
     {"Update", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = ns_update},
     {"Delete", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = ns_delete},

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * gRPC C core transport. Calls move through tagged batches on one completion queue drained
- * by a few CQ threads; handlers never run there. Unary calls run on a fixed worker pool,
- * streaming calls on a thread of their own (they may live as long as the client wants).
- * A call holds two references: its early RECV_CLOSE_ON_SERVER batch (which tells us about
- * cancellation without sending anything) and its final status batch.
+ * by a few CQ threads. Unary handlers that never wait run right on the CQ thread; the others
+ * run on a fixed worker pool. Streaming handlers get a thread of their own (a stream may live
+ * as long as the client wants) and send asynchronously: messages queue on the call and the CQ
+ * thread starts the next send when the previous one completes, so a stream costs no thread
+ * hand-off per message.
+ *
+ * References: a unary call holds one (its final batch, which also carries
+ * RECV_CLOSE_ON_SERVER). A stream holds three: an early lone RECV_CLOSE_ON_SERVER batch (it
+ * reports cancellation without any send), the final batch, and the handler thread.
  */
 #define BERTH_LOG_SUBSYS "server"
 
@@ -24,8 +29,10 @@
 
 #define MAX_MSG       (16 << 20) /* containerd's limit, both ways */
 #define PENDING_CALLS 16         /* request_call tags kept posted */
+#define SENDQ_MAX     256        /* queued stream messages before send blocks */
+#define SENDQ_LOW     64         /* ... and the level at which it resumes */
 
-enum tag_kind { TAG_NEW, TAG_RECV, TAG_CLOSE, TAG_FINAL, TAG_OP, TAG_SHUTDOWN };
+enum tag_kind { TAG_NEW, TAG_RECV, TAG_CLOSE, TAG_FINAL, TAG_SEND, TAG_RECVOP, TAG_SHUTDOWN };
 
 struct tag {
     enum tag_kind kind;
@@ -43,6 +50,11 @@ struct berth_stream {
     struct berth_call *call;
 };
 
+struct sendq {
+    grpc_byte_buffer *bb;
+    struct sendq *next;
+};
+
 struct berth_call {
     struct berth_server *srv;
     grpc_call *gc;
@@ -50,19 +62,28 @@ struct berth_call {
     int64_t deadline;
     const struct berth_method *m;
     const ProtobufCMessageDescriptor *in_desc;
-    struct tag t_recv, t_close, t_final, t_op;
+    struct tag t_recv, t_close, t_final, t_send, t_recvop;
     grpc_byte_buffer *recv_bb, *send_bb;
     int close_cancelled;
     atomic_bool cancelled;
     atomic_int refs;
     bool sent_md;
+    bool streaming;
     ProtobufCMessage *req;
     struct berth_stream st;
     char *status_msg;
-    /* streaming ops wait here for their completion */
+
+    /* streams: everything below is guarded by mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool op_done, op_ok;
+    struct sendq *sq_head, *sq_tail;
+    size_t sq_len;
+    grpc_byte_buffer *inflight_bb, *recvop_bb;
+    bool send_inflight, send_failed, handler_done;
+    bool producer_waiting; /* the handler sleeps until the queue drains to SENDQ_LOW */
+    bool recv_done, recv_ok;
+    struct berth_err *final_err;
+
     struct berth_call *next; /* worker queue */
 };
 
@@ -82,7 +103,6 @@ struct berth_server {
     bool stopping;      /* no new request_call posts */
     bool shutdown_done; /* TAG_SHUTDOWN arrived */
     bool workers_stop;
-    bool started;
     atomic_int live_streams;
     struct tag t_shutdown;
 };
@@ -99,6 +119,18 @@ static char *slice_dup(grpc_slice s)
     return berth_xstrndup((const char *)GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
 }
 
+static void sendq_drop(struct berth_call *c)
+{
+    while (c->sq_head) {
+        struct sendq *q = c->sq_head;
+        c->sq_head = q->next;
+        grpc_byte_buffer_destroy(q->bb);
+        free(q);
+    }
+    c->sq_tail = NULL;
+    c->sq_len = 0;
+}
+
 static void call_unref(struct berth_call *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) != 1)
@@ -108,8 +140,14 @@ static void call_unref(struct berth_call *c)
         protobuf_c_message_free_unpacked(c->req, NULL);
     if (c->recv_bb)
         grpc_byte_buffer_destroy(c->recv_bb);
+    if (c->recvop_bb)
+        grpc_byte_buffer_destroy(c->recvop_bb);
     if (c->send_bb)
         grpc_byte_buffer_destroy(c->send_bb);
+    if (c->inflight_bb)
+        grpc_byte_buffer_destroy(c->inflight_bb);
+    sendq_drop(c);
+    berth_err_free(&c->final_err);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c->method);
@@ -139,19 +177,19 @@ static grpc_byte_buffer *msg_to_bb(const ProtobufCMessage *msg)
     return bb;
 }
 
-/* Sends the final status (and the unary response, if any). Consumes the final reference. */
+/* Sends the final status (and the unary response, if any). Consumes the final reference.
+ * For streams the caller holds c->mu. */
 static void call_finish(struct berth_call *c, const struct berth_err *e,
                         const struct berth_bytes *out)
 {
-    grpc_op ops[3];
+    grpc_op ops[4];
     size_t n = 0;
     grpc_slice details;
     grpc_call_error rc;
 
     memset(ops, 0, sizeof(ops));
     if (!c->sent_md) {
-        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-        n++;
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
         c->sent_md = true;
     }
     if (!e && out) {
@@ -167,7 +205,7 @@ static void call_finish(struct berth_call *c, const struct berth_err *e,
         /* The core copies the details at start_batch. */
         details = grpc_slice_from_static_string(c->status_msg);
         ops[n].data.send_status_from_server.status_details = &details;
-        if (e->code == BERTH_E_INTERNAL || berth_log_enabled(BERTH_LOG_DEBUG))
+        if (e->code == BERTH_E_INTERNAL)
             log_warn("%s ns=%s: %s: %s", c->method, c->ns ? c->ns : "-", berth_errc_name(e->code),
                      c->status_msg);
         else
@@ -177,6 +215,11 @@ static void call_finish(struct berth_call *c, const struct berth_err *e,
         ops[n].data.send_status_from_server.status = GRPC_STATUS_OK;
     }
     n++;
+    if (!c->streaming) {
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n].data.recv_close_on_server.cancelled = &c->close_cancelled;
+        n++;
+    }
     rc = grpc_call_start_batch(c->gc, ops, n, &c->t_final, NULL);
     if (rc != GRPC_CALL_OK) {
         log_error("%s: start final batch: grpc call error %d", c->method, rc);
@@ -184,37 +227,11 @@ static void call_finish(struct berth_call *c, const struct berth_err *e,
     }
 }
 
-static void finish_err(struct berth_call *c, struct berth_err *e)
+/* Starts sending bb (owned from here on); caller holds c->mu and no send is in flight. */
+static void start_send_locked(struct berth_call *c, grpc_byte_buffer *bb)
 {
-    call_finish(c, e, NULL);
-}
-
-/* Starts one streaming op and waits for it on the handler's thread. */
-static bool call_op_wait(struct berth_call *c, grpc_op *ops, size_t n)
-{
-    grpc_call_error rc;
-    bool ok;
-
-    pthread_mutex_lock(&c->mu);
-    c->op_done = false;
-    pthread_mutex_unlock(&c->mu);
-    rc = grpc_call_start_batch(c->gc, ops, n, &c->t_op, NULL);
-    if (rc != GRPC_CALL_OK)
-        return false;
-    pthread_mutex_lock(&c->mu);
-    while (!c->op_done)
-        pthread_cond_wait(&c->cv, &c->mu);
-    ok = c->op_ok;
-    pthread_mutex_unlock(&c->mu);
-    return ok;
-}
-
-static int stream_send_bb(struct berth_stream *st, grpc_byte_buffer *bb, struct berth_err **err)
-{
-    struct berth_call *c = st->call;
     grpc_op ops[2];
     size_t n = 0;
-    bool ok;
 
     memset(ops, 0, sizeof(ops));
     if (!c->sent_md) {
@@ -223,10 +240,86 @@ static int stream_send_bb(struct berth_stream *st, grpc_byte_buffer *bb, struct 
     }
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = bb;
+    /* More messages queued behind this one: let the transport coalesce them into fewer
+     * writes. The last queued message goes out unbuffered, which flushes the lot, so a quiet
+     * stream (events) never holds a message back. */
+    if (c->sq_head)
+        ops[n].flags = GRPC_WRITE_BUFFER_HINT;
     n++;
-    ok = call_op_wait(c, ops, n);
-    grpc_byte_buffer_destroy(bb);
-    if (!ok)
+    c->inflight_bb = bb;
+    c->send_inflight = true;
+    if (grpc_call_start_batch(c->gc, ops, n, &c->t_send, NULL) != GRPC_CALL_OK) {
+        c->inflight_bb = NULL;
+        c->send_inflight = false;
+        c->send_failed = true;
+        grpc_byte_buffer_destroy(bb);
+    }
+}
+
+/* CQ thread: a stream send completed; start the next one or the deferred final batch. */
+static void on_send_done(struct berth_call *c, bool ok)
+{
+    atomic_fetch_add(&c->refs, 1); /* the final batch may complete before we unlock */
+    pthread_mutex_lock(&c->mu);
+    grpc_byte_buffer_destroy(c->inflight_bb);
+    c->inflight_bb = NULL;
+    c->send_inflight = false;
+    if (!ok) {
+        c->send_failed = true;
+        sendq_drop(c);
+    }
+    if (!c->send_failed && c->sq_head) {
+        struct sendq *q = c->sq_head;
+        c->sq_head = q->next;
+        if (!c->sq_head)
+            c->sq_tail = NULL;
+        c->sq_len--;
+        start_send_locked(c, q->bb);
+        free(q);
+    }
+    if (c->handler_done && !c->send_inflight)
+        call_finish(c, c->final_err, NULL);
+    /* Wake the producer only at the low-water mark: waking it per message would cost two
+     * context switches for every message sent. */
+    if (c->producer_waiting && (c->send_failed || c->sq_len <= SENDQ_LOW)) {
+        c->producer_waiting = false;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    call_unref(c);
+}
+
+static int stream_send_bb(struct berth_stream *st, grpc_byte_buffer *bb, struct berth_err **err)
+{
+    struct berth_call *c = st->call;
+    bool failed;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->send_failed) {
+        pthread_mutex_unlock(&c->mu);
+        grpc_byte_buffer_destroy(bb);
+        return berth_err_set(err, BERTH_E_CANCELED, 0, "client went away");
+    }
+    if (!c->send_inflight) {
+        start_send_locked(c, bb);
+    } else {
+        struct sendq *q = berth_xmalloc(sizeof(*q));
+        q->bb = bb;
+        q->next = NULL;
+        if (c->sq_tail)
+            c->sq_tail->next = q;
+        else
+            c->sq_head = q;
+        c->sq_tail = q;
+        c->sq_len++;
+    }
+    while (!c->send_failed && c->sq_len >= SENDQ_MAX) {
+        c->producer_waiting = true;
+        pthread_cond_wait(&c->cv, &c->mu);
+    }
+    failed = c->send_failed;
+    pthread_mutex_unlock(&c->mu);
+    if (failed)
         return berth_err_set(err, BERTH_E_CANCELED, 0, "client went away");
     return 0;
 }
@@ -263,15 +356,29 @@ int berth_stream_recv(struct berth_stream *st, ProtobufCMessage **out, struct be
     struct berth_call *c = st->call;
     grpc_op op;
     grpc_byte_buffer *bb;
+    bool ok;
     int ret;
 
     *out = NULL;
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_RECV_MESSAGE;
-    op.data.recv_message.recv_message = &c->recv_bb;
-    if (!call_op_wait(c, &op, 1))
+    op.data.recv_message.recv_message = &c->recvop_bb;
+    pthread_mutex_lock(&c->mu);
+    c->recv_done = false;
+    if (grpc_call_start_batch(c->gc, &op, 1, &c->t_recvop, NULL) != GRPC_CALL_OK) {
+        pthread_mutex_unlock(&c->mu);
         return berth_err_set(err, BERTH_E_CANCELED, 0, "client went away");
-    bb = steal_ptr(c->recv_bb);
+    }
+    while (!c->recv_done)
+        pthread_cond_wait(&c->cv, &c->mu);
+    ok = c->recv_ok;
+    bb = steal_ptr(c->recvop_bb);
+    pthread_mutex_unlock(&c->mu);
+    if (!ok) {
+        if (bb)
+            grpc_byte_buffer_destroy(bb);
+        return berth_err_set(err, BERTH_E_CANCELED, 0, "client went away");
+    }
     if (!bb)
         return 0; /* end of the client's stream */
     ret = bb_decode(c->in_desc, bb, out, err);
@@ -290,7 +397,8 @@ static void call_ctx(struct berth_call *c, struct berth_svc_ctx *ctx)
     ctx->call = c;
 }
 
-/* Runs a call's handler on the current (worker or stream) thread and finishes it. */
+/* Runs a call's handler on the current thread and finishes it (or, for a stream with sends
+ * still queued, leaves the final batch to the last send completion). */
 static void call_run(struct berth_call *c)
 {
     struct berth_svc_ctx ctx;
@@ -300,8 +408,9 @@ static void call_run(struct berth_call *c)
 
     call_ctx(c, &ctx);
     if (berth_svc_ctx_done(&ctx)) {
-        berth_err_set(&e, atomic_load(&c->cancelled) ? BERTH_E_CANCELED : BERTH_E_DEADLINE_EXCEEDED,
-                      0, "%s", atomic_load(&c->cancelled) ? "call cancelled" : "deadline exceeded");
+        bool cancelled = atomic_load(&c->cancelled);
+        berth_err_set(&e, cancelled ? BERTH_E_CANCELED : BERTH_E_DEADLINE_EXCEEDED, 0, "%s",
+                      cancelled ? "call cancelled" : "deadline exceeded");
         ret = -1;
     } else {
         switch (c->m->kind) {
@@ -318,9 +427,20 @@ static void call_run(struct berth_call *c)
     }
     if (ret < 0 && !e)
         berth_err_set(&e, BERTH_E_INTERNAL, 0, "handler failed without an error");
-    call_finish(c, ret < 0 ? e : NULL, c->m->kind == BERTH_UNARY ? &out : NULL);
+    if (!c->streaming) {
+        call_finish(c, ret < 0 ? e : NULL, &out);
+        berth_err_free(&e);
+        berth_bytes_clear(&out);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->handler_done = true;
+    c->final_err = ret < 0 ? steal_ptr(e) : NULL;
     berth_err_free(&e);
-    berth_bytes_clear(&out);
+    if (!c->send_inflight)
+        call_finish(c, c->final_err, NULL);
+    pthread_mutex_unlock(&c->mu);
+    call_unref(c); /* the handler's reference */
 }
 
 static void *stream_thread(void *arg)
@@ -362,7 +482,11 @@ static void dispatch(struct berth_call *c)
     pthread_attr_t attr;
     pthread_t t;
 
-    if (c->m->kind == BERTH_UNARY) {
+    if (!c->streaming) {
+        if (c->m->nonblocking) {
+            call_run(c);
+            return;
+        }
         pthread_mutex_lock(&srv->mu);
         c->next = NULL;
         if (srv->qtail)
@@ -381,8 +505,11 @@ static void dispatch(struct berth_call *c)
         struct berth_err *e = NULL;
         atomic_fetch_sub(&srv->live_streams, 1);
         berth_err_set(&e, BERTH_E_RESOURCE_EXHAUSTED, errno, "start stream thread");
-        finish_err(c, e);
+        pthread_mutex_lock(&c->mu);
+        call_finish(c, e, NULL);
+        pthread_mutex_unlock(&c->mu);
         berth_err_free(&e);
+        call_unref(c); /* the handler's reference: no handler will run */
     }
     pthread_attr_destroy(&attr);
 }
@@ -403,6 +530,13 @@ static void post_request(struct berth_server *srv)
         grpc_metadata_array_destroy(&p->md);
         free(p);
     }
+}
+
+/* Answers a call that never reaches a handler (unary-style: one reference). */
+static void reject(struct berth_call *c, struct berth_err *e)
+{
+    call_finish(c, e, NULL);
+    berth_err_free(&e);
 }
 
 static void on_new_call(struct berth_server *srv, struct pending *p)
@@ -441,26 +575,28 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
     c->t_recv = (struct tag){TAG_RECV, c};
     c->t_close = (struct tag){TAG_CLOSE, c};
     c->t_final = (struct tag){TAG_FINAL, c};
-    c->t_op = (struct tag){TAG_OP, c};
-    atomic_store(&c->refs, 2);
-
-    memset(&op, 0, sizeof(op));
-    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    op.data.recv_close_on_server.cancelled = &c->close_cancelled;
-    if (grpc_call_start_batch(c->gc, &op, 1, &c->t_close, NULL) != GRPC_CALL_OK)
-        atomic_fetch_sub(&c->refs, 1);
+    c->t_send = (struct tag){TAG_SEND, c};
+    c->t_recvop = (struct tag){TAG_RECVOP, c};
+    atomic_store(&c->refs, 1);
 
     c->m = berth_server_find(srv->svcs, srv->n_svcs, c->method, &c->in_desc);
     if (!c->m) {
         berth_server_unknown_method(srv->svcs, srv->n_svcs, c->method, &e);
-        finish_err(c, e);
-        berth_err_free(&e);
+        reject(c, e);
         return;
     }
     if (berth_server_check_ns(c->m, c->ns, &e) < 0) {
-        finish_err(c, e);
-        berth_err_free(&e);
+        reject(c, e);
         return;
+    }
+    if (c->m->kind != BERTH_UNARY) {
+        c->streaming = true;
+        atomic_store(&c->refs, 3);
+        memset(&op, 0, sizeof(op));
+        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        op.data.recv_close_on_server.cancelled = &c->close_cancelled;
+        if (grpc_call_start_batch(c->gc, &op, 1, &c->t_close, NULL) != GRPC_CALL_OK)
+            atomic_fetch_sub(&c->refs, 1);
     }
     if (c->m->kind == BERTH_BIDI_STREAM) {
         dispatch(c);
@@ -471,8 +607,9 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
     op.data.recv_message.recv_message = &c->recv_bb;
     if (grpc_call_start_batch(c->gc, &op, 1, &c->t_recv, NULL) != GRPC_CALL_OK) {
         berth_err_set(&e, BERTH_E_INTERNAL, 0, "cannot read request");
-        finish_err(c, e);
-        berth_err_free(&e);
+        reject(c, e);
+        if (c->streaming)
+            call_unref(c); /* no handler will run */
     }
 }
 
@@ -490,8 +627,15 @@ static void on_recv(struct berth_call *c, bool ok)
     if (bb)
         grpc_byte_buffer_destroy(bb);
     if (e) {
-        finish_err(c, e);
-        berth_err_free(&e);
+        if (c->streaming) {
+            pthread_mutex_lock(&c->mu);
+            call_finish(c, e, NULL);
+            pthread_mutex_unlock(&c->mu);
+            berth_err_free(&e);
+            call_unref(c); /* no handler will run */
+            return;
+        }
+        reject(c, e);
         return;
     }
     dispatch(c);
@@ -542,12 +686,15 @@ static void *cq_main(void *arg)
         case TAG_FINAL:
             call_unref(t->p);
             break;
-        case TAG_OP:
+        case TAG_SEND:
+            on_send_done(t->p, ev.success);
+            break;
+        case TAG_RECVOP:
             c = t->p;
             pthread_mutex_lock(&c->mu);
-            c->op_done = true;
-            c->op_ok = ev.success;
-            pthread_cond_signal(&c->cv);
+            c->recv_done = true;
+            c->recv_ok = ev.success;
+            pthread_cond_broadcast(&c->cv);
             pthread_mutex_unlock(&c->mu);
             break;
         case TAG_SHUTDOWN:
@@ -560,7 +707,6 @@ static void *cq_main(void *arg)
     }
     return NULL;
 }
-
 static char *socket_path(const char *address)
 {
     if (berth_str_has_prefix(address, "unix://"))
@@ -631,7 +777,6 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
 int berth_server_start(struct berth_server *srv, struct berth_err **err)
 {
     grpc_server_start(srv->gs);
-    srv->started = true;
     for (int i = 0; i < PENDING_CALLS; i++)
         post_request(srv);
     srv->cq_threads = berth_xcalloc(srv->n_cq, sizeof(pthread_t));

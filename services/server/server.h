@@ -40,7 +40,8 @@ enum berth_method_kind {
 
 /* A stream handed to streaming handlers. */
 struct berth_stream;
-/* Sends one message; CANCELED if the client went away. */
+/* Queues one message for sending and returns; it blocks only while too many messages are
+ * queued (back-pressure). CANCELED once the client went away. */
 int berth_stream_send(struct berth_stream *st, const ProtobufCMessage *msg, struct berth_err **err);
 /* Sends one already packed message (len may be 0); CANCELED if the client went away. */
 int berth_stream_send_bytes(struct berth_stream *st, const void *data, size_t len,
@@ -63,6 +64,9 @@ struct berth_method {
     const char *name; /* RPC name as in the proto: "Get" */
     enum berth_method_kind kind;
     bool ns_required; /* missing header: FAILED_PRECONDITION */
+    /* Unary only: the handler never waits (reads from an LMDB snapshot, no writer, no I/O
+     * beyond the map), so it runs on the completion-queue thread with no hand-off. */
+    bool nonblocking;
     berth_unary_fn unary;
     berth_server_stream_fn server_stream;
     berth_bidi_stream_fn bidi;

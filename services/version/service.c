@@ -20,7 +20,7 @@ static int version_version(struct berth_svc_ctx *ctx, const ProtobufCMessage *re
 }
 
 static const struct berth_method methods[] = {
-    {"Version", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = version_version},
+    {"Version", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true, .unary = version_version},
 };
 
 const struct berth_service berth_svc_version = {

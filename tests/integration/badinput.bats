@@ -1,0 +1,249 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Malformed requests: containerd's validation rules, the status codes it returns, and proof
+# that a rejected request leaves the store exactly as it was.
+
+load helpers
+
+C_SVC=/containerd.services.containers.v1.Containers
+NS_SVC=/containerd.services.namespaces.v1.Namespaces
+
+setup() {
+    berth_setup
+    # Some state for the "unchanged" checks.
+    bctl namespaces create keep a=b
+    bctl -n keep containers create --label k0=v0 img c1
+    bctl -n keep containers create img c2
+    BEFORE="$(store_dump)"
+    [ -n "$BEFORE" ]
+}
+
+teardown() {
+    berth_teardown
+}
+
+store_unchanged() {
+    local after
+    after="$(store_dump)"
+    if [ "$after" != "$BEFORE" ]; then
+        echo "store changed; before:" >&2
+        echo "$BEFORE" >&2
+        echo "after:" >&2
+        echo "$after" >&2
+        return 1
+    fi
+}
+
+# CreateContainerRequest{container{id: $1, image: img, runtime{name: io.containerd.runc.v2},
+# spec: Any{types.containerd.io/opencontainers/runtime-spec/1/Spec, "{}"}}} as hex.
+pb_container() {
+    pb_field 1 "$(pb_str 1 "$1")$(pb_str 3 img)$(pb_field 4 "$(pb_str 1 io.containerd.runc.v2)")$(pb_field 5 "$(pb_str 1 types.containerd.io/opencontainers/runtime-spec/1/Spec)$(pb_str 2 '{}')")"
+}
+
+# bad_id ID: create (and get, label, rm) with an invalid container id -> InvalidArgument
+bad_id() {
+    local id="$1"
+    run bctl -n keep containers create img "$id"
+    status_is 1
+    output_has "invalid argument"
+    output_has "\"$id\""
+    run bctl -n keep containers info -- "$id"
+    status_is 1
+    output_has "invalid argument"
+    run bctl -n keep containers label "$id" a=b
+    status_is 1
+    output_has "invalid argument"
+    run bctl -n keep containers rm "$id"
+    status_is 1
+    output_has "invalid argument"
+    # The status code itself, on the wire.
+    run rawcall -n keep "$C_SVC/Create" --hex "$(pb_container "$id")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    output_has "$id"
+    store_unchanged
+}
+
+@test "container id with a leading separator is InvalidArgument" {
+    bad_id -bad
+}
+
+@test "container id with a double separator is InvalidArgument" {
+    bad_id a..b
+}
+
+@test "container id with a trailing separator is InvalidArgument" {
+    bad_id a_
+}
+
+@test "container id with a space or non-ASCII is InvalidArgument" {
+    bad_id 'a b'
+    bad_id 'é'
+}
+
+@test "container id of 77 characters is InvalidArgument, 76 is fine" {
+    bad_id "$(repeat_char 77 a)"
+    id76="$(repeat_char 76 a)"
+    run bctl -n keep containers create img "$id76"
+    status_is 0
+    run bctl -n keep containers ls -q
+    line_present "$id76"
+}
+
+@test "valid container ids per containerd's rule are accepted" {
+    for id in UPPER_ok a.b-c_d 0 9x A1.b2_C3-d4; do
+        [[ "$id" =~ $ID_RE ]]
+        run bctl -n valid containers create img "$id"
+        status_is 0
+    done
+    run bctl -n valid containers ls -q
+    [ "$(sort <<<"$output")" = "$(printf '%s\n' 0 9x A1.b2_C3-d4 UPPER_ok a.b-c_d | sort)" ]
+}
+
+@test "a 5000-byte label value is InvalidArgument on container create and update" {
+    big="$(repeat_char 5000)"
+    run bctl -n keep containers create --label "k=$big" img big1
+    status_is 1
+    output_has "invalid argument"
+    run bctl -n keep containers label c1 "k=$big"
+    status_is 1
+    output_has "invalid argument"
+    store_unchanged
+    # 4096 bytes key+value is the limit, inclusive.
+    run bctl -n keep containers create --label "k=$(repeat_char 4095)" img edge
+    status_is 0
+    run bctl -n keep containers create --label "k=$(repeat_char 4096)" img edge2
+    status_is 1
+    output_has "invalid argument"
+}
+
+@test "a 5000-byte label value is InvalidArgument on namespace create and label" {
+    big="$(repeat_char 5000)"
+    run bctl namespaces create bigns "k=$big"
+    status_is 1
+    output_has "invalid argument"
+    run bctl namespaces label keep "k=$big"
+    status_is 1
+    output_has "invalid argument"
+    store_unchanged
+}
+
+@test "an invalid namespace name is InvalidArgument everywhere" {
+    run bctl -n 'bad..ns' containers ls
+    status_is 1
+    output_has "invalid argument"
+    output_has "bad..ns"
+    run bctl -n 'bad..ns' containers create img c9
+    status_is 1
+    output_has "invalid argument"
+    run bctl namespaces create 'bad..ns'
+    status_is 1
+    output_has "invalid argument"
+    run bctl namespaces label 'bad..ns' a=b
+    status_is 1
+    output_has "invalid argument"
+    run bctl namespaces create "$(repeat_char 77 n)"
+    status_is 1
+    output_has "invalid argument"
+    run rawcall -n 'bad..ns' "$C_SVC/List" --empty
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    store_unchanged
+}
+
+@test "a missing namespace header is FailedPrecondition 'namespace is required'" {
+    run rawcall --no-namespace "$C_SVC/List" --empty
+    status_is 0
+    line_present "code=9 FAILED_PRECONDITION"
+    output_has "namespace is required"
+    run rawcall --no-namespace "$C_SVC/Create" --hex "$(pb_container nons)"
+    status_is 0
+    line_present "code=9 FAILED_PRECONDITION"
+    output_has "namespace is required"
+    # Namespaces, Version and Introspection do not need one.
+    run rawcall --no-namespace "$NS_SVC/List" --empty
+    status_is 0
+    line_present "code=0 OK"
+    run rawcall --no-namespace /containerd.services.version.v1.Version/Version --empty
+    status_is 0
+    line_present "code=0 OK"
+    run rawcall --no-namespace /containerd.services.introspection.v1.Introspection/Plugins --empty
+    status_is 0
+    line_present "code=0 OK"
+    store_unchanged
+}
+
+@test "an undecodable body is InvalidArgument" {
+    run rawcall -n keep "$C_SVC/Get" --hex ffffffff0a
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    run rawcall -n keep "$C_SVC/Create" --hex ffffffff0a
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    run rawcall -n keep "$C_SVC/Delete" --text "this is not protobuf"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    run rawcall "$NS_SVC/Create" --hex 0aff
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    store_unchanged
+    # The server still works.
+    run bctl -n keep containers info c1
+    status_is 0
+}
+
+@test "unknown methods and services are Unimplemented" {
+    run rawcall -n keep "$C_SVC/Nope" --empty
+    status_is 0
+    line_present "code=12 UNIMPLEMENTED"
+    run rawcall -n keep /containerd.services.nope.v1.Nope/Get --empty
+    status_is 0
+    line_present "code=12 UNIMPLEMENTED"
+    store_unchanged
+}
+
+@test "Create without a container, Get/Delete with an empty id are rejected" {
+    run rawcall -n keep "$C_SVC/Create" --empty
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    run rawcall -n keep "$C_SVC/Get" --empty
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    run rawcall -n keep "$C_SVC/Delete" --empty
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    store_unchanged
+}
+
+@test "deleting a namespace that still has a container is FailedPrecondition" {
+    run rawcall "$NS_SVC/Delete" --hex "$(pb_str 1 keep)"
+    status_is 0
+    line_present "code=9 FAILED_PRECONDITION"
+    output_has "must be empty"
+    run bctl namespaces rm keep
+    status_is 1
+    output_has "must be empty"
+    store_unchanged
+}
+
+@test "getting a missing container is NotFound, creating a duplicate AlreadyExists" {
+    run rawcall -n keep "$C_SVC/Get" --hex "$(pb_str 1 nope)"
+    status_is 0
+    line_present "code=5 NOT_FOUND"
+    run rawcall -n keep "$C_SVC/Create" --hex "$(pb_container c1)"
+    status_is 0
+    line_present "code=6 ALREADY_EXISTS"
+    store_unchanged
+}
+
+@test "update with an unknown field path is InvalidArgument" {
+    # UpdateContainerRequest{container{id:c1}, update_mask{paths:["bogus"]}}
+    run rawcall -n keep "$C_SVC/Update" --hex "$(pb_field 1 "$(pb_str 1 c1)")$(pb_field 2 "$(pb_str 1 bogus)")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    # Changing the runtime through an empty mask is refused (containerd: immutable fields).
+    run rawcall -n keep "$C_SVC/Update" --hex "$(pb_field 1 "$(pb_str 1 c1)$(pb_str 3 img)$(pb_field 4 "$(pb_str 1 other.runtime)")")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    store_unchanged
+}
