@@ -742,7 +742,7 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
     srv->svcs = svcs;
     srv->n_svcs = n_svcs;
     srv->app = app;
-    srv->n_cq = opts->cq_threads ? opts->cq_threads : 2;
+    srv->n_cq = opts->cq_threads ? opts->cq_threads : 1;
     srv->n_workers = opts->worker_threads ? opts->worker_threads : 32;
     srv->grace_ms = opts->grace_ms ? opts->grace_ms : 5000;
     srv->t_shutdown = (struct tag){TAG_SHUTDOWN, srv};

@@ -88,7 +88,7 @@ char *berth_err_status_message(const struct berth_err *e);
 
 struct berth_server_opts {
     const char *address;     /* "unix:/run/berth/berthd.sock" or a plain path */
-    unsigned cq_threads;     /* 0 = 2 */
+    unsigned cq_threads;     /* 0 = 1 */
     unsigned worker_threads; /* 0 = 32 */
     unsigned socket_gid;     /* group owning the socket; (unsigned)-1 = leave as is */
     int64_t grace_ms;        /* how long shutdown waits for in-flight calls; 0 = 5000 */
