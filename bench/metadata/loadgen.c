@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/services/containers/v1/containers.pb-c.h"
+#include "bench/metadata/async.h"
 #include "client/client.h"
 #include "google/protobuf/any.pb-c.h"
 #include "lib/err.h"
@@ -72,6 +73,8 @@ struct bench_opts {
      * work on the client's share of the CPU). --client-per-thread keeps the other mode.
      */
     bool shared_client;
+    /* get only: one thread keeps `concurrency` calls in flight on one completion queue */
+    bool async;
 };
 
 /* Latency samples of one thread, in nanoseconds. */
@@ -113,7 +116,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: berth-bench-metadata -a SOCKET [-n NAMESPACE] --op OP\n"
                "           [--concurrency N] [--duration SECONDS] [--preload N] [--label NAME]\n"
-               "           [--client-per-thread]\n"
+               "           [--client-per-thread] [--async (get only)]\n"
                "OP: create-delete, get, list (unary List) or list-stream (ListStream)\n");
 }
 
@@ -243,6 +246,48 @@ static int op_get(struct worker *w)
         return -1;
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return 0;
+}
+
+struct async_get {
+    const struct bench *b;
+    uint32_t rng;
+};
+
+static void async_get_req(uint64_t n, void *arg, uint8_t **out, size_t *len)
+{
+    struct async_get *g = arg;
+    Containerd__Services__Containers__V1__GetContainerRequest req =
+        CONTAINERD__SERVICES__CONTAINERS__V1__GET_CONTAINER_REQUEST__INIT;
+    char id[96];
+
+    preload_id(g->b, (int)(xorshift32(&g->rng) % (uint32_t)g->b->o->preload), id, sizeof(id));
+    req.id = id;
+    *len = protobuf_c_message_get_packed_size(&req.base);
+    *out = berth_xmalloc(*len ? *len : 1);
+    protobuf_c_message_pack(&req.base, *out);
+}
+
+/* The --async get run; its samples land in ws[0] so print_result treats it like the rest. */
+static int run_async_get(struct bench *b, struct worker *ws, struct berth_err **err)
+{
+    struct async_get g = {.b = b, .rng = 2463534242u};
+    struct bench_async_result r;
+    _cleanup_free_ char *target = berth_client_target_for(b->o->address, err);
+
+    if (!target)
+        return -1;
+    b->t0 = berth_mono_ns();
+    b->deadline = b->t0 + (int64_t)(b->o->duration_s * 1e9);
+    if (bench_async_run(target, b->o->ns, SVC "Get", b->o->concurrency, b->deadline, async_get_req,
+                        &g, &r, err) < 0) {
+        free(r.lat_ns);
+        return -1;
+    }
+    ws[0].ops = r.ops;
+    ws[0].errors = r.errors;
+    ws[0].lat.v = r.lat_ns;
+    ws[0].lat.n = r.n_lat;
     return 0;
 }
 
@@ -432,9 +477,11 @@ static void print_result(const struct bench *b, struct worker *ws, int64_t elaps
     printf("label=%s op=%s c=%d preload=%d clients=%s ops=%" PRIu64 " secs=%.2f ops_per_s=%.0f "
            "p50_us=%" PRIu64 " p99_us=%" PRIu64 " max_us=%" PRIu64 " errors=%" PRIu64 "\n",
            o->label, op_names[o->op], o->concurrency, o->op == OP_CREATE_DELETE ? 0 : o->preload,
-           o->shared_client ? "shared" : "per-thread", ops, secs, secs > 0 ? (double)ops / secs : 0,
-           percentile(all, n, 0.50) / 1000, percentile(all, n, 0.99) / 1000,
-           n ? all[n - 1] / 1000 : 0, errors);
+           o->async           ? "async"
+           : o->shared_client ? "shared"
+                              : "per-thread",
+           ops, secs, secs > 0 ? (double)ops / secs : 0, percentile(all, n, 0.50) / 1000,
+           percentile(all, n, 0.99) / 1000, n ? all[n - 1] / 1000 : 0, errors);
     fflush(stdout);
     free(all);
 }
@@ -458,6 +505,15 @@ static int bench_run(struct bench *b, struct berth_err **err)
         preloaded = true;
     }
 
+    if (o->async) {
+        if (run_async_get(b, ws, err) < 0)
+            goto cleanup;
+        print_result(b, ws, berth_mono_ns() - b->t0);
+        errors = ws[0].errors;
+        free(ws[0].lat.v);
+        ret = errors ? 1 : 0;
+        goto cleanup;
+    }
     pthread_barrier_init(&b->start, NULL, (unsigned)o->concurrency + 1);
     for (; started < o->concurrency; started++) {
         struct worker *w = &ws[started];
@@ -522,11 +578,17 @@ static int parse_int(const char *s, const char *what, int min, int *out)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"address", required_argument, NULL, 'a'},  {"namespace", required_argument, NULL, 'n'},
-        {"op", required_argument, NULL, 'o'},       {"concurrency", required_argument, NULL, 'c'},
-        {"duration", required_argument, NULL, 'd'}, {"preload", required_argument, NULL, 'p'},
-        {"label", required_argument, NULL, 'l'},    {"client-per-thread", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"address", required_argument, NULL, 'a'},
+        {"namespace", required_argument, NULL, 'n'},
+        {"op", required_argument, NULL, 'o'},
+        {"concurrency", required_argument, NULL, 'c'},
+        {"duration", required_argument, NULL, 'd'},
+        {"preload", required_argument, NULL, 'p'},
+        {"label", required_argument, NULL, 'l'},
+        {"client-per-thread", no_argument, NULL, 's'},
+        {"async", no_argument, NULL, 'A'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct bench_opts o = {.ns = "default",
                            .label = "daemon",
@@ -540,7 +602,7 @@ int main(int argc, char **argv)
     bool op_set = false;
     int opt, ret;
 
-    while ((opt = getopt_long(argc, argv, "a:n:o:c:d:p:l:sh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "a:n:o:c:d:p:l:shA", longopts, NULL)) != -1) {
         switch (opt) {
         case 'a':
             o.address = optarg;
@@ -587,6 +649,9 @@ int main(int argc, char **argv)
         case 's':
             o.shared_client = false;
             break;
+        case 'A':
+            o.async = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -594,6 +659,10 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
+    }
+    if (o.async && o.op != OP_GET) {
+        fprintf(stderr, "berth-bench-metadata: --async is implemented for --op get only\n");
+        return 2;
     }
     if (!o.address || !op_set || optind != argc) {
         usage(stderr);
