@@ -94,7 +94,7 @@ EOF
     line_present "address = \"$BERTH_TMP/file.sock\""
     line_present 'worker_threads = 4'
     line_present 'level = "debug"'
-    line_present 'cq_threads = 2'
+    line_present 'cq_threads = 1' # the default: not set in the file
 
     # Start it for real from the file alone.
     "$BERTH_BIN/berthd" --config "$BERTH_TMP/c.toml" >>"$LOG" 2>&1 3>&- &
