@@ -18,6 +18,8 @@
 #include <grpc/support/alloc.h> /* gpr_free for grpc_slice_to_c_string */
 #include <grpc/support/time.h>
 
+#include "lib/status.h" /* berth_grpc_to_errc */
+
 struct berth_client {
     grpc_channel *ch;
     char *target;  /* what grpc dials */
@@ -39,31 +41,9 @@ struct call {
     grpc_slice details;
 };
 
-static const struct {
-    grpc_status_code grpc;
-    enum berth_errc errc;
-} code_map[] = {
-    {GRPC_STATUS_OK, BERTH_E_OK},
-    {GRPC_STATUS_NOT_FOUND, BERTH_E_NOT_FOUND},
-    {GRPC_STATUS_ALREADY_EXISTS, BERTH_E_ALREADY_EXISTS},
-    {GRPC_STATUS_INVALID_ARGUMENT, BERTH_E_INVALID_ARGUMENT},
-    {GRPC_STATUS_FAILED_PRECONDITION, BERTH_E_FAILED_PRECONDITION},
-    {GRPC_STATUS_UNAVAILABLE, BERTH_E_UNAVAILABLE},
-    {GRPC_STATUS_UNIMPLEMENTED, BERTH_E_NOT_IMPLEMENTED},
-    {GRPC_STATUS_DEADLINE_EXCEEDED, BERTH_E_DEADLINE_EXCEEDED},
-    {GRPC_STATUS_CANCELLED, BERTH_E_CANCELED},
-    {GRPC_STATUS_OUT_OF_RANGE, BERTH_E_OUT_OF_RANGE},
-    {GRPC_STATUS_DATA_LOSS, BERTH_E_DATA_LOSS},
-    {GRPC_STATUS_RESOURCE_EXHAUSTED, BERTH_E_RESOURCE_EXHAUSTED},
-    {GRPC_STATUS_PERMISSION_DENIED, BERTH_E_PERMISSION_DENIED},
-};
-
 enum berth_errc berth_client_errc(int grpc_status)
 {
-    for (size_t i = 0; i < BERTH_N(code_map); i++)
-        if ((int)code_map[i].grpc == grpc_status)
-            return code_map[i].errc;
-    return BERTH_E_INTERNAL;
+    return berth_grpc_to_errc(grpc_status);
 }
 
 char *berth_client_target_for(const char *address, struct berth_err **err)
@@ -492,4 +472,121 @@ int berth_client_server_stream(struct berth_client *c, const char *method,
     grpc_byte_buffer_destroy(send);
     call_end(&k);
     return ret;
+}
+
+/* A bidirectional stream: one struct call driven one batch at a time. */
+struct berth_client_bidi {
+    struct berth_client *c; /* borrowed */
+    char *method;
+    struct call k;
+    bool got_md, closed, finished;
+};
+
+int berth_client_bidi_open(struct berth_client *c, const char *method,
+                           struct berth_client_bidi **out, struct berth_err **err)
+{
+    struct berth_client_bidi *b = berth_xcalloc(1, sizeof(*b));
+    grpc_op op;
+    bool ok = false;
+
+    *out = NULL;
+    b->c = c;
+    b->method = berth_xstrdup(method);
+    if (call_begin(c, method, &b->k, err) < 0 ||
+        (op_send_md(&op, &b->k), call_batch(&b->k, &op, 1, b, &ok, err)) < 0) {
+        berth_client_bidi_free(b);
+        return -1;
+    }
+    *out = b;
+    return 0;
+}
+
+/* Collects the final status; 0 if OK, else the mapped error. */
+static int bidi_finish(struct berth_client_bidi *b, struct berth_err **err)
+{
+    grpc_op op;
+
+    if (!b->finished) {
+        op_recv_status(&op, &b->k);
+        if (call_batch(&b->k, &op, 1, &b->k.status, NULL, err) < 0)
+            return -1;
+        b->finished = true;
+    }
+    if (b->k.status != GRPC_STATUS_OK)
+        return status_err(b->c, &b->k, b->method, err);
+    return 0;
+}
+
+int berth_client_bidi_send(struct berth_client_bidi *b, const ProtobufCMessage *msg,
+                           struct berth_err **err)
+{
+    grpc_byte_buffer *send = bb_from_msg(msg);
+    grpc_op op;
+    bool ok = false;
+    int ret;
+
+    op_simple(&op, GRPC_OP_SEND_MESSAGE);
+    op.data.send_message.send_message = send;
+    ret = call_batch(&b->k, &op, 1, send, &ok, err);
+    grpc_byte_buffer_destroy(send);
+    if (ret == 0 && !ok) /* the call is over: its status says why */
+        ret = bidi_finish(b, err) < 0
+                  ? -1
+                  : berth_err_set(err, BERTH_E_INTERNAL, 0, "%s: stream ended", b->method);
+    return ret;
+}
+
+int berth_client_bidi_recv(struct berth_client_bidi *b, const ProtobufCMessageDescriptor *desc,
+                           ProtobufCMessage **out, struct berth_err **err)
+{
+    grpc_byte_buffer *recv = NULL;
+    grpc_op ops[2];
+    size_t n = 0;
+    grpc_slice s;
+
+    *out = NULL;
+    if (!b->got_md) {
+        op_simple(&ops[n], GRPC_OP_RECV_INITIAL_METADATA);
+        ops[n++].data.recv_initial_metadata.recv_initial_metadata = &b->k.init_md;
+        b->got_md = true;
+    }
+    op_simple(&ops[n], GRPC_OP_RECV_MESSAGE);
+    ops[n++].data.recv_message.recv_message = &recv;
+    if (call_batch(&b->k, ops, n, &recv, NULL, err) < 0)
+        return -1;
+    if (!recv)
+        return bidi_finish(b, err);
+    s = bb_take(steal_ptr(recv));
+    *out = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+    grpc_slice_unref(s);
+    if (!*out)
+        return berth_err_set(err, BERTH_E_INTERNAL, 0, "%s: decode %s", b->method, desc->name);
+    return 0;
+}
+
+int berth_client_bidi_close(struct berth_client_bidi *b, struct berth_err **err)
+{
+    grpc_op op;
+
+    if (!b->closed && !b->finished) {
+        op_simple(&op, GRPC_OP_SEND_CLOSE_FROM_CLIENT);
+        if (call_batch(&b->k, &op, 1, &b->closed, NULL, err) < 0)
+            return -1;
+    }
+    b->closed = true;
+    return bidi_finish(b, err);
+}
+
+void berth_client_bidi_free(struct berth_client_bidi *b)
+{
+    if (!b)
+        return;
+    if (b->k.call && !b->finished) {
+        _cleanup_err_ struct berth_err *e = NULL;
+        grpc_call_cancel(b->k.call, NULL);
+        (void)bidi_finish(b, &e);
+    }
+    call_end(&b->k);
+    free(b->method);
+    free(b);
 }

@@ -78,6 +78,23 @@ int berth_client_unary_raw(struct berth_client *c, const char *method, const voi
                            struct berth_bytes *resp, int *grpc_status, char **details,
                            struct berth_err **err);
 
+/*
+ * Bidirectional streaming call (Content.Write): open, then alternate send/recv, then close.
+ * One message in flight each way at a time. _recv sets *out NULL at the end of the server's
+ * stream and then returns the call's status as an error (0 if OK); *out is owned by the
+ * caller. _close half-closes and waits for the status. _free cancels an unfinished call.
+ */
+struct berth_client_bidi;
+int berth_client_bidi_open(struct berth_client *c, const char *method,
+                           struct berth_client_bidi **out, struct berth_err **err);
+int berth_client_bidi_send(struct berth_client_bidi *b, const ProtobufCMessage *msg,
+                           struct berth_err **err);
+int berth_client_bidi_recv(struct berth_client_bidi *b, const ProtobufCMessageDescriptor *desc,
+                           ProtobufCMessage **out, struct berth_err **err);
+int berth_client_bidi_close(struct berth_client_bidi *b, struct berth_err **err);
+void berth_client_bidi_free(struct berth_client_bidi *b); /* NULL-safe */
+DEFINE_CLEANUP(struct berth_client_bidi *, berth_client_bidi_free)
+
 /* Maps a gRPC status code to an error class (OK maps to BERTH_E_OK, unknown codes to
  * BERTH_E_INTERNAL). */
 enum berth_errc berth_client_errc(int grpc_status);

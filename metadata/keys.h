@@ -12,6 +12,16 @@
  *                            "" (a resource the lease holds; type is "content", "ingests" or
  *                            "snapshots/<snapshotter>"; rid is the rest of the key and may
  *                            contain '/')
+ *   cb/<ns>/<digest>         berth.records.v1.ContentBlob (a blob the namespace holds; the bytes
+ *                            are in <root>/content/blobs/sha256/<hex>)
+ *   ci/<ns>/<ref>            berth.records.v1.ContentIngest (an open ingest; ref is the client
+ *                            ref, may contain '/'; data in <root>/content/ingest/)
+ *   s/<ns>/<snapshotter>/<key>
+ *                            berth.records.v1.Snapshot (key is the client's snapshot key, any
+ *                            1-400 bytes without newline, '/' allowed: it is always last)
+ *   sseq/<snapshotter>       last sequence number used in backend names "<ns>/<seq>/<key>"
+ *   i/<ns>/<name>            berth.records.v1.Image (name is any 1-400 bytes without NUL or
+ *                            newline; '/' and ':' allowed: it is always last)
  *
  * Lease ids are not identifiers but are checked to be '/'-free (metadata/leases.h).
  * Any change here bumps BERTH_META_SCHEMA_VERSION and adds a migration.
@@ -24,10 +34,15 @@
 
 #define BERTH_KEY_MAX 512
 
-#define BERTH_KEY_NS_PREFIX  "ns/"
-#define BERTH_KEY_CONTAINERS "c/"
-#define BERTH_KEY_LEASES     "l/"
-#define BERTH_KEY_LEASE_RES  "lr/"
+#define BERTH_KEY_NS_PREFIX       "ns/"
+#define BERTH_KEY_CONTAINERS      "c/"
+#define BERTH_KEY_LEASES          "l/"
+#define BERTH_KEY_LEASE_RES       "lr/"
+#define BERTH_KEY_CONTENT_BLOBS   "cb/"
+#define BERTH_KEY_CONTENT_INGESTS "ci/"
+#define BERTH_KEY_SNAPSHOTS       "s/"
+#define BERTH_KEY_SNAP_SEQ        "sseq/"
+#define BERTH_KEY_IMAGES          "i/"
 
 /* Prefixes of every record kind that lives inside a namespace and blocks its deletion, with
  * the name containerd uses in its "must be empty" message. */

@@ -13,13 +13,17 @@
 DEFINE_PB_CLEANUP(Berth__Records__V1__Namespace, ns_rec_freep)
 
 const struct berth_ns_scoped_kind berth_ns_scoped_kinds[] = {
+    {BERTH_KEY_CONTENT_BLOBS, "blobs"},
     {BERTH_KEY_CONTAINERS, "containers"},
+    {BERTH_KEY_IMAGES, "images"},
+    {BERTH_KEY_SNAPSHOTS, "snapshots"},
     {NULL, NULL},
 };
 
 const char *const berth_ns_owned_prefixes[] = {
     BERTH_KEY_LEASES,
     BERTH_KEY_LEASE_RES,
+    BERTH_KEY_CONTENT_INGESTS,
     NULL,
 };
 

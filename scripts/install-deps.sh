@@ -8,4 +8,5 @@ apt-get install -y -q --no-install-recommends \
     libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev \
     liblmdb-dev lmdb-utils libarchive-dev libseccomp-dev libcurl4-openssl-dev \
     libjansson-dev libsystemd-dev libcmocka-dev \
-    bats containerd runc crun valgrind clang-format
+    bats containerd runc crun valgrind clang-format \
+    busybox-static zstd

@@ -1,25 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The table of registered services (see services.h). */
-#include "api/services/content/v1/content.pb-c.h"
-#include "api/services/diff/v1/diff.pb-c.h"
-#include "api/services/images/v1/images.pb-c.h"
 #include "api/services/snapshots/v1/snapshots.pb-c.h"
 #include "api/services/tasks/v1/tasks.pb-c.h"
 #include "services/services.h"
 
 /* Services of the API whose handlers have not landed yet: every call is UNIMPLEMENTED. */
 #define PENDING(var, d) static const struct berth_service var = {&(d), NULL, 0}
-PENDING(pending_content, containerd__services__content__v1__content__descriptor);
-PENDING(pending_diff, containerd__services__diff__v1__diff__descriptor);
-PENDING(pending_images, containerd__services__images__v1__images__descriptor);
-PENDING(pending_snapshots, containerd__services__snapshots__v1__snapshots__descriptor);
 PENDING(pending_tasks, containerd__services__tasks__v1__tasks__descriptor);
 
 static const struct berth_service *const all[] = {
-    &berth_svc_version,    &berth_svc_introspection, &berth_svc_namespaces,
-    &berth_svc_containers, &pending_content,         &pending_diff,
-    &berth_svc_events,     &pending_images,          &berth_svc_leases,
-    &pending_snapshots,    &pending_tasks,
+    &berth_svc_version, &berth_svc_introspection, &berth_svc_namespaces, &berth_svc_containers,
+    &berth_svc_content, &berth_svc_diff,          &berth_svc_events,     &berth_svc_images,
+    &berth_svc_leases,  &berth_svc_snapshots,     &pending_tasks,
 };
 
 size_t berth_services_all(const struct berth_service *const **out)

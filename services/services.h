@@ -9,15 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "content/store.h"
 #include "metadata/db.h"
 #include "services/events/exchange.h"
 #include "services/server/server.h"
+#include "snapshots/snapshotter.h"
 
 struct berth_services {
-    struct berth_meta_db *db;    /* borrowed */
-    const char *root;            /* borrowed */
-    const char *state;           /* borrowed */
-    struct berth_events *events; /* borrowed; NULL: nothing is published */
+    struct berth_meta_db *db;                 /* borrowed */
+    const char *root;                         /* borrowed */
+    const char *state;                        /* borrowed */
+    struct berth_events *events;              /* borrowed; NULL: nothing is published */
+    struct berth_content_store *content;      /* borrowed; the blob store (<root>/content) */
+    struct berth_snap_registry *snapshotters; /* borrowed; NULL: no snapshotter loaded */
 };
 
 extern const struct berth_service berth_svc_version;
@@ -26,6 +30,10 @@ extern const struct berth_service berth_svc_containers;
 extern const struct berth_service berth_svc_introspection;
 extern const struct berth_service berth_svc_leases;
 extern const struct berth_service berth_svc_events;
+extern const struct berth_service berth_svc_images;
+extern const struct berth_service berth_svc_diff;
+extern const struct berth_service berth_svc_snapshots;
+extern const struct berth_service berth_svc_content;
 
 /* Every service berthd registers: the implemented ones and, so that clients get
  * "unknown method" rather than "unknown service", every other containerd service of the API

@@ -44,6 +44,9 @@ extern const struct berthctl_noun berthctl_containers_noun;
 extern const struct berthctl_noun berthctl_plugins_noun;
 extern const struct berthctl_noun berthctl_events_noun;
 extern const struct berthctl_noun berthctl_leases_noun;
+extern const struct berthctl_noun berthctl_images_noun;
+extern const struct berthctl_noun berthctl_content_noun;
+extern const struct berthctl_noun berthctl_snapshots_noun;
 
 /* Cleanup for an unpacked response held as a plain ProtobufCMessage *. */
 static inline void berthctl_pb_freep(ProtobufCMessage **p)

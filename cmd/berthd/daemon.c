@@ -110,8 +110,10 @@ int berthd_run(const struct berthd_config *cfg)
 {
     _cleanup_err_ struct berth_err *err = NULL;
     _cleanup_close_ int lock_fd = -1;
-    _cleanup_free_ char *metadir = NULL;
+    _cleanup_free_ char *metadir = NULL, *contentdir = NULL;
     struct berth_meta_db *db = NULL;
+    struct berth_content_store *content = NULL;
+    struct berth_snap_registry *snaps = NULL;
     struct berth_server *srv = NULL;
     struct berth_events *events = NULL;
     struct berth_meta_opts mopts = {0};
@@ -138,7 +140,17 @@ int berthd_run(const struct berthd_config *cfg)
     mopts.max_batch = (size_t)cfg->max_batch;
     if (berth_meta_db_open(metadir, &mopts, &db, &err) < 0)
         goto out;
+    contentdir = berth_strdup_printf("%s/content", cfg->root);
+    if (berth_content_store_open(contentdir, &content, &err) < 0)
+        goto out;
     app.db = db;
+    app.content = content;
+    if (berth_snap_registry_open(cfg->root, &snaps, &err) < 0)
+        goto out;
+    app.snapshotters = snaps;
+    if (berth_snap_registry_init_err(snaps, BERTH_SNAP_DEFAULT))
+        log_warn("snapshotter %s not loaded: %s", BERTH_SNAP_DEFAULT,
+                 berth_snap_registry_init_err(snaps, BERTH_SNAP_DEFAULT)->msg);
     app.root = cfg->root;
     app.state = cfg->state;
     app.events = events = berth_events_new();
@@ -178,6 +190,8 @@ out:
         log_error("%s", err->msg);
     berth_server_free(srv);
     berth_events_free(events);
+    berth_content_store_close(content);
+    berth_snap_registry_close(snaps);
     berth_meta_db_close(db);
     if (code == 0)
         log_info("stopped");

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "lib/err.h"
+#include "lib/status.h" /* the errc <-> gRPC code table */
 #include "lib/util.h"
 
 struct berth_call;   /* opaque: one in-flight RPC */
@@ -81,10 +82,7 @@ struct berth_service {
 /* Packs msg into out (which owns the buffer). */
 void berth_svc_pack(struct berth_bytes *out, const ProtobufCMessage *msg);
 
-/* Maps an error class to a gRPC status code (grpc_status_code values). */
-int berth_errc_to_grpc(enum berth_errc code);
-/* The status message for an error: its text, ending in ": <class text>" as containerd's do. */
-char *berth_err_status_message(const struct berth_err *e);
+/* berth_errc_to_grpc() and berth_err_status_message() live in lib/status.h. */
 
 struct berth_server_opts {
     const char *address;     /* "unix:/run/berth/berthd.sock" or a plain path */

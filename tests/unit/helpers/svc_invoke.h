@@ -14,4 +14,9 @@
 int svc_invoke(struct meta_env *env, const char *path, const char *ns, const ProtobufCMessage *req,
                struct berth_bytes *out, struct berth_err **err);
 
+struct berth_services;
+/* As svc_invoke, with a caller-built app (e.g. carrying .snapshotters or .content). */
+int svc_invoke_app(struct berth_services *app, const char *path, const char *ns,
+                   const ProtobufCMessage *req, struct berth_bytes *out, struct berth_err **err);
+
 #endif

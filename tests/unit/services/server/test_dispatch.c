@@ -82,7 +82,7 @@ static void test_invoke_unknown_is_not_implemented(void **state)
     assert_err_code(err, BERTH_E_NOT_IMPLEMENTED);
     /* a service of the API whose handlers are not there yet */
     assert_int_equal(
-        svc_invoke(env, "/containerd.services.images.v1.Images/List", "default", NULL, &out, &err),
+        svc_invoke(env, "/containerd.services.tasks.v1.Tasks/List", "default", NULL, &out, &err),
         -1);
     assert_err_code(err, BERTH_E_NOT_IMPLEMENTED);
 }
