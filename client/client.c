@@ -577,6 +577,19 @@ int berth_client_bidi_close(struct berth_client_bidi *b, struct berth_err **err)
     return bidi_finish(b, err);
 }
 
+int berth_client_bidi_close_send(struct berth_client_bidi *b, struct berth_err **err)
+{
+    grpc_op op;
+
+    if (b->closed || b->finished)
+        return 0;
+    op_simple(&op, GRPC_OP_SEND_CLOSE_FROM_CLIENT);
+    if (call_batch(&b->k, &op, 1, &b->closed, NULL, err) < 0)
+        return -1;
+    b->closed = true;
+    return 0;
+}
+
 void berth_client_bidi_free(struct berth_client_bidi *b)
 {
     if (!b)

@@ -92,6 +92,8 @@ int berth_client_bidi_send(struct berth_client_bidi *b, const ProtobufCMessage *
 int berth_client_bidi_recv(struct berth_client_bidi *b, const ProtobufCMessageDescriptor *desc,
                            ProtobufCMessage **out, struct berth_err **err);
 int berth_client_bidi_close(struct berth_client_bidi *b, struct berth_err **err);
+/* Half-closes only (client streaming: then _recv the reply, then _close for the status). */
+int berth_client_bidi_close_send(struct berth_client_bidi *b, struct berth_err **err);
 void berth_client_bidi_free(struct berth_client_bidi *b); /* NULL-safe */
 DEFINE_CLEANUP(struct berth_client_bidi *, berth_client_bidi_free)
 

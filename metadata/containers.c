@@ -381,6 +381,7 @@ int berth_meta_containers_delete(struct berth_meta_txn *txn, const char *ns, con
         *err = steal_ptr(e);
         return -1;
     }
+    berth_meta_txn_mark_dirty(txn); /* its snapshot may now be collectable */
     return 0;
 }
 

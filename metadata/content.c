@@ -148,6 +148,7 @@ int berth_meta_content_delete(struct berth_meta_txn *txn, const char *ns, const 
         *err = steal_ptr(e);
         return -1;
     }
+    berth_meta_txn_mark_dirty(txn); /* the blob file goes with the next GC */
     return 0;
 }
 

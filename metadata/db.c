@@ -24,6 +24,7 @@ struct berth_meta_txn {
     struct berth_meta_db *db;
     MDB_txn *t;
     bool write;
+    bool dirty; /* the mutation deleted something (berth_meta_txn_mark_dirty) */
 };
 
 struct update_req {
@@ -48,6 +49,11 @@ struct berth_meta_db {
     struct update_req *head, *tail;
     bool stopping;
     struct berth_meta_stats stats;
+
+    size_t batch_applied; /* successful mutations so far in the running batch (writer only) */
+    berth_meta_write_fn write_hook;
+    void *write_hook_arg;
+    pthread_rwlock_t gc_lock;
 };
 
 static int mdb_err(int rc, struct berth_err **err, const char *what)
@@ -283,7 +289,7 @@ static void writer_apply(struct berth_meta_db *db, struct update_req *batch)
 {
     struct berth_meta_txn parent = {.db = db, .write = true};
     struct berth_err *commit_err = NULL;
-    size_t n = 0;
+    size_t n = 0, n_ok = 0, n_dirty = 0;
     int rc;
 
     rc = mdb_txn_begin(db->env, NULL, 0, &parent.t);
@@ -293,6 +299,7 @@ static void writer_apply(struct berth_meta_db *db, struct update_req *batch)
         for (struct update_req *r = batch; r; r = r->next) {
             struct berth_meta_txn child = {.db = db, .write = true};
             n++;
+            db->batch_applied = n_ok;
             rc = mdb_txn_begin(db->env, parent.t, 0, &child.t);
             if (rc) {
                 r->ret = mdb_err(rc, &r->err, "begin nested transaction");
@@ -301,8 +308,12 @@ static void writer_apply(struct berth_meta_db *db, struct update_req *batch)
             r->ret = r->fn(&child, r->arg, &r->err);
             if (r->ret == 0) {
                 rc = mdb_txn_commit(child.t);
-                if (rc)
+                if (rc) {
                     r->ret = mdb_err(rc, &r->err, "commit nested transaction");
+                } else {
+                    n_ok++;
+                    n_dirty += child.dirty;
+                }
             } else {
                 if (!r->err)
                     berth_err_set(&r->err, BERTH_E_INTERNAL, 0, "mutation failed");
@@ -321,7 +332,11 @@ static void writer_apply(struct berth_meta_db *db, struct update_req *batch)
             }
         }
         berth_err_free(&commit_err);
+        n_ok = n_dirty = 0;
     }
+    db->batch_applied = 0;
+    if (db->write_hook && n_ok)
+        db->write_hook(db->write_hook_arg, n_ok, n_dirty);
 
     pthread_mutex_lock(&db->lock);
     db->stats.commits++;
@@ -494,6 +509,15 @@ int berth_meta_db_open(const char *dir, const struct berth_meta_opts *opts,
     pthread_mutex_init(&db->lock, NULL);
     pthread_cond_init(&db->work_cv, NULL);
     pthread_cond_init(&db->done_cv, NULL);
+    {
+        /* Writer-preferring, so a GC waiting for the exclusive lock is not starved by a
+         * steady stream of imports taking it shared. */
+        pthread_rwlockattr_t ra;
+        pthread_rwlockattr_init(&ra);
+        pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&db->gc_lock, &ra);
+        pthread_rwlockattr_destroy(&ra);
+    }
 
     rc = mdb_env_create(&db->env);
     if (rc)
@@ -542,6 +566,7 @@ fail:
     pthread_mutex_destroy(&db->lock);
     pthread_cond_destroy(&db->work_cv);
     pthread_cond_destroy(&db->done_cv);
+    pthread_rwlock_destroy(&db->gc_lock);
     free(db);
     return -1;
 }
@@ -559,6 +584,7 @@ void berth_meta_db_close(struct berth_meta_db *db)
     pthread_mutex_destroy(&db->lock);
     pthread_cond_destroy(&db->work_cv);
     pthread_cond_destroy(&db->done_cv);
+    pthread_rwlock_destroy(&db->gc_lock);
     free(db);
 }
 
@@ -572,4 +598,42 @@ void berth_meta_db_stats(struct berth_meta_db *db, struct berth_meta_stats *out)
     pthread_mutex_lock(&db->lock);
     *out = db->stats;
     pthread_mutex_unlock(&db->lock);
+}
+
+void berth_meta_txn_mark_dirty(struct berth_meta_txn *txn)
+{
+    if (txn && txn->write)
+        txn->dirty = true;
+}
+
+void berth_meta_db_set_write_hook(struct berth_meta_db *db, berth_meta_write_fn fn, void *arg)
+{
+    db->write_hook_arg = arg;
+    db->write_hook = fn;
+}
+
+uint64_t berth_meta_txn_snapshot_id(struct berth_meta_txn *txn)
+{
+    return (uint64_t)mdb_txn_id(txn->t);
+}
+
+bool berth_meta_txn_unchanged_since(struct berth_meta_txn *txn, uint64_t snap_id)
+{
+    /* A write transaction gets id last-commit + 1; nested ones share their parent's. */
+    return txn->write && txn->db->batch_applied == 0 && (uint64_t)mdb_txn_id(txn->t) == snap_id + 1;
+}
+
+void berth_meta_gc_lock_shared(struct berth_meta_db *db)
+{
+    pthread_rwlock_rdlock(&db->gc_lock);
+}
+
+void berth_meta_gc_lock_exclusive(struct berth_meta_db *db)
+{
+    pthread_rwlock_wrlock(&db->gc_lock);
+}
+
+void berth_meta_gc_unlock(struct berth_meta_db *db)
+{
+    pthread_rwlock_unlock(&db->gc_lock);
 }

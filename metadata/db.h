@@ -97,4 +97,29 @@ struct berth_meta_stats {
 };
 void berth_meta_db_stats(struct berth_meta_db *db, struct berth_meta_stats *out);
 
+/* ---- garbage collection support (metadata/gc.h) ---- */
+
+/* Marks the running mutation as one that may have made something collectable (a record or
+ * a reference deleted). Only meaningful on a writer's transaction; a no-op on reads. */
+void berth_meta_txn_mark_dirty(struct berth_meta_txn *txn);
+/* Called by the writer thread after every committed batch with the number of successful
+ * mutations in it and how many of them were marked dirty. Must not block or write. */
+typedef void (*berth_meta_write_fn)(void *arg, size_t mutations, size_t dirty);
+/* Installs (fn NULL: removes) the hook. Not thread-safe against a running hook: set it before
+ * writes start and clear it only after they stopped. */
+void berth_meta_db_set_write_hook(struct berth_meta_db *db, berth_meta_write_fn fn, void *arg);
+/* The LMDB transaction id of a read snapshot (the last commit it sees). */
+uint64_t berth_meta_txn_snapshot_id(struct berth_meta_txn *txn);
+/* True when txn is a writer's transaction that sees exactly the state the read snapshot with id
+ * snap_id saw: no commit since it and no earlier successful mutation in the running batch. */
+bool berth_meta_txn_unchanged_since(struct berth_meta_txn *txn, uint64_t snap_id);
+
+/* The GC lock. Code that creates a backend object (snapshot, blob) before the metadata record
+ * naming it exists holds it shared from the backend call until the record is committed; the
+ * GC's backend cleanup holds it exclusive, so it never sees such an object as unreferenced.
+ * Writer-preferring; never take it shared twice on one thread. */
+void berth_meta_gc_lock_shared(struct berth_meta_db *db);
+void berth_meta_gc_lock_exclusive(struct berth_meta_db *db);
+void berth_meta_gc_unlock(struct berth_meta_db *db);
+
 #endif

@@ -290,6 +290,7 @@ int berth_meta_images_delete(struct berth_meta_txn *txn, const char *ns, const c
         return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
                              "image \"%s\" has target \"%s\", not \"%s\"", name,
                              cur->target.digest ? cur->target.digest : "", target_digest);
+    berth_meta_txn_mark_dirty(txn); /* its content may now be collectable */
     return berth_meta_del(txn, key, err);
 }
 

@@ -247,6 +247,7 @@ int berth_meta_leases_delete(struct berth_meta_txn *txn, const char *ns, const c
     }
     if (!berth_key_lease_res(prefix, ns, id, NULL, NULL))
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "lease \"%s\": key too long", id);
+    berth_meta_txn_mark_dirty(txn); /* what it held may now be collectable */
     return berth_meta_del_prefix(txn, prefix, NULL, err);
 }
 
@@ -294,6 +295,8 @@ int berth_meta_leases_delete_resource(struct berth_meta_txn *txn, const char *ns
         *err = steal_ptr(e);
         return -1;
     }
+    if (!e)
+        berth_meta_txn_mark_dirty(txn); /* the resource may now be collectable */
     return 0;
 }
 

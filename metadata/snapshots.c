@@ -375,6 +375,9 @@ int berth_meta_snapshots_create(struct berth_meta_db *db, struct berth_snapshott
         return -1;
     if (labels && berth_labels_validate(labels, err) < 0)
         return berth_err_wrap(err, "snapshot %s", key);
+    /* From the backend call until the record names it, the GC must not see the backend
+     * snapshot as unreferenced. */
+    berth_meta_gc_lock_shared(db);
     if (berth_meta_update(db, create_reserve_cb, &o, err) < 0)
         goto out;
     berth_snap_backend_labels(labels, &blabels);
@@ -391,6 +394,7 @@ int berth_meta_snapshots_create(struct berth_meta_db *db, struct berth_snapshott
     }
     ret = 0;
 out:
+    berth_meta_gc_unlock(db);
     berth_labels_clear(&blabels);
     op_clear(&o);
     return ret;
@@ -498,6 +502,7 @@ int berth_meta_snapshots_commit(struct berth_meta_db *db, struct berth_snapshott
         return -1;
     if (labels && berth_labels_validate(labels, err) < 0)
         return berth_err_wrap(err, "snapshot %s", name);
+    berth_meta_gc_lock_shared(db); /* as in create: backend first, record second */
     if (berth_meta_update(db, commit_reserve_cb, &o, err) < 0)
         goto out;
     berth_snap_backend_labels(labels, &blabels);
@@ -509,6 +514,7 @@ int berth_meta_snapshots_commit(struct berth_meta_db *db, struct berth_snapshott
         goto out;
     ret = 0;
 out:
+    berth_meta_gc_unlock(db);
     berth_labels_clear(&blabels);
     op_clear(&o);
     return ret;
@@ -537,8 +543,7 @@ static int remove_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **e
         if (store(txn, o->ns, o->sn, p, err) < 0)
             return -1;
     }
-    free(o->old_backend_name);
-    o->old_backend_name = berth_xstrdup(s->backend_name);
+    berth_meta_txn_mark_dirty(txn); /* the backend snapshot goes with the next GC */
     return berth_meta_leases_detach(txn, o->ns, o->lease, type, o->key, err);
 }
 
@@ -547,25 +552,35 @@ int berth_meta_snapshots_remove(struct berth_meta_db *db, struct berth_snapshott
                                 struct berth_err **err)
 {
     struct op o = {.ns = ns, .sn = sn->ops->name, .lease = lease, .key = key};
-    _cleanup_err_ struct berth_err *e = NULL;
-    int ret = -1;
+    int ret;
 
+    (void)db;
     if (berth_snapshot_key_validate(key, "key", err) < 0)
         return -1;
-    if (berth_meta_update(db, remove_cb, &o, err) < 0)
-        goto out;
-    /* TODO(gc): containerd only deletes metadata here and lets the GC free the space. Until
-     * berthd has a GC, the backend snapshot goes right away; a backend that lost it already
-     * is fine. */
-    if (sn->ops->remove(sn->state, o.old_backend_name, &e) < 0 && e->code != BERTH_E_NOT_FOUND) {
-        *err = steal_ptr(e);
-        berth_err_wrap(err, "remove backend snapshot \"%s\"", o.old_backend_name);
-        goto out;
-    }
-    ret = 0;
-out:
+    /* Metadata only, as containerd: the GC's backend pass frees the space. */
+    ret = berth_meta_update(db, remove_cb, &o, err);
     op_clear(&o);
     return ret;
+}
+
+int berth_meta_snapshots_sweep(struct berth_meta_txn *txn, const char *ns, const char *snapshotter,
+                               const char *key, struct berth_err **err)
+{
+    _cleanup_(berth_snapshot_freep) struct berth_snapshot *s = NULL;
+    _cleanup_(berth_snapshot_freep) struct berth_snapshot *p = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+    char k[BERTH_KEY_MAX];
+
+    if (berth_meta_snapshots_get(txn, ns, snapshotter, key, &s, err) < 0 ||
+        snap_key(k, ns, snapshotter, key, err) < 0 || berth_meta_del(txn, k, err) < 0)
+        return -1;
+    if (!s->info.parent)
+        return 0;
+    /* A parent the same sweep already took is fine. */
+    if (berth_meta_snapshots_get(txn, ns, snapshotter, s->info.parent, &p, &e) < 0)
+        return e->code == BERTH_E_NOT_FOUND ? 0 : (*err = steal_ptr(e), -1);
+    children_del(p, key);
+    return store(txn, ns, snapshotter, p, err);
 }
 
 /* ---- GC hooks ---- */

@@ -8,10 +8,10 @@
  *
  * Prepare/View/Commit call the backend outside the metadata write transaction: a first write
  * checks and reserves a sequence number, the backend runs, a second write records the result
- * (Prepare/View undo the backend snapshot if that fails). Remove deletes the record and then,
- * because berthd has no garbage collector yet, the backend snapshot right away.
- * TODO(gc): once GC lands, Remove must only delete metadata and leave the backend to
- * berth_meta_snapshots_backend_gc, run by the GC after its sweep.
+ * (Prepare/View undo the backend snapshot if that fails); both hold the GC lock shared
+ * (berth_meta_gc_lock_shared) from the first write to the second. Remove only deletes the
+ * record, as in containerd: the backend snapshot goes with the GC's backend pass
+ * (berth_meta_snapshots_backend_gc, metadata/gc.h).
  */
 #ifndef BERTH_METADATA_SNAPSHOTS_H
 #define BERTH_METADATA_SNAPSHOTS_H
@@ -55,7 +55,8 @@ int berth_meta_snapshots_commit(struct berth_meta_db *db, struct berth_snapshott
                                 const char *ns, const char *lease, const char *name,
                                 const char *key, const struct berth_labels *labels,
                                 struct berth_err **err);
-/* Removes key: NOT_FOUND, FAILED_PRECONDITION when it has children. See the TODO above. */
+/* Removes key's record (metadata only; the space comes back with the next GC): NOT_FOUND,
+ * FAILED_PRECONDITION when it has children. Marks the write dirty for the GC scheduler. */
 int berth_meta_snapshots_remove(struct berth_meta_db *db, struct berth_snapshotter *sn,
                                 const char *ns, const char *lease, const char *key,
                                 struct berth_err **err);
@@ -78,6 +79,11 @@ int berth_meta_snapshots_list(struct berth_meta_txn *txn, const char *ns, const 
 int berth_meta_snapshots_update(struct berth_meta_txn *txn, const char *ns, const char *snapshotter,
                                 const struct berth_snap_info *info, char *const *paths, size_t n,
                                 struct berth_snapshot **out, struct berth_err **err);
+
+/* GC sweep: deletes key's record whatever its children and drops it from its parent's children
+ * (a parent already gone is fine). Writer transactions. NOT_FOUND if absent. */
+int berth_meta_snapshots_sweep(struct berth_meta_txn *txn, const char *ns, const char *snapshotter,
+                               const char *key, struct berth_err **err);
 
 /* GC hooks. Calls fn(name, arg) for every backend name of snapshotter referenced by any
  * namespace (name borrowed for the call; fn returns 0 to go on). */

@@ -6,12 +6,12 @@
 
 /* Services of the API whose handlers have not landed yet: every call is UNIMPLEMENTED. */
 #define PENDING(var, d) static const struct berth_service var = {&(d), NULL, 0}
-PENDING(pending_tasks, containerd__services__tasks__v1__tasks__descriptor);
 
 static const struct berth_service *const all[] = {
-    &berth_svc_version, &berth_svc_introspection, &berth_svc_namespaces, &berth_svc_containers,
-    &berth_svc_content, &berth_svc_diff,          &berth_svc_events,     &berth_svc_images,
-    &berth_svc_leases,  &berth_svc_snapshots,     &pending_tasks,
+    &berth_svc_version,  &berth_svc_introspection, &berth_svc_namespaces, &berth_svc_containers,
+    &berth_svc_content,  &berth_svc_diff,          &berth_svc_events,     &berth_svc_images,
+    &berth_svc_leases,   &berth_svc_snapshots,     &berth_svc_tasks,      &berth_svc_gc,
+    &berth_svc_transfer,
 };
 
 size_t berth_services_all(const struct berth_service *const **out)

@@ -11,6 +11,8 @@
 
 #include "content/store.h"
 #include "metadata/db.h"
+#include "runtime/v2/runtime.h"
+#include "metadata/gc_scheduler.h"
 #include "services/events/exchange.h"
 #include "services/server/server.h"
 #include "snapshots/snapshotter.h"
@@ -22,6 +24,8 @@ struct berth_services {
     struct berth_events *events;              /* borrowed; NULL: nothing is published */
     struct berth_content_store *content;      /* borrowed; the blob store (<root>/content) */
     struct berth_snap_registry *snapshotters; /* borrowed; NULL: no snapshotter loaded */
+    struct berth_rt *runtime;                 /* borrowed; NULL: Tasks answers UNAVAILABLE */
+    struct berth_gc_scheduler *gc;            /* borrowed; NULL: no GC (sync deletes return) */
 };
 
 extern const struct berth_service berth_svc_version;
@@ -34,6 +38,9 @@ extern const struct berth_service berth_svc_images;
 extern const struct berth_service berth_svc_diff;
 extern const struct berth_service berth_svc_snapshots;
 extern const struct berth_service berth_svc_content;
+extern const struct berth_service berth_svc_transfer; /* berth.services.images.v1 */
+extern const struct berth_service berth_svc_tasks;
+extern const struct berth_service berth_svc_gc;
 
 /* Every service berthd registers: the implemented ones and, so that clients get
  * "unknown method" rather than "unknown service", every other containerd service of the API

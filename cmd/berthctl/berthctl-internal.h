@@ -45,8 +45,16 @@ extern const struct berthctl_noun berthctl_plugins_noun;
 extern const struct berthctl_noun berthctl_events_noun;
 extern const struct berthctl_noun berthctl_leases_noun;
 extern const struct berthctl_noun berthctl_images_noun;
+/* images import/export/mount/unmount (transfer.c). */
+int berthctl_images_import(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);
+int berthctl_images_export(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);
+int berthctl_images_mount(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);
+int berthctl_images_unmount(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);
 extern const struct berthctl_noun berthctl_content_noun;
 extern const struct berthctl_noun berthctl_snapshots_noun;
+extern const struct berthctl_noun berthctl_gc_noun;
+extern const struct berthctl_noun berthctl_run_noun;
+extern const struct berthctl_noun berthctl_tasks_noun;
 
 /* Cleanup for an unpacked response held as a plain ProtobufCMessage *. */
 static inline void berthctl_pb_freep(ProtobufCMessage **p)

@@ -2,7 +2,7 @@
 /*
  * berthctl images (alias i): ls, create, rm, label over the containerd Images service, sending
  * what `ctr images` sends (labels.<key> update masks, `sync` on the last delete). import,
- * export and mount are separate verbs that land with the image import code.
+ * export, mount and unmount live in transfer.c.
  */
 #include "cmd/berthctl/berthctl-internal.h"
 
@@ -218,6 +218,10 @@ static const struct berthctl_verb images_verbs[] = {
     {"create", NULL, images_create},
     {"rm", "remove", images_remove},
     {"label", NULL, images_label},
+    {"import", NULL, berthctl_images_import},
+    {"export", NULL, berthctl_images_export},
+    {"mount", NULL, berthctl_images_mount},
+    {"unmount", "umount", berthctl_images_unmount},
 };
 
 static int images_run(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
@@ -235,6 +239,15 @@ const struct berthctl_noun berthctl_images_noun = {
              "  ls|list [-q] [FILTER...]            list images (-q: names only)\n"
              "  create NAME DIGEST SIZE [MEDIATYPE] record an image pointing at content\n"
              "  rm|remove [--sync] NAME...          remove images\n"
-             "  label NAME [KEY=VALUE...]           set labels (empty value deletes); none: show\n",
+             "  label NAME [KEY=VALUE...]           set labels (empty value deletes); none: show\n"
+             "  import [--platform P] [--all-platforms] [--no-unpack] [--snapshotter S]\n"
+             "         [--index-name N] [--base-name B] FILE|-\n"
+             "                                      import an OCI layout or docker-save archive\n"
+             "  export [--platform P] [--all-platforms] FILE|- NAME...\n"
+             "                                      write images as an OCI archive\n"
+             "  mount [--rw] [--platform P] [--snapshotter S] NAME TARGET\n"
+             "                                      mount an unpacked image on TARGET\n"
+             "  unmount|umount [--rm] [--snapshotter S] TARGET\n"
+             "                                      unmount (--rm: and remove the snapshot)\n",
     .run = images_run,
 };

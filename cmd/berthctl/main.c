@@ -17,6 +17,7 @@ static const struct berthctl_noun *const nouns[] = {
     &berthctl_version_noun, &berthctl_namespaces_noun, &berthctl_containers_noun,
     &berthctl_plugins_noun, &berthctl_events_noun,     &berthctl_leases_noun,
     &berthctl_content_noun, &berthctl_images_noun,     &berthctl_snapshots_noun,
+    &berthctl_gc_noun,      &berthctl_run_noun,        &berthctl_tasks_noun,
 };
 
 struct globals {

@@ -10,7 +10,7 @@
 #include "lib/toml.h"
 #include "lib/util.h"
 
-enum key_type { KEY_STR, KEY_INT };
+enum key_type { KEY_STR, KEY_INT, KEY_FLT };
 
 struct key {
     const char *section; /* NULL: top level */
@@ -20,15 +20,24 @@ struct key {
     const char *def_str;
     int64_t def_int, min, max;
     const char *help;
+    double def_flt, flo, fhi; /* KEY_FLT */
 };
 
 #define STR(sec, name, field, def, help)                                                           \
     {                                                                                              \
-        sec, name, KEY_STR, offsetof(struct berthd_config, field), def, 0, 0, 0, help              \
+        sec, name, KEY_STR, offsetof(struct berthd_config, field), def, 0, 0, 0, help, 0, 0, 0     \
     }
 #define INT(sec, name, field, def, lo, hi, help)                                                   \
     {                                                                                              \
-        sec, name, KEY_INT, offsetof(struct berthd_config, field), NULL, def, lo, hi, help         \
+        sec, name, KEY_INT, offsetof(struct berthd_config, field), NULL, def, lo, hi, help, 0, 0,  \
+            0                                                                                      \
+    }
+
+#define FLT(sec, nm, field, def, lo, hi, hlp)                                                      \
+    {                                                                                              \
+        .section = sec, .name = nm, .type = KEY_FLT,                                               \
+        .offset = offsetof(struct berthd_config, field), .def_flt = def, .flo = lo, .fhi = hi,     \
+        .help = hlp                                                                                \
     }
 
 static const struct key keys[] = {
@@ -47,6 +56,18 @@ static const struct key keys[] = {
         "LMDB map size (address space, not disk)"),
     INT("metadata", "max_batch", max_batch, 256, 1, 65536, "mutations per group commit"),
     STR("log", "level", log_level, "info", "trace, debug, info, warn, error or fatal"),
+    STR("runtime", "default", default_runtime, "io.containerd.berth.v1",
+        "runtime of containers that name none (io.containerd.<name>.<version> or a path)"),
+    FLT("gc", "pause_threshold", gc_pause_threshold, 0.02, 0.001, 0.5,
+        "largest fraction of wall time garbage collection may take"),
+    INT("gc", "deletion_threshold", gc_deletion_threshold, 0, 0, 1 << 30,
+        "deletions that force a GC pass; 0: any deletion schedules one"),
+    INT("gc", "mutation_threshold", gc_mutation_threshold, 100, 0, 1 << 30,
+        "metadata writes that schedule a GC pass; 0: writes alone never do"),
+    INT("gc", "schedule_delay_ms", gc_schedule_delay_ms, 0, 0, 3600000,
+        "delay between scheduling a GC pass and running it"),
+    INT("gc", "startup_delay_ms", gc_startup_delay_ms, 100, 0, 3600000,
+        "first GC pass after start-up (frees what a crash left half-made)"),
 };
 
 static char **str_slot(struct berthd_config *c, const struct key *k)
@@ -57,6 +78,11 @@ static char **str_slot(struct berthd_config *c, const struct key *k)
 static int64_t *int_slot(struct berthd_config *c, const struct key *k)
 {
     return (int64_t *)((char *)c + k->offset);
+}
+
+static double *flt_slot(struct berthd_config *c, const struct key *k)
+{
+    return (double *)((char *)c + k->offset);
 }
 
 void berthd_config_set_str(char **slot, const char *v)
@@ -71,6 +97,8 @@ void berthd_config_defaults(struct berthd_config *c)
     for (size_t i = 0; i < BERTH_N(keys); i++) {
         if (keys[i].type == KEY_STR)
             berthd_config_set_str(str_slot(c, &keys[i]), keys[i].def_str);
+        else if (keys[i].type == KEY_FLT)
+            *flt_slot(c, &keys[i]) = keys[i].def_flt;
         else
             *int_slot(c, &keys[i]) = keys[i].def_int;
     }
@@ -120,6 +148,23 @@ static int apply_value(struct berthd_config *c, const char *section, const char 
                                  "%s: key \"%s%s%s\": expected string, got %s", path, full, dot,
                                  name, berth_toml_type_name(v->type));
         berthd_config_set_str(str_slot(c, k), v->u.str);
+        return 0;
+    }
+    if (k->type == KEY_FLT) {
+        double d;
+        if (v->type == BERTH_TOML_FLOAT)
+            d = v->u.flt;
+        else if (v->type == BERTH_TOML_INTEGER)
+            d = (double)v->u.integer;
+        else
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "%s: key \"%s%s%s\": expected float, got %s", path, full, dot,
+                                 name, berth_toml_type_name(v->type));
+        if (!(d >= k->flo && d <= k->fhi))
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "%s: key \"%s%s%s\": %g is outside %g..%g", path, full, dot, name,
+                                 d, k->flo, k->fhi);
+        *flt_slot(c, k) = d;
         return 0;
     }
     if (v->type != BERTH_TOML_INTEGER)
@@ -231,6 +276,8 @@ void berthd_config_print(const struct berthd_config *c, FILE *f)
         fprintf(f, "# %s\n", k->help);
         if (k->type == KEY_STR)
             fprintf(f, "%s = \"%s\"\n", k->name, *str_slot((struct berthd_config *)c, k));
+        else if (k->type == KEY_FLT)
+            fprintf(f, "%s = %g\n", k->name, *flt_slot((struct berthd_config *)c, k));
         else
             fprintf(f, "%s = %lld\n", k->name, (long long)*int_slot((struct berthd_config *)c, k));
     }

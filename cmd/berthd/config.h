@@ -26,6 +26,12 @@ struct berthd_config {
     int64_t map_size_mb;
     int64_t max_batch;
     char *log_level;
+    char *default_runtime; /* [runtime] default */
+    double gc_pause_threshold;
+    int64_t gc_deletion_threshold;
+    int64_t gc_mutation_threshold;
+    int64_t gc_schedule_delay_ms;
+    int64_t gc_startup_delay_ms;
 };
 
 /* Fills c with the embedded defaults. */

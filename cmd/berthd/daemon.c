@@ -8,8 +8,10 @@
 
 #include "cmd/berthd/daemon.h"
 
+#include <dirent.h> /* start-up removal of snapshot temp dirs */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
@@ -22,7 +24,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "metadata/db.h"
+#include "metadata/gc_scheduler.h"
 #include "services/services.h"
+#include "runtime/v2/runtime.h"
 
 static int mkdir_p(const char *path, mode_t mode, struct berth_err **err)
 {
@@ -91,6 +95,12 @@ static int lock_root(const char *root, int *fd_out, struct berth_err **err)
     return 0;
 }
 
+/* Shims' forwarded events (and the runtime's synthetic ones) go to the exchange. */
+static void forward_event_cb(void *arg, const Containerd__Types__Envelope *env)
+{
+    berth_events_forward(arg, env);
+}
+
 static int prepare_dirs(const struct berthd_config *cfg, struct berth_err **err)
 {
     _cleanup_free_ char *sockdir = berth_xstrdup(socket_file(cfg->address));
@@ -106,6 +116,41 @@ static int prepare_dirs(const struct berthd_config *cfg, struct berth_err **err)
     return 0;
 }
 
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* A snapshot backend populates "new-*" temp dirs outside its store and leaves recent ones to
+ * creations in flight. At start-up nothing is in flight, so every one is a crash leftover (the
+ * first GC pass takes the rest: backend snapshots and blobs no record names). */
+static void remove_snapshot_temp_dirs(const char *root)
+{
+    static const char *const backends[] = {"overlayfs", "native"};
+
+    for (size_t i = 0; i < BERTH_N(backends); i++) {
+        _cleanup_free_ char *dir =
+            berth_strdup_printf("%s/snapshots/%s/snapshots", root, backends[i]);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+            continue;
+        while ((de = readdir(d))) {
+            _cleanup_free_ char *path = NULL;
+            if (!berth_str_has_prefix(de->d_name, "new-"))
+                continue;
+            path = berth_strdup_printf("%s/%s", dir, de->d_name);
+            if (nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0)
+                log_warn_errno(errno, "remove leftover \"%s\"", path);
+            else
+                log_info("removed leftover \"%s\"", path);
+        }
+        closedir(d);
+    }
+}
+
 int berthd_run(const struct berthd_config *cfg)
 {
     _cleanup_err_ struct berth_err *err = NULL;
@@ -116,6 +161,12 @@ int berthd_run(const struct berthd_config *cfg)
     struct berth_snap_registry *snaps = NULL;
     struct berth_server *srv = NULL;
     struct berth_events *events = NULL;
+    struct berth_rt *rt = NULL;
+    struct berth_rt_opts ropts = {0};
+    struct berth_gc_scheduler *gc = NULL;
+    struct berth_snapshotter *gc_snaps[2];
+    struct berth_gc_backends gc_be = {0};
+    struct berth_gc_sched_opts gc_opts;
     struct berth_meta_opts mopts = {0};
     struct berth_server_opts sopts = {0};
     struct berth_services app = {0};
@@ -145,6 +196,7 @@ int berthd_run(const struct berthd_config *cfg)
         goto out;
     app.db = db;
     app.content = content;
+    remove_snapshot_temp_dirs(cfg->root);
     if (berth_snap_registry_open(cfg->root, &snaps, &err) < 0)
         goto out;
     app.snapshotters = snaps;
@@ -154,6 +206,33 @@ int berthd_run(const struct berthd_config *cfg)
     app.root = cfg->root;
     app.state = cfg->state;
     app.events = events = berth_events_new();
+    ropts.state = cfg->state;
+    ropts.address = socket_file(cfg->address);
+    ropts.default_runtime = cfg->default_runtime;
+    ropts.on_event = forward_event_cb;
+    ropts.event_arg = events;
+    if (berth_rt_new(&ropts, &rt, &err) < 0 || berth_rt_start(rt, &err) < 0)
+        goto out;
+    app.runtime = rt;
+
+    /* GC: its first pass (startup_delay_ms) also frees what a crash left half-made: backend
+     * snapshots and blobs no record names, ingests without a record (docs/gc.md). */
+    gc_be.content = content;
+    gc_be.snapshotters = gc_snaps;
+    for (size_t i = 0; i < 2; i++) {
+        static const char *const names[] = {"overlayfs", "native"};
+        _cleanup_err_ struct berth_err *e = NULL;
+        if (berth_snap_registry_get(snaps, names[i], &gc_snaps[gc_be.n_snapshotters], &e) == 0)
+            gc_be.n_snapshotters++;
+    }
+    gc_opts.pause_threshold = cfg->gc_pause_threshold;
+    gc_opts.deletion_threshold = cfg->gc_deletion_threshold;
+    gc_opts.mutation_threshold = cfg->gc_mutation_threshold;
+    gc_opts.schedule_delay_ms = cfg->gc_schedule_delay_ms;
+    gc_opts.startup_delay_ms = cfg->gc_startup_delay_ms;
+    if (berth_gc_scheduler_start(db, &gc_be, &gc_opts, &gc, &err) < 0)
+        goto out;
+    app.gc = gc;
 
     sopts.address = cfg->address;
     sopts.cq_threads = (unsigned)cfg->cq_threads;
@@ -189,6 +268,8 @@ out:
     if (err)
         log_error("%s", err->msg);
     berth_server_free(srv);
+    berth_gc_scheduler_stop(gc); /* no calls left: nothing writes any more */
+    berth_rt_free(rt);           /* shims keep running; a restart reattaches */
     berth_events_free(events);
     berth_content_store_close(content);
     berth_snap_registry_close(snaps);

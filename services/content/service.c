@@ -427,6 +427,7 @@ static int expected_exists(struct berth_svc_ctx *ctx, const char *expected, stru
     _cleanup_err_ struct berth_err *e = NULL;
     struct berth_content_info info = {.digest = (char *)expected};
     struct content_op op = {.ctx = ctx, .info = &info};
+    int ret;
 
     {
         _cleanup_txn_ struct berth_meta_txn *txn = NULL;
@@ -438,12 +439,17 @@ static int expected_exists(struct berth_svc_ctx *ctx, const char *expected, stru
             return *err = steal_ptr(e), -1;
         berth_err_free(&e);
     }
+    /* The GC must not take the blob between seeing it here and recording it. */
+    berth_meta_gc_lock_shared(berth_svc_app(ctx)->db);
     if (berth_content_blob_stat(cstore(ctx), expected, &info.size, &e) < 0) {
+        berth_meta_gc_unlock(berth_svc_app(ctx)->db);
         if (e->code == BERTH_E_NOT_FOUND || e->code == BERTH_E_INVALID_ARGUMENT)
             return 0;
         return *err = steal_ptr(e), -1;
     }
-    if (berth_meta_update(berth_svc_app(ctx)->db, commit_cb, &op, err) < 0)
+    ret = berth_meta_update(berth_svc_app(ctx)->db, commit_cb, &op, err);
+    berth_meta_gc_unlock(berth_svc_app(ctx)->db);
+    if (ret < 0)
         return -1;
 exists:
     berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "content %s", expected);
@@ -484,17 +490,21 @@ static int write_commit(struct write_session *s, const write_req *req, struct be
         offset = st.offset;
         berth_content_status_clear(&st);
     }
+    /* From the blob entering blobs/ until its record exists the GC must keep out. */
+    berth_meta_gc_lock_shared(berth_svc_app(s->ctx)->db);
     ret = berth_content_writer_commit(s->w, s->total, s->expected, &digest, &e);
     if (ret == 0 || e->code == BERTH_E_ALREADY_EXISTS) {
         s->w = NULL; /* consumed */
         berth_err_free(&e);
     } else {
+        berth_meta_gc_unlock(berth_svc_app(s->ctx)->db);
         berth_labels_clear(&info.labels);
         return *err = steal_ptr(e), -1;
     }
     info.digest = digest;
     info.size = offset;
     ret = berth_meta_update(berth_svc_app(s->ctx)->db, commit_cb, &op, err);
+    berth_meta_gc_unlock(berth_svc_app(s->ctx)->db);
     berth_labels_clear(&info.labels);
     if (ret < 0)
         return -1;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Images service: CRUD over image records (metadata/images) in the caller's namespace, with
  * containerd's /images/{create,update,delete} events (payloads in the images service package).
- * Delete's `sync` is accepted; the GC it waits for does not exist yet, so it returns at once. */
+ * Delete with `sync` runs a GC pass and waits for it (containerd's images.SynchronousDelete). */
 #include <string.h>
 
 #include "api/events/image.pb-c.h"
@@ -256,6 +256,9 @@ static int images_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     if (berth_meta_update(berth_svc_app(ctx)->db, delete_cb, &op, err) < 0)
         return -1;
     publish(ctx, "/images/delete", &key);
+    if (req->sync && berth_svc_app(ctx)->gc &&
+        berth_gc_scheduler_run(berth_svc_app(ctx)->gc, NULL, err) < 0)
+        return -1;
     berth_svc_pack(out, &empty.base);
     return 0;
 }

@@ -42,6 +42,11 @@ static const struct plugin_info plugins[] = {
     {"io.containerd.differ.v1", "walking", {"io.containerd.metadata.v1"}},
     {"io.containerd.grpc.v1", "images", {"io.containerd.service.v1"}},
     {"io.containerd.grpc.v1", "diff", {"io.containerd.service.v1"}},
+    {"io.containerd.runtime.v2", "task", {"io.containerd.event.v1", "io.containerd.metadata.v1"}},
+    {"io.containerd.service.v1", "tasks-service", {"io.containerd.runtime.v2"}},
+    {"io.containerd.grpc.v1", "tasks", {"io.containerd.service.v1"}},
+    {"io.containerd.gc.v1", "scheduler", {"io.containerd.metadata.v1"}},
+    {"io.berth.grpc.v1", "gc", {"io.containerd.gc.v1"}},
 };
 
 static const char *plugin_field(void *obj, const char *const *path, size_t n, bool *present)

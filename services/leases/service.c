@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Leases service: thin adapter over metadata/leases in the caller's namespace. There is no
- * garbage collector yet, so Delete's sync flag is accepted and has nothing to wait for, and
- * expired leases stay listed until they are deleted (containerd also lists them until a GC
- * pass sweeps them). containerd publishes no lease events, so neither do we. */
+/* Leases service: thin adapter over metadata/leases in the caller's namespace. Delete with
+ * `sync` runs a GC pass and waits for it; expired leases stay listed until a GC pass sweeps
+ * them, as in containerd. containerd publishes no lease events, so neither do we. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/random.h> /* getrandom() for generated lease ids */
@@ -130,8 +129,10 @@ static int leases_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
     struct lease_write w = {.ns = ctx->ns, .id = req->id};
 
-    /* req->sync asks to wait for a GC pass; with no GC there is nothing to wait for. */
     if (berth_meta_update(berth_svc_app(ctx)->db, delete_cb, &w, err) < 0)
+        return -1;
+    if (req->sync && berth_svc_app(ctx)->gc &&
+        berth_gc_scheduler_run(berth_svc_app(ctx)->gc, NULL, err) < 0)
         return -1;
     berth_svc_pack(out, &empty.base);
     return 0;

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Task plumbing shared by run.c, tasks.c and containers.c: FIFO I/O, terminal, task calls. */
+#ifndef BERTH_CMD_BERTHCTL_RUN_INTERNAL_H
+#define BERTH_CMD_BERTHCTL_RUN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cmd/berthctl/berthctl-internal.h"
+
+struct termios;
+
+/* Client-side FIFOs under /run/berth/fifo/<rand>/ and the threads copying them. */
+struct berthctl_io {
+    char *dir, *stdin_path, *stdout_path, *stderr_path;
+    int in_fd, out_fd, err_fd;
+    int fds_out[2], fds_err[2];
+    bool tty, started;
+    volatile bool stdin_eof;
+    pthread_t t_in, t_out, t_err;
+};
+void berthctl_io_init(struct berthctl_io *io);
+/* Makes the FIFOs for process id (no stderr FIFO with a tty). INTERNAL on I/O errors. */
+int berthctl_io_create(struct berthctl_io *io, const char *id, bool tty, struct berth_err **err);
+void berthctl_io_start(struct berthctl_io *io);
+void berthctl_io_finish(struct berthctl_io *io);
+/* Closes and removes everything; leaves io re-initialised. */
+void berthctl_io_clear(struct berthctl_io *io);
+
+int berthctl_term_raw(struct termios *saved);
+void berthctl_winch_start(struct berthctl *ctl, const char *id, const char *exec_id);
+void berthctl_resize(struct berthctl *ctl, const char *id, const char *exec_id);
+
+int berthctl_task_create(struct berthctl *ctl, const char *id, const struct berthctl_io *io,
+                         struct berth_err **err);
+int berthctl_task_start(struct berthctl *ctl, const char *id, const char *exec_id,
+                        struct berth_err **err);
+int berthctl_task_wait(struct berthctl *ctl, const char *id, const char *exec_id, uint32_t *status,
+                       struct berth_err **err);
+int berthctl_task_delete(struct berthctl *ctl, const char *id, struct berth_err **err);
+/* Tasks/<method> with an Empty response. */
+int berthctl_task_simple(struct berthctl *ctl, const char *method, const ProtobufCMessage *req,
+                         struct berth_err **err);
+/* I/O + Start + Wait for a created task or exec (raw terminal with io->tty). */
+int berthctl_task_attach_run(struct berthctl *ctl, const char *id, const char *exec_id,
+                             struct berthctl_io *io, uint32_t *status, struct berth_err **err);
+
+/* run / containers create options. Strings borrow argv. */
+struct berthctl_run_opts {
+    bool rm, tty, detach, net_host, seccomp, privileged;
+    const char **env, **mounts; /* NULL-terminated, arrays owned */
+    size_t n_env, n_mounts;
+    const char *runtime, *user, *cwd, *snapshotter, *image, *id;
+    const char *const *args;
+    double cpus;
+    int64_t memory_limit;
+};
+void berthctl_run_opts_clear(struct berthctl_run_opts *o);
+int berthctl_run_parse(struct berthctl *ctl, int argc, char **argv, bool run,
+                       struct berthctl_run_opts *o, struct berth_err **err);
+/* Image -> snapshot (Prepare ID on the top chain ID) -> spec -> Containers.Create. NOT_FOUND
+ * with an "import or unpack it first" hint when the image is not unpacked. */
+int berthctl_container_create(struct berthctl *ctl, const struct berthctl_run_opts *o,
+                              struct berth_err **err);
+/* Best effort: snapshot + container record. */
+void berthctl_container_remove(struct berthctl *ctl, const char *snapshotter, const char *id);
+
+#endif

@@ -1,0 +1,840 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * berthctl run: ctr run's client-side flow. Image record -> manifest -> config (Content.Read),
+ * Snapshots.Prepare(ID, top chain ID), an OCI spec from runtime/oci, Containers.Create, then
+ * Tasks.Create with FIFOs berthctl copies to and from its own terminal, Start, Wait; the exit
+ * status becomes berthctl's. Shared task I/O helpers live here too (tasks.c uses them).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/services/containers/v1/containers.pb-c.h"
+#include "api/services/content/v1/content.pb-c.h"
+#include "api/services/images/v1/images.pb-c.h"
+#include "api/services/leases/v1/leases.pb-c.h"
+#include "api/services/snapshots/v1/snapshots.pb-c.h"
+#include "api/services/tasks/v1/tasks.pb-c.h"
+#include "cmd/berthctl/berthctl-internal.h"
+#include "cmd/berthctl/run-internal.h"
+#include "google/protobuf/empty.pb-c.h"
+#include "images/manifest.h"
+#include "runtime/oci/spec.h"
+#include "snapshots/snapshotter.h"
+
+#define T_SVC    "/containerd.services.tasks.v1.Tasks/"
+#define SPEC_URL "types.containerd.io/opencontainers/runtime-spec/1/Spec"
+
+/* ---- content ---- */
+
+struct blob {
+    uint8_t *data;
+    size_t len;
+};
+
+static int blob_cb(const ProtobufCMessage *msg, void *arg)
+{
+    const Containerd__Services__Content__V1__ReadContentResponse *r = (const void *)msg;
+    struct blob *b = arg;
+
+    b->data = berth_xrealloc(b->data, b->len + r->data.len + 1);
+    memcpy(b->data + b->len, r->data.data, r->data.len);
+    b->len += r->data.len;
+    b->data[b->len] = 0;
+    return 0;
+}
+
+static int blob_read(struct berthctl *ctl, const char *digest, struct blob *b,
+                     struct berth_err **err)
+{
+    Containerd__Services__Content__V1__ReadContentRequest req =
+        CONTAINERD__SERVICES__CONTENT__V1__READ_CONTENT_REQUEST__INIT;
+
+    memset(b, 0, sizeof(*b));
+    req.digest = (char *)digest;
+    if (berth_client_server_stream(
+            ctl->client, "/containerd.services.content.v1.Content/Read", &req.base,
+            &containerd__services__content__v1__read_content_response__descriptor, blob_cb, b,
+            err) < 0) {
+        free(b->data);
+        return berth_err_wrap(err, "read blob %s", digest);
+    }
+    if (!b->data)
+        b->data = berth_xcalloc(1, 1);
+    return 0;
+}
+
+/* Image name -> config blob (raw) and the top chain ID of its layers. */
+static int image_resolve(struct berthctl *ctl, const char *name, struct blob *config,
+                         char **top_chain, struct berth_err **err)
+{
+    Containerd__Services__Images__V1__GetImageRequest g =
+        CONTAINERD__SERVICES__IMAGES__V1__GET_IMAGE_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *gr_msg = NULL;
+    Containerd__Services__Images__V1__GetImageResponse *gr;
+    _cleanup_(berth_oci_config_freep) struct berth_oci_config *cfg = NULL;
+    _cleanup_strv_ char **chain = NULL;
+    _cleanup_free_ char *digest = NULL;
+    struct berth_platform host = {0};
+    struct blob b = {0};
+
+    g.name = (char *)name;
+    if (berth_client_unary(ctl->client, "/containerd.services.images.v1.Images/Get", &g.base,
+                           &containerd__services__images__v1__get_image_response__descriptor,
+                           &gr_msg, err) < 0)
+        return berth_err_wrap(err, "image \"%s\"", name);
+    gr = (void *)gr_msg;
+    if (!gr->image || !gr->image->target || !gr->image->target->digest)
+        return berth_err_set(err, BERTH_E_INTERNAL, 0, "image \"%s\" has no target", name);
+    digest = berth_xstrdup(gr->image->target->digest);
+    berth_platform_host(&host);
+    for (int depth = 0; depth < 4; depth++) {
+        enum berth_oci_kind kind;
+        if (blob_read(ctl, digest, &b, err) < 0)
+            goto fail;
+        kind = berth_oci_sniff(b.data, b.len);
+        if (kind == BERTH_OCI_INDEX) {
+            _cleanup_(berth_oci_index_freep) struct berth_oci_index *ix = NULL;
+            int best = -1;
+            if (berth_oci_index_parse(b.data, b.len, digest, &ix, err) < 0)
+                goto fail;
+            for (size_t i = 0; i < ix->n_manifests; i++) {
+                int r = ix->manifests[i].has_platform
+                            ? berth_platform_rank(&host, &ix->manifests[i].platform)
+                            : 0;
+                if (r >= 0 && (best < 0 || r < best)) {
+                    best = r;
+                    free(digest);
+                    digest = berth_xstrdup(ix->manifests[i].d.digest);
+                }
+            }
+            if (best < 0) {
+                berth_err_set(err, BERTH_E_NOT_FOUND, 0,
+                              "image \"%s\": no manifest for this "
+                              "platform",
+                              name);
+                goto fail;
+            }
+        } else if (kind == BERTH_OCI_MANIFEST) {
+            _cleanup_(berth_oci_manifest_freep) struct berth_oci_manifest *m = NULL;
+            if (berth_oci_manifest_parse(b.data, b.len, digest, &m, err) < 0)
+                goto fail;
+            free(b.data);
+            if (blob_read(ctl, m->config.d.digest, config, err) < 0)
+                goto out_fail;
+            if (berth_oci_config_parse(config->data, config->len, m->config.d.digest, &cfg, err) <
+                    0 ||
+                berth_oci_chain_ids(cfg->diff_ids, cfg->n_diff_ids, &chain, err) < 0) {
+                free(config->data);
+                goto out_fail;
+            }
+            *top_chain = cfg->n_diff_ids ? berth_xstrdup(chain[cfg->n_diff_ids - 1]) : NULL;
+            berth_platform_clear(&host);
+            return 0;
+        } else {
+            berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                          "image \"%s\": %s is neither an index nor a manifest", name, digest);
+            goto fail;
+        }
+        free(b.data);
+        b.data = NULL;
+    }
+    berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "image \"%s\": nested indexes", name);
+fail:
+    free(b.data);
+out_fail:
+    berth_platform_clear(&host);
+    return -1;
+}
+
+/* ---- FIFO I/O ---- */
+
+void berthctl_io_init(struct berthctl_io *io)
+{
+    memset(io, 0, sizeof(*io));
+    io->in_fd = io->out_fd = io->err_fd = -1;
+}
+
+int berthctl_io_create(struct berthctl_io *io, const char *id, bool tty, struct berth_err **err)
+{
+    char rnd[17];
+    unsigned char raw[8];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
+        if (fd >= 0)
+            close(fd);
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "read /dev/urandom");
+    }
+    close(fd);
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(rnd + 2 * i, 3, "%02x", raw[i]);
+    io->tty = tty;
+    mkdir("/run/berth", 0711);
+    mkdir("/run/berth/fifo", 0700);
+    io->dir = berth_strdup_printf("/run/berth/fifo/%s", rnd);
+    if (mkdir(io->dir, 0700) < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "create \"%s\"", io->dir);
+    io->stdin_path = berth_strdup_printf("%s/%s-stdin", io->dir, id);
+    io->stdout_path = berth_strdup_printf("%s/%s-stdout", io->dir, id);
+    io->stderr_path = tty ? berth_xstrdup("") : berth_strdup_printf("%s/%s-stderr", io->dir, id);
+    if (mkfifo(io->stdin_path, 0700) < 0 || mkfifo(io->stdout_path, 0700) < 0 ||
+        (!tty && mkfifo(io->stderr_path, 0700) < 0))
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "create fifos in \"%s\"", io->dir);
+    /* O_RDWR: opening never blocks and the shim finds a peer whenever it opens its side. */
+    io->in_fd = open(io->stdin_path, O_RDWR | O_CLOEXEC);
+    io->out_fd = open(io->stdout_path, O_RDWR | O_CLOEXEC);
+    if (!tty)
+        io->err_fd = open(io->stderr_path, O_RDWR | O_CLOEXEC);
+    if (io->in_fd < 0 || io->out_fd < 0 || (!tty && io->err_fd < 0))
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "open fifos in \"%s\"", io->dir);
+    return 0;
+}
+
+static void *copy_out(void *arg)
+{
+    int *fds = arg; /* [src, dst] */
+    char buf[32768];
+
+    for (;;) {
+        ssize_t r = read(fds[0], buf, sizeof(buf));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        for (ssize_t off = 0; off < r;) {
+            ssize_t w = write(fds[1], buf + off, (size_t)(r - off));
+            if (w <= 0)
+                return NULL;
+            off += w;
+        }
+    }
+    return NULL;
+}
+
+static void *copy_in(void *arg)
+{
+    struct berthctl_io *io = arg;
+    char buf[8192];
+
+    for (;;) {
+        ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        if (write(io->in_fd, buf, (size_t)r) < 0)
+            break;
+    }
+    /* Our O_RDWR descriptor was the last writer: closing it gives the process EOF. */
+    io->stdin_eof = true;
+    close(steal_fd(io->in_fd));
+    return NULL;
+}
+
+void berthctl_io_start(struct berthctl_io *io)
+{
+    io->fds_out[0] = io->out_fd;
+    io->fds_out[1] = STDOUT_FILENO;
+    io->fds_err[0] = io->err_fd;
+    io->fds_err[1] = STDERR_FILENO;
+    /* Our own read side kept the FIFO open; the shim holds the write side from now on. */
+    pthread_create(&io->t_out, NULL, copy_out, io->fds_out);
+    if (io->err_fd >= 0)
+        pthread_create(&io->t_err, NULL, copy_out, io->fds_err);
+    pthread_create(&io->t_in, NULL, copy_in, io);
+    pthread_detach(io->t_in);
+    io->started = true;
+}
+
+/* After the process exited: drain what remains (non-blocking) and stop. */
+void berthctl_io_finish(struct berthctl_io *io)
+{
+    if (!io->started)
+        return;
+    /* The FIFOs were opened O_RDWR, so readers never see EOF: switch them to non-blocking
+     * and let the copiers drain and stop on EAGAIN. */
+    usleep(20000);
+    fcntl(io->out_fd, F_SETFL, O_NONBLOCK);
+    if (io->err_fd >= 0)
+        fcntl(io->err_fd, F_SETFL, O_NONBLOCK);
+    /* Wake blocked readers: write nothing, but the fd is now non-blocking for the next read. */
+    pthread_cancel(io->t_out);
+    pthread_join(io->t_out, NULL);
+    if (io->err_fd >= 0) {
+        pthread_cancel(io->t_err);
+        pthread_join(io->t_err, NULL);
+    }
+    /* Whatever is still buffered in the FIFOs. */
+    copy_out(io->fds_out);
+    if (io->err_fd >= 0)
+        copy_out(io->fds_err);
+    io->started = false;
+}
+
+void berthctl_io_clear(struct berthctl_io *io)
+{
+    if (io->in_fd >= 0)
+        close(io->in_fd);
+    if (io->out_fd >= 0)
+        close(io->out_fd);
+    if (io->err_fd >= 0)
+        close(io->err_fd);
+    if (io->stdin_path)
+        unlink(io->stdin_path);
+    if (io->stdout_path)
+        unlink(io->stdout_path);
+    if (io->stderr_path && *io->stderr_path)
+        unlink(io->stderr_path);
+    if (io->dir)
+        rmdir(io->dir);
+    free(io->dir);
+    free(io->stdin_path);
+    free(io->stdout_path);
+    free(io->stderr_path);
+    berthctl_io_init(io);
+}
+
+/* ---- terminal ---- */
+
+struct winch_ctx {
+    struct berthctl *ctl;
+    const char *id, *exec_id;
+};
+
+void berthctl_resize(struct berthctl *ctl, const char *id, const char *exec_id)
+{
+    Containerd__Services__Tasks__V1__ResizePtyRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__RESIZE_PTY_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+    struct winsize ws;
+
+    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_col == 0)
+        return;
+    req.container_id = (char *)id;
+    req.exec_id = (char *)(exec_id ? exec_id : "");
+    req.width = ws.ws_col;
+    req.height = ws.ws_row;
+    berth_client_unary(ctl->client, T_SVC "ResizePty", &req.base,
+                       &google__protobuf__empty__descriptor, &resp, &e);
+}
+
+static void *winch_main(void *arg)
+{
+    struct winch_ctx *w = arg;
+    sigset_t set;
+    int sig;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGWINCH);
+    for (;;)
+        if (sigwait(&set, &sig) == 0)
+            berthctl_resize(w->ctl, w->id, w->exec_id);
+    return NULL;
+}
+
+int berthctl_term_raw(struct termios *saved)
+{
+    struct termios raw;
+
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, saved) < 0)
+        return -1;
+    raw = *saved;
+    cfmakeraw(&raw);
+    tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    return 0;
+}
+
+void berthctl_winch_start(struct berthctl *ctl, const char *id, const char *exec_id)
+{
+    static struct winch_ctx w;
+    sigset_t set;
+    pthread_t t;
+
+    w.ctl = ctl;
+    w.id = id;
+    w.exec_id = exec_id;
+    sigemptyset(&set);
+    sigaddset(&set, SIGWINCH);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_create(&t, NULL, winch_main, &w);
+    pthread_detach(t);
+}
+
+/* ---- task calls ---- */
+
+int berthctl_task_wait(struct berthctl *ctl, const char *id, const char *exec_id, uint32_t *status,
+                       struct berth_err **err)
+{
+    Containerd__Services__Tasks__V1__WaitRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__WAIT_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
+
+    req.container_id = (char *)id;
+    req.exec_id = (char *)(exec_id ? exec_id : "");
+    berth_client_set_timeout(ctl->client, 0);
+    if (berth_client_unary(ctl->client, T_SVC "Wait", &req.base,
+                           &containerd__services__tasks__v1__wait_response__descriptor, &resp,
+                           err) < 0)
+        return -1;
+    *status = ((Containerd__Services__Tasks__V1__WaitResponse *)resp)->exit_status;
+    return 0;
+}
+
+int berthctl_task_simple(struct berthctl *ctl, const char *method, const ProtobufCMessage *req,
+                         struct berth_err **err)
+{
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
+    _cleanup_free_ char *path = berth_strdup_printf(T_SVC "%s", method);
+
+    return berth_client_unary(ctl->client, path, req, &google__protobuf__empty__descriptor, &resp,
+                              err);
+}
+
+int berthctl_task_start(struct berthctl *ctl, const char *id, const char *exec_id,
+                        struct berth_err **err)
+{
+    Containerd__Services__Tasks__V1__StartRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__START_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
+
+    req.container_id = (char *)id;
+    req.exec_id = (char *)(exec_id ? exec_id : "");
+    return berth_client_unary(ctl->client, T_SVC "Start", &req.base,
+                              &containerd__services__tasks__v1__start_response__descriptor, &resp,
+                              err);
+}
+
+int berthctl_task_delete(struct berthctl *ctl, const char *id, struct berth_err **err)
+{
+    Containerd__Services__Tasks__V1__DeleteTaskRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
+
+    req.container_id = (char *)id;
+    return berth_client_unary(ctl->client, T_SVC "Delete", &req.base,
+                              &containerd__services__tasks__v1__delete_response__descriptor, &resp,
+                              err);
+}
+
+/* Creates the task of container id with io (NULL: no stdio). */
+int berthctl_task_create(struct berthctl *ctl, const char *id, const struct berthctl_io *io,
+                         struct berth_err **err)
+{
+    Containerd__Services__Tasks__V1__CreateTaskRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__CREATE_TASK_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
+
+    req.container_id = (char *)id;
+    if (io) {
+        req.stdin = io->stdin_path;
+        req.stdout = io->stdout_path;
+        req.stderr = io->stderr_path;
+        req.terminal = io->tty;
+    }
+    return berth_client_unary(ctl->client, T_SVC "Create", &req.base,
+                              &containerd__services__tasks__v1__create_task_response__descriptor,
+                              &resp, err);
+}
+
+/* Runs the created task in the foreground: I/O, Start, Wait; returns its exit status. */
+int berthctl_task_attach_run(struct berthctl *ctl, const char *id, const char *exec_id,
+                             struct berthctl_io *io, uint32_t *status, struct berth_err **err)
+{
+    struct termios saved;
+    bool raw = false;
+    int ret;
+
+    if (io->tty) {
+        raw = berthctl_term_raw(&saved) == 0;
+        berthctl_winch_start(ctl, id, exec_id);
+    }
+    berthctl_io_start(io);
+    ret = berthctl_task_start(ctl, id, exec_id, err);
+    if (ret == 0) {
+        if (io->tty)
+            berthctl_resize(ctl, id, exec_id);
+        ret = berthctl_task_wait(ctl, id, exec_id, status, err);
+    }
+    berthctl_io_finish(io);
+    if (raw)
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    return ret;
+}
+
+/* ---- run / containers create ---- */
+
+void berthctl_run_opts_clear(struct berthctl_run_opts *o)
+{
+    free(o->env);
+    free(o->mounts);
+    memset(o, 0, sizeof(*o));
+}
+
+int berthctl_run_parse(struct berthctl *ctl, int argc, char **argv, bool run,
+                       struct berthctl_run_opts *o, struct berth_err **err)
+{
+    static const struct option opts[] = {{"rm", no_argument, NULL, 'R'},
+                                         {"tty", no_argument, NULL, 't'},
+                                         {"detach", no_argument, NULL, 'd'},
+                                         {"env", required_argument, NULL, 'e'},
+                                         {"mount", required_argument, NULL, 'm'},
+                                         {"net-host", no_argument, NULL, 'N'},
+                                         {"runtime", required_argument, NULL, 'r'},
+                                         {"cpus", required_argument, NULL, 'C'},
+                                         {"memory-limit", required_argument, NULL, 'M'},
+                                         {"user", required_argument, NULL, 'u'},
+                                         {"cwd", required_argument, NULL, 'w'},
+                                         {"seccomp", no_argument, NULL, 'S'},
+                                         {"privileged", no_argument, NULL, 'P'},
+                                         {"snapshotter", required_argument, NULL, 's'},
+                                         {0}};
+    int c;
+
+    berthctl_getopt_reset();
+    while ((c = getopt_long(argc, argv, "+:tde:m:r:u:w:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'R':
+            o->rm = true;
+            break;
+        case 't':
+            o->tty = true;
+            break;
+        case 'd':
+            o->detach = true;
+            break;
+        case 'e':
+            o->env = berth_xrealloc(o->env, (o->n_env + 2) * sizeof(char *));
+            o->env[o->n_env++] = optarg;
+            o->env[o->n_env] = NULL;
+            break;
+        case 'm':
+            o->mounts = berth_xrealloc(o->mounts, (o->n_mounts + 2) * sizeof(char *));
+            o->mounts[o->n_mounts++] = optarg;
+            o->mounts[o->n_mounts] = NULL;
+            break;
+        case 'N':
+            o->net_host = true;
+            break;
+        case 'r':
+            o->runtime = optarg;
+            break;
+        case 'C':
+            o->cpus = strtod(optarg, NULL);
+            break;
+        case 'M':
+            o->memory_limit = strtoll(optarg, NULL, 10);
+            break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'w':
+            o->cwd = optarg;
+            break;
+        case 'S':
+            o->seccomp = true;
+            break;
+        case 'P':
+            o->privileged = true;
+            break;
+        case 's':
+            o->snapshotter = optarg;
+            break;
+        default:
+            return berthctl_bad_option(ctl, c, argv, err);
+        }
+    }
+    if (argc - optind < 2)
+        return berthctl_usage(ctl, err, "%s needs IMAGE and ID", run ? "run" : "create");
+    o->image = argv[optind];
+    o->id = argv[optind + 1];
+    o->args = (const char *const *)(argv + optind + 2);
+    if (!*o->args)
+        o->args = NULL;
+    if (!o->snapshotter)
+        o->snapshotter = "overlayfs";
+    if (!o->runtime)
+        o->runtime = "io.containerd.berth.v1";
+    return 0;
+}
+
+static bool user_is_numeric(const char *u)
+{
+    for (; u && *u; u++)
+        if ((*u < '0' || *u > '9') && *u != ':')
+            return false;
+    return true;
+}
+
+static void snapshot_remove(struct berthctl *ctl, const char *sn, const char *key)
+{
+    Containerd__Services__Snapshots__V1__RemoveSnapshotRequest req =
+        CONTAINERD__SERVICES__SNAPSHOTS__V1__REMOVE_SNAPSHOT_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+
+    req.snapshotter = (char *)sn;
+    req.key = (char *)key;
+    berth_client_unary(ctl->client, "/containerd.services.snapshots.v1.Snapshots/Remove", &req.base,
+                       &google__protobuf__empty__descriptor, &resp, &e);
+}
+
+void berthctl_container_remove(struct berthctl *ctl, const char *sn, const char *id)
+{
+    Containerd__Services__Containers__V1__DeleteContainerRequest req =
+        CONTAINERD__SERVICES__CONTAINERS__V1__DELETE_CONTAINER_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+
+    snapshot_remove(ctl, sn, id);
+    req.id = (char *)id;
+    berth_client_unary(ctl->client, "/containerd.services.containers.v1.Containers/Delete",
+                       &req.base, &google__protobuf__empty__descriptor, &resp, &e);
+}
+
+/* Spec for o: resolving a user name needs the rootfs, mounted on a temp dir for the call. */
+static int build_spec(struct berthctl *ctl, const struct berthctl_run_opts *o,
+                      const struct berth_oci_image_config *img, Containerd__Types__Mount **pm,
+                      size_t n_pm, char **json, struct berth_err **err)
+{
+    struct berth_oci_opts so = {0};
+    const char *user = o->user ? o->user : img ? img->user : NULL;
+    char tmp[] = "/tmp/berthctl-rootfs.XXXXXX";
+    struct berth_mount *m = NULL;
+    bool mounted = false;
+    json_t *spec = NULL;
+    int ret;
+
+    (void)ctl;
+    so.ns = ctl->ns;
+    so.id = o->id;
+    so.image = img;
+    so.args = o->args;
+    so.env = (const char *const *)o->env;
+    so.cwd = o->cwd;
+    so.user = o->user;
+    so.mounts = (const char *const *)o->mounts;
+    so.tty = o->tty;
+    so.net_host = o->net_host;
+    so.privileged = o->privileged;
+    so.seccomp = o->seccomp;
+    so.default_devices = true;
+    so.cpus = o->cpus;
+    so.memory_limit = o->memory_limit;
+    if (user && *user && !user_is_numeric(user) && n_pm > 0) {
+        if (!mkdtemp(tmp))
+            return berth_err_set(err, BERTH_E_INTERNAL, errno, "mkdtemp");
+        berth_mounts_from_pb(pm, n_pm, &m);
+        if (berth_mount_all(m, n_pm, tmp, err) < 0) {
+            berth_mounts_free(m, n_pm);
+            rmdir(tmp);
+            return berth_err_wrap(err, "mount rootfs to resolve user \"%s\"", user);
+        }
+        mounted = true;
+        so.rootfs_dir = tmp;
+    }
+    ret = berth_oci_spec_build(&so, &spec, err);
+    if (mounted) {
+        _cleanup_err_ struct berth_err *e = NULL;
+        berth_unmount(tmp, &e);
+        rmdir(tmp);
+        berth_mounts_free(m, n_pm);
+    }
+    if (ret < 0)
+        return -1;
+    *json = berth_oci_spec_dump(spec);
+    json_decref(spec);
+    return 0;
+}
+
+/* A short-lived lease (gc.expire in 1 h, as ctr's default) so GC keeps the new snapshot until
+ * the container record references it. */
+static char *lease_begin(struct berthctl *ctl)
+{
+    Containerd__Services__Leases__V1__CreateRequest req =
+        CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__INIT;
+    Containerd__Services__Leases__V1__CreateRequest__LabelsEntry l =
+        CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__LABELS_ENTRY__INIT;
+    Containerd__Services__Leases__V1__CreateRequest__LabelsEntry *lp = &l;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+    char expire[64], id[64];
+    time_t t = time(NULL) + 3600;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(expire, sizeof(expire), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(id, sizeof(id), "berthctl-%ld-%d", (long)time(NULL), (int)getpid());
+    l.key = (char *)"containerd.io/gc.expire";
+    l.value = expire;
+    req.id = id;
+    req.labels = &lp;
+    req.n_labels = 1;
+    if (berth_client_unary(ctl->client, "/containerd.services.leases.v1.Leases/Create", &req.base,
+                           &containerd__services__leases__v1__create_response__descriptor, &resp,
+                           &e) < 0)
+        return NULL;
+    berth_client_set_lease(ctl->client, id);
+    return berth_xstrdup(id);
+}
+
+static void lease_end(struct berthctl *ctl, char *id)
+{
+    Containerd__Services__Leases__V1__DeleteRequest req =
+        CONTAINERD__SERVICES__LEASES__V1__DELETE_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+
+    if (!id)
+        return;
+    req.id = id;
+    berth_client_unary(ctl->client, "/containerd.services.leases.v1.Leases/Delete", &req.base,
+                       &google__protobuf__empty__descriptor, &resp, &e);
+    berth_client_set_lease(ctl->client, NULL);
+    free(id);
+}
+
+static int container_create(struct berthctl *ctl, const struct berthctl_run_opts *o,
+                            struct berth_err **err);
+
+int berthctl_container_create(struct berthctl *ctl, const struct berthctl_run_opts *o,
+                              struct berth_err **err)
+{
+    char *lease = lease_begin(ctl);
+    int ret = container_create(ctl, o, err);
+
+    lease_end(ctl, lease);
+    return ret;
+}
+
+static int container_create(struct berthctl *ctl, const struct berthctl_run_opts *o,
+                            struct berth_err **err)
+{
+    Containerd__Services__Snapshots__V1__PrepareSnapshotRequest prep =
+        CONTAINERD__SERVICES__SNAPSHOTS__V1__PREPARE_SNAPSHOT_REQUEST__INIT;
+    Containerd__Services__Containers__V1__CreateContainerRequest creq =
+        CONTAINERD__SERVICES__CONTAINERS__V1__CREATE_CONTAINER_REQUEST__INIT;
+    Containerd__Services__Containers__V1__Container c =
+        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__INIT;
+    Containerd__Services__Containers__V1__Container__Runtime rt =
+        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__RUNTIME__INIT;
+    Google__Protobuf__Any spec_any = GOOGLE__PROTOBUF__ANY__INIT;
+    Google__Protobuf__Any opts_any = GOOGLE__PROTOBUF__ANY__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *presp = NULL;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *cresp = NULL;
+    _cleanup_(berth_oci_image_config_freep) struct berth_oci_image_config *img = NULL;
+    _cleanup_free_ char *top = NULL, *json = NULL;
+    Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *pr;
+    struct blob config = {0};
+
+    if (image_resolve(ctl, o->image, &config, &top, err) < 0)
+        return -1;
+    if (berth_oci_image_config_parse((const char *)config.data, config.len, &img, err) < 0) {
+        free(config.data);
+        return berth_err_wrap(err, "image \"%s\" config", o->image);
+    }
+    free(config.data);
+    prep.snapshotter = (char *)o->snapshotter;
+    prep.key = (char *)o->id;
+    prep.parent = top ? top : (char *)"";
+    if (berth_client_unary(
+            ctl->client, "/containerd.services.snapshots.v1.Snapshots/Prepare", &prep.base,
+            &containerd__services__snapshots__v1__prepare_snapshot_response__descriptor, &presp,
+            err) < 0) {
+        if ((*err)->code == BERTH_E_NOT_FOUND && top) {
+            berth_err_free(err);
+            return berth_err_set(err, BERTH_E_NOT_FOUND, 0,
+                                 "image \"%s\" is not unpacked in snapshotter \"%s\" (snapshot "
+                                 "%s missing): import or unpack it first",
+                                 o->image, o->snapshotter, top);
+        }
+        return berth_err_wrap(err, "prepare snapshot \"%s\"", o->id);
+    }
+    pr = (void *)presp;
+    if (build_spec(ctl, o, img, pr->mounts, pr->n_mounts, &json, err) < 0) {
+        snapshot_remove(ctl, o->snapshotter, o->id);
+        return -1;
+    }
+    spec_any.type_url = (char *)SPEC_URL;
+    spec_any.value.data = (uint8_t *)json;
+    spec_any.value.len = strlen(json);
+    rt.name = (char *)o->runtime;
+    if (strcmp(o->runtime, "io.containerd.runc.v2") == 0) {
+        /* ctr always sends runc options, present with an empty value */
+        opts_any.type_url = (char *)"containerd.runc.v1.Options";
+        rt.options = &opts_any;
+    }
+    c.id = (char *)o->id;
+    c.image = (char *)o->image;
+    c.runtime = &rt;
+    c.spec = &spec_any;
+    c.snapshotter = (char *)o->snapshotter;
+    c.snapshot_key = (char *)o->id;
+    creq.container = &c;
+    if (berth_client_unary(
+            ctl->client, "/containerd.services.containers.v1.Containers/Create", &creq.base,
+            &containerd__services__containers__v1__create_container_response__descriptor, &cresp,
+            err) < 0) {
+        snapshot_remove(ctl, o->snapshotter, o->id);
+        return berth_err_wrap(err, "create container \"%s\"", o->id);
+    }
+    return 0;
+}
+
+static int run_main(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
+{
+    _cleanup_(berthctl_run_opts_clear) struct berthctl_run_opts o = {0};
+    struct berthctl_io io;
+    uint32_t status = 0;
+    int ret;
+
+    berthctl_io_init(&io);
+    if (berthctl_run_parse(ctl, argc, argv, true, &o, err) < 0 ||
+        berthctl_container_create(ctl, &o, err) < 0)
+        return -1;
+    if (o.detach) {
+        if (berthctl_task_create(ctl, o.id, NULL, err) < 0 ||
+            berthctl_task_start(ctl, o.id, NULL, err) < 0)
+            goto fail;
+        return 0;
+    }
+    if (berthctl_io_create(&io, o.id, o.tty, err) < 0 ||
+        berthctl_task_create(ctl, o.id, &io, err) < 0)
+        goto fail;
+    ret = berthctl_task_attach_run(ctl, o.id, NULL, &io, &status, err);
+    berthctl_io_clear(&io);
+    if (ret < 0)
+        return -1;
+    if (o.rm) {
+        _cleanup_err_ struct berth_err *e = NULL;
+        berthctl_task_delete(ctl, o.id, &e);
+        berthctl_container_remove(ctl, o.snapshotter, o.id);
+    }
+    ctl->exit_code = (int)status;
+    return 0;
+fail:
+    berthctl_io_clear(&io);
+    if (o.rm) {
+        _cleanup_err_ struct berth_err *e = NULL;
+        berthctl_task_delete(ctl, o.id, &e);
+        berthctl_container_remove(ctl, o.snapshotter, o.id);
+    }
+    return -1;
+}
+
+const struct berthctl_noun berthctl_run_noun = {
+    "run", NULL, "run a container from an image",
+    "berthctl run [--rm] [-t] [-d] [--env K=V]... [--mount type=bind,src=,dst=,options=]\n"
+    "    [--net-host] [--runtime R] [--cpus N] [--memory-limit BYTES] [--user U] [--cwd D]\n"
+    "    [--seccomp] [--privileged] [--snapshotter S] IMAGE ID [CMD...]\n",
+    run_main};

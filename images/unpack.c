@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unpacking an image into a snapshotter (containerd's unpacker, run in the daemon): platform
+ * resolution, chain IDs, per layer prepare/apply/check/commit, the content labels that tie
+ * the result together for the GC. Layers are extracted straight into the directory the
+ * snapshot's mounts name (an overlay upperdir or a bind source); only other mount shapes are
+ * temp-mounted under <tmp_dir>/tmpmounts.
+ */
+#include "images/import.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h> /* getrandom() for extract keys */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "images/apply.h"
+#include "images/images-internal.h"
+#include "metadata/content.h"
+#include "metadata/leases.h"
+#include "metadata/snapshots.h"
+
+#define DOC_MAX (8 << 20)
+
+int berth_image_blob_read(const struct berth_image_stores *st, const char *ns, const char *digest,
+                          size_t max, struct berth_bytes *out, struct berth_err **err)
+{
+    _cleanup_(berth_content_info_freep) struct berth_content_info *info = NULL;
+    _cleanup_close_ int fd = -1;
+    int64_t size;
+    size_t got = 0;
+
+    memset(out, 0, sizeof(*out));
+    {
+        _cleanup_txn_ struct berth_meta_txn *txn = NULL;
+        if (berth_meta_txn_begin_read(st->db, &txn, err) < 0 ||
+            berth_meta_content_get(txn, ns, digest, &info, err) < 0)
+            return -1;
+    }
+    if (berth_content_blob_open(st->content, digest, &fd, &size, err) < 0)
+        return -1;
+    if (size < 0 || (uint64_t)size > max)
+        return berth_err_set(err, BERTH_E_OUT_OF_RANGE, 0, "blob %s too large (%" PRId64 ")",
+                             digest, size);
+    out->data = berth_xmalloc(size ? (size_t)size : 1);
+    while (got < (size_t)size) {
+        ssize_t n = pread(fd, out->data + got, (size_t)size - got, (off_t)got);
+        if (n <= 0) {
+            berth_bytes_clear(out);
+            return berth_err_set(err, BERTH_E_INTERNAL, n < 0 ? errno : 0, "read blob %s", digest);
+        }
+        got += (size_t)n;
+    }
+    out->len = got;
+    return 0;
+}
+
+static int resolve(const struct berth_image_stores *st, const char *ns,
+                   const struct berth_descriptor *d, const struct berth_platform *want, int depth,
+                   struct berth_oci_desc *out, struct berth_err **err)
+{
+    _cleanup_(berth_bytes_clear) struct berth_bytes doc = {0};
+    _cleanup_(berth_oci_index_freep) struct berth_oci_index *ix = NULL;
+    enum berth_oci_kind kind = berth_oci_media_kind(d->media_type);
+    _cleanup_free_ char *ps = NULL;
+    int best = -1;
+
+    if (kind == BERTH_OCI_MANIFEST) {
+        berth_descriptor_copy(&out->d, d);
+        return 0;
+    }
+    if (depth > 8)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "index nesting too deep at %s",
+                             d->digest);
+    if (berth_image_blob_read(st, ns, d->digest, DOC_MAX, &doc, err) < 0)
+        return -1;
+    if (kind == BERTH_OCI_UNKNOWN)
+        kind = berth_oci_sniff(doc.data, doc.len);
+    if (kind == BERTH_OCI_MANIFEST) {
+        berth_descriptor_copy(&out->d, d);
+        return 0;
+    }
+    if (kind != BERTH_OCI_INDEX)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "%s is neither an index nor a manifest", d->digest);
+    if (berth_oci_index_parse(doc.data, doc.len, d->digest, &ix, err) < 0)
+        return -1;
+    /* Best rank wins; among equals the first, as containerd's ordered matcher. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < ix->n_manifests; i++) {
+            const struct berth_oci_desc *c = &ix->manifests[i];
+            int r = c->has_platform ? berth_platform_rank(want, &c->platform) : 0;
+            if (r < 0)
+                continue;
+            if (pass == 0) {
+                if (best < 0 || r < best)
+                    best = r;
+                continue;
+            }
+            if (r != best)
+                continue;
+            if (berth_oci_media_kind(c->d.media_type) == BERTH_OCI_INDEX)
+                return resolve(st, ns, &c->d, want, depth + 1, out, err);
+            berth_descriptor_copy(&out->d, &c->d);
+            if (c->has_platform) {
+                out->has_platform = true;
+                out->platform.os = c->platform.os ? berth_xstrdup(c->platform.os) : NULL;
+                out->platform.arch = c->platform.arch ? berth_xstrdup(c->platform.arch) : NULL;
+                out->platform.variant =
+                    c->platform.variant ? berth_xstrdup(c->platform.variant) : NULL;
+            }
+            return 0;
+        }
+        if (best < 0)
+            break;
+    }
+    ps = berth_platform_format(want);
+    return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "no manifest for platform %s in %s",
+                         ps, d->digest);
+}
+
+int berth_image_resolve_manifest(const struct berth_image_stores *st, const char *ns,
+                                 const struct berth_descriptor *target,
+                                 const struct berth_platform *platform, struct berth_oci_desc *out,
+                                 struct berth_err **err)
+{
+    struct berth_platform host = {0};
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (!platform) {
+        berth_platform_host(&host);
+        platform = &host;
+    }
+    ret = resolve(st, ns, target, platform, 0, out, err);
+    berth_platform_clear(&host);
+    if (ret < 0)
+        berth_oci_desc_clear(out);
+    return ret;
+}
+
+/* ---- applying a layer into a snapshot's mounts ---- */
+
+static const char *mount_option(const struct berth_mount *m, const char *key)
+{
+    size_t len = strlen(key);
+
+    for (size_t i = 0; i < m->n_options; i++)
+        if (strncmp(m->options[i], key, len) == 0 && m->options[i][len] == '=')
+            return m->options[i] + len + 1;
+    return NULL;
+}
+
+static bool mount_has(const struct berth_mount *m, const char *flag)
+{
+    for (size_t i = 0; i < m->n_options; i++)
+        if (strcmp(m->options[i], flag) == 0)
+            return true;
+    return false;
+}
+
+/* lowerdir "a:b:c" (nearest first) as a NULL-terminated vector. */
+static char **split_colons(const char *s)
+{
+    size_t n = 1, k = 0;
+    char **v;
+
+    for (const char *p = s; *p; p++)
+        n += *p == ':';
+    v = berth_xcalloc(n + 1, sizeof(char *));
+    while (*s) {
+        const char *c = strchr(s, ':');
+        size_t len = c ? (size_t)(c - s) : strlen(s);
+        if (len)
+            v[k++] = berth_xstrndup(s, len);
+        s += len + (c ? 1 : 0);
+    }
+    return v;
+}
+
+static int apply_into(const struct berth_image_stores *st, int blob_fd, const struct berth_mount *m,
+                      size_t n, char diff_id[72], struct berth_err **err)
+{
+    _cleanup_(berth_strv_freep) char **lowers = NULL;
+    _cleanup_free_ char *tmp = NULL;
+    _cleanup_close_ int dfd = -1;
+    struct berth_apply_opts o = {.mode = BERTH_APPLY_NATIVE};
+    const char *dir = NULL;
+    int ret;
+
+    if (n == 1 && m[0].type && strcmp(m[0].type, "overlay") == 0 && mount_option(m, "upperdir")) {
+        dir = mount_option(m, "upperdir");
+        o.mode = BERTH_APPLY_OVERLAY;
+        if (mount_option(m, "lowerdir")) {
+            lowers = split_colons(mount_option(m, "lowerdir"));
+            o.lowers = (const char *const *)lowers;
+        }
+    } else if (n == 1 && m[0].type && strcmp(m[0].type, "bind") == 0 && !mount_has(m, "ro") &&
+               m[0].source && *m[0].source) {
+        dir = m[0].source;
+    } else {
+        _cleanup_free_ char *base =
+            berth_strdup_printf("%s/tmpmounts", st->tmp_dir ? st->tmp_dir : "/tmp");
+        if (mkdir(base, 0700) < 0 && errno != EEXIST)
+            return berth_err_set(err, BERTH_E_INTERNAL, errno, "mkdir \"%s\"", base);
+        tmp = berth_strdup_printf("%s/unpack-XXXXXX", base);
+        if (!mkdtemp(tmp))
+            return berth_err_set(err, BERTH_E_INTERNAL, errno, "mkdtemp under \"%s\"", base);
+        if (berth_mount_all(m, n, tmp, err) < 0) {
+            rmdir(tmp);
+            return -1;
+        }
+        dir = tmp;
+    }
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        ret = berth_err_set(err, BERTH_E_INTERNAL, errno, "open \"%s\"", dir);
+    else
+        ret = berth_apply_layer_opts(blob_fd, dfd, &o, diff_id, NULL, err);
+    if (tmp) {
+        _cleanup_err_ struct berth_err *e = NULL;
+        berth_closep(&dfd);
+        if (berth_unmount(tmp, &e) == 0)
+            rmdir(tmp);
+    }
+    return ret;
+}
+
+/* ---- the unpack ---- */
+
+struct label_op {
+    const char *ns;
+    const char *digest, *key, *val;
+};
+
+static int label_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
+{
+    struct label_op *op = arg;
+    struct berth_content_info info = {.digest = (char *)op->digest};
+    _cleanup_free_ char *path = berth_strdup_printf("labels.%s", op->key);
+    char *paths[] = {path};
+    int r;
+
+    berth_labels_set(&info.labels, op->key, op->val);
+    r = berth_meta_content_update(txn, op->ns, &info, paths, 1, NULL, err);
+    berth_labels_clear(&info.labels);
+    return r;
+}
+
+static int label_set(const struct berth_image_stores *st, const char *ns, const char *digest,
+                     const char *key, const char *val, struct berth_err **err)
+{
+    struct label_op op = {.ns = ns, .digest = digest, .key = key, .val = val};
+    return berth_meta_update(st->db, label_cb, &op, err);
+}
+
+/* Whether ns has a committed snapshot named key. */
+static int committed(const struct berth_image_stores *st, const char *ns, const char *sn,
+                     const char *key, bool *out, struct berth_err **err)
+{
+    _cleanup_txn_ struct berth_meta_txn *txn = NULL;
+    _cleanup_(berth_snapshot_freep) struct berth_snapshot *s = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+
+    *out = false;
+    if (berth_meta_txn_begin_read(st->db, &txn, err) < 0)
+        return -1;
+    if (berth_meta_snapshots_get(txn, ns, sn, key, &s, &e) < 0)
+        return e->code == BERTH_E_NOT_FOUND ? 0 : (*err = steal_ptr(e), -1);
+    *out = s->info.kind == BERTH_SNAP_COMMITTED;
+    return 0;
+}
+
+static void remove_quietly(const struct berth_image_stores *st, struct berth_snapshotter *sn,
+                           const char *ns, const char *lease, const char *key)
+{
+    _cleanup_err_ struct berth_err *e = NULL;
+    (void)berth_meta_snapshots_remove(st->db, sn, ns, lease, key, &e);
+}
+
+static int unpack_layer(const struct berth_image_stores *st, struct berth_snapshotter *sn,
+                        const char *ns, const char *lease, const struct berth_oci_desc *layer,
+                        const char *diff_id, const char *chain, const char *parent,
+                        struct berth_err **err)
+{
+    _cleanup_free_ char *key = NULL;
+    _cleanup_close_ int fd = -1;
+    struct berth_mount *mounts = NULL;
+    size_t n = 0;
+    uint16_t r = 0;
+    int64_t size;
+    char got[72];
+
+    (void)!getrandom(&r, sizeof(r), GRND_NONBLOCK);
+    key = berth_strdup_printf("extract-%" PRId64 "-%04x %s", berth_now_ns(), r, chain);
+    if (berth_content_blob_open(st->content, layer->d.digest, &fd, &size, err) < 0)
+        return -1;
+    if (berth_meta_snapshots_create(st->db, sn, ns, lease, BERTH_SNAP_ACTIVE, key, parent, NULL,
+                                    &mounts, &n, err) < 0)
+        return -1;
+    if (apply_into(st, fd, mounts, n, got, err) < 0) {
+        berth_mounts_free(mounts, n);
+        remove_quietly(st, sn, ns, lease, key);
+        return berth_err_wrap(err, "apply layer %s", layer->d.digest);
+    }
+    berth_mounts_free(mounts, n);
+    if (strcmp(got, diff_id) != 0) {
+        remove_quietly(st, sn, ns, lease, key);
+        return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                             "wrong diff id %s calculated on extraction of %s, expected %s", got,
+                             layer->d.digest, diff_id);
+    }
+    if (berth_meta_snapshots_commit(st->db, sn, ns, lease, chain, key, NULL, err) < 0) {
+        bool done = false;
+        _cleanup_err_ struct berth_err *e = NULL;
+        remove_quietly(st, sn, ns, lease, key);
+        /* Someone else unpacked the same layer meanwhile: theirs is as good. */
+        if ((*err)->code == BERTH_E_ALREADY_EXISTS &&
+            committed(st, ns, sn->ops->name, chain, &done, &e) == 0 && done) {
+            berth_err_free(err);
+            return 0;
+        }
+        return -1;
+    }
+    return label_set(st, ns, layer->d.digest, "containerd.io/uncompressed", diff_id, err);
+}
+
+int berth_image_unpack(const struct berth_image_stores *st, const char *ns, const char *lease,
+                       const struct berth_descriptor *target, const struct berth_platform *platform,
+                       const char *snapshotter, char **top_out, struct berth_err **err)
+{
+    _cleanup_(berth_bytes_clear) struct berth_bytes mdoc = {0}, cdoc = {0};
+    _cleanup_(berth_oci_manifest_freep) struct berth_oci_manifest *m = NULL;
+    _cleanup_(berth_oci_config_freep) struct berth_oci_config *cfg = NULL;
+    _cleanup_(berth_strv_freep) char **chain = NULL;
+    _cleanup_free_ char *gckey = NULL;
+    struct berth_oci_desc md = {0};
+    struct berth_snapshotter *sn = NULL;
+    const char *parent = NULL;
+
+    if (top_out)
+        *top_out = NULL;
+    if (!snapshotter || !*snapshotter)
+        snapshotter = BERTH_SNAP_DEFAULT;
+    if (!st->snapshotters)
+        return berth_err_set(err, BERTH_E_UNAVAILABLE, 0, "no snapshotter loaded");
+    if (berth_snap_registry_get(st->snapshotters, snapshotter, &sn, err) < 0)
+        return -1;
+    if (berth_image_resolve_manifest(st, ns, target, platform, &md, err) < 0)
+        return -1;
+    if (berth_image_blob_read(st, ns, md.d.digest, DOC_MAX, &mdoc, err) < 0 ||
+        berth_oci_manifest_parse(mdoc.data, mdoc.len, md.d.digest, &m, err) < 0 ||
+        berth_image_blob_read(st, ns, m->config.d.digest, DOC_MAX, &cdoc, err) < 0 ||
+        berth_oci_config_parse(cdoc.data, cdoc.len, m->config.d.digest, &cfg, err) < 0) {
+        berth_oci_desc_clear(&md);
+        return -1;
+    }
+    if (cfg->n_diff_ids != m->n_layers) {
+        berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                      "manifest %s has %zu layers but its config %zu diff ids", md.d.digest,
+                      m->n_layers, cfg->n_diff_ids);
+        berth_oci_desc_clear(&md);
+        return -1;
+    }
+    berth_oci_desc_clear(&md);
+    if (berth_oci_chain_ids(cfg->diff_ids, cfg->n_diff_ids, &chain, err) < 0)
+        return -1;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        bool have = false;
+        if (committed(st, ns, snapshotter, chain[i], &have, err) < 0)
+            return -1;
+        if (!have && unpack_layer(st, sn, ns, lease, &m->layers[i], cfg->diff_ids[i], chain[i],
+                                  parent, err) < 0)
+            return -1;
+        parent = chain[i];
+    }
+    if (m->n_layers == 0)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "image has no layers");
+    gckey = berth_strdup_printf("containerd.io/gc.ref.snapshot.%s", snapshotter);
+    if (label_set(st, ns, m->config.d.digest, gckey, parent, err) < 0)
+        return -1;
+    if (top_out)
+        *top_out = berth_xstrdup(parent);
+    return 0;
+}

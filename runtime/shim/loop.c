@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The long-lived shim: one epoll loop, no threads. It owns the ttrpc listener and
+ * connections (ttrpc/server.h's state machine), a signalfd for SIGCHLD (the shim is a child
+ * subreaper, so container processes started by runc are reparented to it and reaped here),
+ * the stdin/console copies and the event publisher. */
+#define BERTH_LOG_SUBSYS "shim"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/prctl.h> /* PR_SET_CHILD_SUBREAPER */
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "lib/log.h"
+#include "runtime/shim/shim-internal.h"
+#include "runtime/shim/shim.h"
+
+struct conn_slot {
+    struct shim_fd f; /* first: epoll data.ptr points here */
+    struct berth_ttrpc_conn *conn;
+    struct shim *s;
+};
+
+void shim_watch(struct shim *s, struct shim_fd *f, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = f};
+
+    if (epoll_ctl(s->ep, f->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, f->fd, &ev) < 0)
+        log_warn_errno(errno, "watch fd %d", f->fd);
+    f->events = events;
+}
+
+void shim_unwatch(struct shim *s, struct shim_fd *f)
+{
+    if (f->events)
+        epoll_ctl(s->ep, EPOLL_CTL_DEL, f->fd, NULL);
+    f->events = 0;
+}
+
+struct shim_proc *shim_proc_find(struct shim *s, const char *exec_id)
+{
+    for (struct shim_proc *p = s->procs; p; p = p->next)
+        if ((!exec_id || !*exec_id) ? !p->exec_id : (p->exec_id && !strcmp(p->exec_id, exec_id)))
+            return p;
+    return NULL;
+}
+
+struct shim_proc *shim_init(struct shim *s)
+{
+    return shim_proc_find(s, NULL);
+}
+
+void shim_proc_free(struct shim_proc *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_waiters; i++)
+        berth_ttrpc_pending_free(p->waiters[i]);
+    free(p->waiters);
+    free(p->exec_id);
+    free(p->stdin_uri);
+    free(p->stdout_uri);
+    free(p->stderr_uri);
+    if (p->spec_path)
+        unlink(p->spec_path);
+    free(p->spec_path);
+    if (p->in_fifo.fd >= 0)
+        close(p->in_fifo.fd);
+    if (p->in_pipe >= 0)
+        close(p->in_pipe);
+    if (p->console.fd >= 0)
+        close(p->console.fd);
+    if (p->console_out >= 0)
+        close(p->console_out);
+    free(p);
+}
+
+void shim_stdin_close(struct shim *s, struct shim_proc *p)
+{
+    if (p->in_fifo.fd >= 0) {
+        shim_unwatch(s, &p->in_fifo);
+        close(p->in_fifo.fd);
+        p->in_fifo.fd = -1;
+    }
+    if (p->in_pipe >= 0) {
+        close(p->in_pipe);
+        p->in_pipe = -1;
+    }
+}
+
+/* Writes all of buf to a non-blocking fd, waiting at most 1 s in total for room: a process
+ * that never reads its stdin (or a FIFO nobody drains) must not stall the loop. */
+static void write_bounded(int fd, const uint8_t *buf, size_t len)
+{
+    int64_t deadline = berth_mono_ns() + 1000000000LL;
+
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            int64_t left = (deadline - berth_mono_ns()) / 1000000;
+            if (left > 0 && poll(&pf, 1, (int)left) > 0)
+                continue;
+        }
+        log_warn("dropping %zu bytes of stdio", len);
+        return;
+    }
+}
+
+static int open_fifo_or_file(const char *uri, int flags_fifo, int flags_file, int *fd,
+                             struct berth_err **err)
+{
+    enum berth_shim_io_kind kind;
+    const char *path;
+
+    *fd = -1;
+    if (berth_shim_io_parse(uri, &kind, &path, err) < 0)
+        return -1;
+    if (kind == BERTH_SHIM_IO_NONE)
+        return 0;
+    *fd = open(path, (kind == BERTH_SHIM_IO_FIFO ? flags_fifo : flags_file) | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
+                             "open stdio \"%s\"", path);
+    return 0;
+}
+
+int shim_stdio_open(struct shim *s, struct shim_proc *p, int fds[3], struct berth_err **err)
+{
+    enum berth_shim_io_kind kind;
+    const char *path;
+    int out_flags = O_WRONLY | O_CREAT | O_APPEND;
+
+    fds[0] = fds[1] = fds[2] = -1;
+    /* stdin: a FIFO is copied through a pipe so CloseIO can close it; a file is handed over. */
+    if (berth_shim_io_parse(p->stdin_uri, &kind, &path, err) < 0)
+        return -1;
+    if (kind == BERTH_SHIM_IO_FIFO) {
+        int pp[2];
+        p->in_fifo.fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (p->in_fifo.fd < 0)
+            return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
+                                 "open stdin \"%s\"", path);
+        if (!p->terminal) {
+            if (pipe2(pp, O_CLOEXEC) < 0)
+                return berth_err_set(err, BERTH_E_INTERNAL, errno, "stdin pipe");
+            fds[0] = pp[0];
+            p->in_pipe = pp[1];
+            fcntl(p->in_pipe, F_SETFL, O_NONBLOCK);
+        }
+        shim_watch(s, &p->in_fifo, EPOLLIN);
+    } else if (kind == BERTH_SHIM_IO_FILE) {
+        fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fds[0] < 0)
+            return berth_err_set(err, BERTH_E_NOT_FOUND, errno, "open stdin \"%s\"", path);
+    }
+    /* stdout/stderr FIFOs are handed to the process itself (O_RDWR never blocks on open and
+     * the client's reader sees EOF once the process and its children are gone): no copy. */
+    if (p->terminal)
+        return open_fifo_or_file(p->stdout_uri, O_RDWR | O_NONBLOCK, out_flags, &p->console_out,
+                                 err);
+    if (open_fifo_or_file(p->stdout_uri, O_RDWR, out_flags, &fds[1], err) < 0 ||
+        open_fifo_or_file(p->stderr_uri, O_RDWR, out_flags, &fds[2], err) < 0)
+        return -1;
+    return 0;
+}
+
+int shim_console_recv(struct shim *s, struct shim_proc *p, int sock, struct berth_err **err)
+{
+    char cbuf[CMSG_SPACE(sizeof(int))], name[256];
+    struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    struct cmsghdr *c;
+    _cleanup_close_ int conn = -1;
+    struct pollfd pf = {.fd = sock, .events = POLLIN};
+
+    if (poll(&pf, 1, 5000) <= 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, 0, "runtime sent no console");
+    conn = accept4(sock, NULL, NULL, SOCK_CLOEXEC);
+    if (conn < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "accept console socket");
+    if (recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "receive console");
+    c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS)
+        return berth_err_set(err, BERTH_E_INTERNAL, 0, "runtime sent no console fd");
+    memcpy(&p->console.fd, CMSG_DATA(c), sizeof(int));
+    fcntl(p->console.fd, F_SETFL, O_NONBLOCK);
+    shim_watch(s, &p->console, EPOLLIN);
+    return 0;
+}
+
+static void on_stdin(struct shim *s, struct shim_proc *p)
+{
+    uint8_t buf[4096];
+    ssize_t n = read(p->in_fifo.fd, buf, sizeof(buf));
+    int dst = p->terminal ? p->console.fd : p->in_pipe;
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        /* The client closed its end: the process sees EOF (a terminal keeps its master). */
+        if (p->terminal) {
+            shim_unwatch(s, &p->in_fifo);
+            close(p->in_fifo.fd);
+            p->in_fifo.fd = -1;
+        } else {
+            shim_stdin_close(s, p);
+        }
+        return;
+    }
+    if (dst >= 0)
+        write_bounded(dst, buf, (size_t)n);
+}
+
+static void on_console(struct shim *s, struct shim_proc *p)
+{
+    uint8_t buf[4096];
+    ssize_t n = read(p->console.fd, buf, sizeof(buf));
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        shim_unwatch(s, &p->console);
+        return;
+    }
+    if (p->console_out >= 0)
+        write_bounded(p->console_out, buf, (size_t)n);
+}
+
+static struct shim_proc *proc_of_fd(struct shim *s, struct shim_fd *f)
+{
+    for (struct shim_proc *p = s->procs; p; p = p->next)
+        if (&p->in_fifo == f || &p->console == f)
+            return p;
+    return NULL;
+}
+
+static void reap(struct shim *s)
+{
+    struct signalfd_siginfo si;
+    int st;
+    pid_t pid;
+
+    while (read(s->sig.fd, &si, sizeof(si)) == sizeof(si))
+        ;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        for (struct shim_proc *p = s->procs; p; p = p->next) {
+            if (p->pid != pid || p->exited)
+                continue;
+            p->exited = true;
+            p->status = SHIM_STOPPED;
+            p->exit_status = berth_shim_wait_status(st);
+            p->exited_ns = berth_now_ns();
+            /* Drain what the terminal still holds before the exit is reported. */
+            if (p->console.fd >= 0 && p->console.events)
+                on_console(s, p);
+            shim_proc_exited(s, p);
+            break;
+        }
+    }
+}
+
+static void wake_cb(struct berth_ttrpc_conn *conn, void *udata)
+{
+    struct conn_slot *cs = udata;
+
+    shim_watch(cs->s, &cs->f, EPOLLIN | EPOLLOUT);
+}
+
+static void conn_drop(struct shim *s, struct conn_slot *cs)
+{
+    shim_unwatch(s, &cs->f);
+    berth_ttrpc_conn_close(cs->conn);
+    free(cs);
+    s->n_conns--;
+}
+
+static void on_accept(struct shim *s)
+{
+    for (;;) {
+        _cleanup_err_ struct berth_err *e = NULL;
+        struct conn_slot *cs;
+        int fd = accept4(s->listen.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+        if (fd < 0)
+            return;
+        cs = berth_xcalloc(1, sizeof(*cs));
+        cs->f = (struct shim_fd){.kind = FD_CONN, .fd = fd};
+        cs->s = s;
+        if (berth_ttrpc_conn_new(s->srv, fd, &cs->conn, &e) < 0) {
+            log_warn("%s", e->msg);
+            free(cs);
+            continue;
+        }
+        berth_ttrpc_conn_set_udata(cs->conn, cs);
+        s->n_conns++;
+        shim_watch(s, &cs->f, EPOLLIN);
+    }
+}
+
+static void on_conn(struct shim *s, struct conn_slot *cs, uint32_t events)
+{
+    _cleanup_err_ struct berth_err *e = NULL;
+    int rc = 0;
+    uint32_t want;
+
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        rc = berth_ttrpc_conn_on_readable(cs->conn, &e);
+    if (rc == 0 && (events & EPOLLOUT))
+        rc = berth_ttrpc_conn_on_writable(cs->conn, &e);
+    if (rc < 0) {
+        if (e->code != BERTH_E_UNAVAILABLE)
+            log_warn("%s", e->msg);
+        conn_drop(s, cs);
+        return;
+    }
+    want = (berth_ttrpc_conn_wants_read(cs->conn) ? EPOLLIN : 0) |
+           (berth_ttrpc_conn_wants_write(cs->conn) ? EPOLLOUT : 0);
+    if (want != cs->f.events)
+        shim_watch(s, &cs->f, want ? want : EPOLLIN);
+}
+
+int berth_shim_serve(struct shim *s, int listen_fd)
+{
+    static const struct berth_ttrpc_service *const svcs[] = {&shim_task_service};
+    struct epoll_event evs[16];
+    sigset_t mask;
+
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    s->ep = epoll_create1(EPOLL_CLOEXEC);
+    s->sig =
+        (struct shim_fd){.kind = FD_SIGNAL, .fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)};
+    s->listen = (struct shim_fd){.kind = FD_LISTEN, .fd = listen_fd};
+    if (s->ep < 0 || s->sig.fd < 0) {
+        log_error_errno(errno, "set up the event loop");
+        return 1;
+    }
+    fcntl(listen_fd, F_SETFL, O_NONBLOCK);
+    shim_watch(s, &s->sig, EPOLLIN);
+    shim_watch(s, &s->listen, EPOLLIN);
+    s->srv = berth_ttrpc_server_new(svcs, BERTH_N(svcs), s);
+    berth_ttrpc_server_set_wake(s->srv, wake_cb);
+    shim_events_init(s, getenv("TTRPC_ADDRESS"));
+
+    /* Leave once Shutdown was accepted and its answer is written (or its caller gone). */
+    while (!(s->shutdown && s->n_conns == 0)) {
+        int n = epoll_wait(s->ep, evs, BERTH_N(evs), s->shutdown ? 100 : -1);
+        if (n < 0 && errno != EINTR) {
+            log_error_errno(errno, "epoll_wait");
+            break;
+        }
+        if (n == 0 && s->shutdown)
+            break;
+        for (int i = 0; i < n; i++) {
+            struct shim_fd *f = evs[i].data.ptr;
+            switch (f->kind) {
+            case FD_LISTEN:
+                on_accept(s);
+                break;
+            case FD_SIGNAL:
+                reap(s);
+                break;
+            case FD_CONN:
+                on_conn(s, (struct conn_slot *)f, evs[i].events);
+                /* A slot may be freed: events of the batch refer to fds, not slots we touch
+                 * again, except another slot; epoll returns each fd at most once. */
+                break;
+            case FD_EVENTS:
+                shim_events_on_io(s, evs[i].events);
+                break;
+            case FD_TIMER:
+                shim_events_on_timer(s);
+                break;
+            case FD_STDIN: {
+                struct shim_proc *p = proc_of_fd(s, f);
+                if (p)
+                    on_stdin(s, p);
+                break;
+            }
+            case FD_CONSOLE: {
+                struct shim_proc *p = proc_of_fd(s, f);
+                if (p)
+                    on_console(s, p);
+                break;
+            }
+            }
+        }
+    }
+    shim_events_drain(s, 2000);
+    unlink(s->socket_path);
+    return 0;
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared state of the long-lived shim: one struct shim owned by the epoll loop (loop.c), the
+ * processes it supervises (init + execs), the Task service handlers (task.c), runc invocation
+ * (runc.c), cgroup reading (cgroup.c) and the asynchronous event publisher (events.c).
+ */
+#ifndef BERTH_RUNTIME_SHIM_INTERNAL_H
+#define BERTH_RUNTIME_SHIM_INTERNAL_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/util.h"
+#include "ttrpc/frame.h"
+#include "ttrpc/server.h"
+
+enum shim_status {
+    SHIM_CREATED = 1, /* containerd.v1.types.Status values */
+    SHIM_RUNNING = 2,
+    SHIM_STOPPED = 3,
+    SHIM_PAUSED = 4,
+};
+
+/* Loop-registered fd owners share this header so epoll data.ptr can be dispatched. */
+enum shim_fd_kind { FD_LISTEN, FD_SIGNAL, FD_CONN, FD_EVENTS, FD_TIMER, FD_STDIN, FD_CONSOLE };
+struct shim_fd {
+    enum shim_fd_kind kind;
+    int fd;
+    uint32_t events;
+};
+
+struct shim_proc {
+    struct shim_proc *next;
+    char *exec_id; /* NULL for the init process */
+    pid_t pid;
+    enum shim_status status;
+    char *stdin_uri, *stdout_uri, *stderr_uri;
+    bool terminal;
+    bool exited;
+    uint32_t exit_status;
+    int64_t exited_ns;
+    char *spec_path; /* exec: the process JSON runc exec reads */
+    /* stdin copy: FIFO -> pipe (the process reads the pipe's other end). */
+    struct shim_fd in_fifo;
+    int in_pipe;
+    /* terminal: pty master copied to/from the stdout/stdin FIFOs. */
+    struct shim_fd console;
+    int console_out; /* stdout FIFO (O_RDWR) the master's output goes to */
+    struct berth_ttrpc_pending **waiters;
+    size_t n_waiters;
+};
+
+/* Queued event for Events.Forward: a packed ttrpc.Request payload. */
+struct shim_event {
+    struct shim_event *next;
+    uint32_t stream_id; /* 0 while not sent on the current connection */
+    int tries;
+    struct berth_bytes req;
+};
+
+struct shim_events {
+    char *address;        /* TTRPC_ADDRESS path; NULL: events are dropped */
+    struct shim_fd sock;  /* kind FD_EVENTS, fd -1 when disconnected */
+    struct shim_fd timer; /* kind FD_TIMER: reconnect backoff */
+    struct shim_event *head, **tail;
+    size_t n;
+    uint32_t next_id;
+    struct berth_ttrpc_wbuf out;
+    struct berth_ttrpc_reader rd;
+    int backoff_ms;
+};
+
+struct shim {
+    const char *ns, *id; /* borrowed from argv */
+    char *bundle;
+    char *runtime;   /* "runc" unless options.binary_name or $BERTH_SHIM_RUNTIME says otherwise */
+    char *runc_root; /* --root for the runtime */
+    char socket_path[128];
+    int ep;
+    struct shim_fd listen, sig;
+    struct berth_ttrpc_server *srv;
+    struct shim_proc *procs; /* init first once created */
+    bool rootfs_mounted;
+    bool shutdown;
+    int n_conns;
+    struct shim_events ev;
+};
+
+/* loop.c */
+void shim_watch(struct shim *s, struct shim_fd *f, uint32_t events);
+void shim_unwatch(struct shim *s, struct shim_fd *f);
+struct shim_proc *shim_proc_find(struct shim *s, const char *exec_id);
+struct shim_proc *shim_init(struct shim *s);
+void shim_proc_free(struct shim_proc *p);
+/* Opens the stdio of a process about to be started by runc: fds[0..2] for runc's 0/1/2
+ * (closed by the caller) and, for stdin, the copy pipe recorded in p. */
+int shim_stdio_open(struct shim *s, struct shim_proc *p, int fds[3], struct berth_err **err);
+/* After runc created a terminal process: receives the pty master from the console socket. */
+int shim_console_recv(struct shim *s, struct shim_proc *p, int sock, struct berth_err **err);
+void shim_stdin_close(struct shim *s, struct shim_proc *p);
+
+/* Runs the loop on listen_fd until Shutdown; returns the exit code. */
+int berth_shim_serve(struct shim *s, int listen_fd);
+
+/* task.c */
+extern const struct berth_ttrpc_service shim_task_service;
+/* Resolves pending Waits of p (which has exited) and publishes TaskExit. */
+void shim_proc_exited(struct shim *s, struct shim_proc *p);
+
+/* runc.c: runs `<runtime> --root R --log <bundle>/log.json --log-format json args...`
+ * synchronously with stdio fds (-1: /dev/null). out (may be NULL) gets stdout when
+ * stdio[1] is -1. INTERNAL with runc's last logged error on failure. */
+int shim_runc(struct shim *s, const int stdio[3], struct berth_bytes *out, struct berth_err **err,
+              const char *arg0, ...) __attribute__((sentinel));
+
+/* cgroup.c: the init process's pids (from its cgroup) and stats as an Any. */
+int shim_cgroup_pids(pid_t pid, uint32_t **pids, size_t *n, struct berth_err **err);
+int shim_cgroup_stats(pid_t pid, struct berth_bytes *value, const char **type_url,
+                      struct berth_err **err);
+
+/* events.c */
+void shim_events_init(struct shim *s, const char *address);
+/* Queues topic/msg (type_url = the message's bare full name) for Events.Forward. */
+void shim_events_publish(struct shim *s, const char *topic, const ProtobufCMessage *msg);
+void shim_events_on_io(struct shim *s, uint32_t events);
+void shim_events_on_timer(struct shim *s);
+/* Tries to deliver what is queued within timeout_ms (at shutdown). */
+void shim_events_drain(struct shim *s, int timeout_ms);
+
+#endif

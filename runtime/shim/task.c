@@ -1,0 +1,715 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* containerd.task.v2.Task handlers: decode (done by the ttrpc server) -> check the process
+ * table -> run the OCI runtime -> answer and publish the task event. Wait is the one call
+ * answered later (deferred until the loop reaps the process). */
+#define BERTH_LOG_SUBSYS "shim.task"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h> /* TIOCSWINSZ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "api/events/task.pb-c.h"
+#include "api/runtime/runc/options/oci.pb-c.h"
+#include "api/runtime/task/v2/shim.pb-c.h"
+#include "lib/log.h"
+#include "runtime/shim/shim-internal.h"
+#include "runtime/shim/shim.h"
+#include "snapshots/snapshotter.h" /* berth_mount_all / berth_unmount */
+
+#define TASK_PREFIX(x) Containerd__Task__V2__##x
+
+static struct shim *S(struct berth_ttrpc_ctx *ctx)
+{
+    return ctx->app;
+}
+
+static void ts_set(Google__Protobuf__Timestamp *ts, int64_t ns)
+{
+    ts->seconds = ns / 1000000000;
+    ts->nanos = (int32_t)(ns % 1000000000);
+}
+
+/* The init process (exec_id empty) or an exec of the shim's task. NOT_FOUND otherwise. */
+static int lookup(struct shim *s, const char *id, const char *exec_id, struct shim_proc **out,
+                  struct berth_err **err)
+{
+    struct shim_proc *p;
+
+    if (strcmp(id, s->id) != 0 || !shim_init(s))
+        return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "task \"%s\" not found", id);
+    p = shim_proc_find(s, exec_id);
+    if (!p)
+        return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "process \"%s\" not found", exec_id);
+    *out = p;
+    return 0;
+}
+
+static struct shim_proc *proc_new(const char *exec_id, const char *in, const char *out,
+                                  const char *errp, bool terminal)
+{
+    struct shim_proc *p = berth_xcalloc(1, sizeof(*p));
+
+    p->exec_id = exec_id && *exec_id ? berth_xstrdup(exec_id) : NULL;
+    p->stdin_uri = berth_xstrdup(in ? in : "");
+    p->stdout_uri = berth_xstrdup(out ? out : "");
+    p->stderr_uri = berth_xstrdup(errp ? errp : "");
+    p->terminal = terminal;
+    p->in_fifo = (struct shim_fd){.kind = FD_STDIN, .fd = -1};
+    p->console = (struct shim_fd){.kind = FD_CONSOLE, .fd = -1};
+    p->in_pipe = p->console_out = -1;
+    return p;
+}
+
+static void proc_unlink(struct shim *s, struct shim_proc *p)
+{
+    for (struct shim_proc **pp = &s->procs; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    shim_unwatch(s, &p->in_fifo);
+    shim_unwatch(s, &p->console);
+    shim_proc_free(p);
+}
+
+static int read_pid(const char *path, pid_t *pid, struct berth_err **err)
+{
+    char buf[32] = {0};
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0 || (*pid = atoi(buf)) <= 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "read pid file \"%s\"", path);
+    return 0;
+}
+
+/* A listening console socket next to the shim socket; runc connects and sends the master. */
+static int console_socket(struct shim *s, char *path, size_t len, int *fd, struct berth_err **err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    static unsigned seq;
+
+    if (snprintf(path, len, "%s.c%u", s->socket_path, seq++) >= (int)sizeof(sa.sun_path))
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "console socket path too long");
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*fd < 0 || bind(*fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(*fd, 1) < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "console socket \"%s\"", path);
+    return 0;
+}
+
+static void close_fds(int fds[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+static int apply_options(struct shim *s, const Google__Protobuf__Any *any, struct berth_err **err)
+{
+    Containerd__Runc__V1__Options *o;
+    const char *env = getenv("BERTH_SHIM_RUNTIME");
+
+    if (env && *env) {
+        free(s->runtime);
+        s->runtime = berth_xstrdup(env);
+    }
+    if (!any || !any->value.len)
+        return 0;
+    if (strcmp(any->type_url, "containerd.runc.v1.Options") != 0 &&
+        !berth_str_has_prefix(any->type_url, "type.googleapis.com/containerd.runc.v1.Options"))
+        return 0; /* other runtimes' options: nothing for us */
+    o = containerd__runc__v1__options__unpack(NULL, any->value.len, any->value.data);
+    if (!o)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "decode containerd.runc.v1.Options");
+    if (o->binary_name && *o->binary_name) {
+        free(s->runtime);
+        s->runtime = berth_xstrdup(o->binary_name);
+    }
+    if (o->root && *o->root) {
+        free(s->runc_root);
+        s->runc_root = berth_strdup_printf("%s/%s", o->root, s->ns);
+    }
+    containerd__runc__v1__options__free_unpacked(o, NULL);
+    return 0;
+}
+
+static int task_state(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                      struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(StateRequest) *req = (const void *)in;
+    TASK_PREFIX(StateResponse) r = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
+    Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    struct shim *s = S(ctx);
+    struct shim_proc *p;
+
+    if (lookup(s, req->id, req->exec_id, &p, err) < 0)
+        return -1;
+    r.id = (char *)s->id;
+    r.bundle = s->bundle;
+    r.pid = (uint32_t)p->pid;
+    r.status = (Containerd__V1__Types__Status)p->status;
+    r.stdin = p->stdin_uri;
+    r.stdout = p->stdout_uri;
+    r.stderr = p->stderr_uri;
+    r.terminal = p->terminal;
+    r.exec_id = p->exec_id ? p->exec_id : "";
+    if (p->exited) {
+        r.exit_status = p->exit_status;
+        ts_set(&ts, p->exited_ns);
+        r.exited_at = &ts;
+    }
+    berth_ttrpc_pack(out, &r.base);
+    return 0;
+}
+
+/* Starts init (runc create) or an exec (runc exec --detach) with p's stdio. */
+static int spawn(struct shim *s, struct shim_proc *p, struct berth_err **err)
+{
+    char pidfile[4096], csock[128];
+    _cleanup_close_ int cfd = -1;
+    int fds[3] = {-1, -1, -1}, ret;
+
+    if (shim_stdio_open(s, p, fds, err) < 0) {
+        close_fds(fds);
+        return -1;
+    }
+    if (p->terminal && console_socket(s, csock, sizeof(csock), &cfd, err) < 0) {
+        close_fds(fds);
+        return -1;
+    }
+    if (!p->exec_id) {
+        snprintf(pidfile, sizeof(pidfile), "%s/init.pid", s->bundle);
+        if (p->terminal)
+            ret = shim_runc(s, fds, NULL, err, "create", "--bundle", s->bundle, "--pid-file",
+                            pidfile, "--console-socket", csock, s->id, NULL);
+        else
+            ret = shim_runc(s, fds, NULL, err, "create", "--bundle", s->bundle, "--pid-file",
+                            pidfile, s->id, NULL);
+    } else {
+        snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", s->bundle, p->exec_id);
+        if (p->terminal)
+            ret = shim_runc(s, fds, NULL, err, "exec", "--process", p->spec_path, "--detach",
+                            "--pid-file", pidfile, "--console-socket", csock, s->id, NULL);
+        else
+            ret = shim_runc(s, fds, NULL, err, "exec", "--process", p->spec_path, "--detach",
+                            "--pid-file", pidfile, s->id, NULL);
+    }
+    close_fds(fds);
+    if (ret == 0 && p->terminal)
+        ret = shim_console_recv(s, p, cfd, err);
+    if (p->terminal)
+        unlink(csock);
+    if (ret == 0)
+        ret = read_pid(pidfile, &p->pid, err);
+    if (p->exec_id)
+        unlink(pidfile);
+    if (ret < 0)
+        shim_stdin_close(s, p);
+    return ret;
+}
+
+static int task_create(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                       struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(CreateTaskRequest) *req = (const void *)in;
+    TASK_PREFIX(CreateTaskResponse) r = CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
+    Containerd__Events__TaskCreate ev = CONTAINERD__EVENTS__TASK_CREATE__INIT;
+    Containerd__Events__TaskIO tio = CONTAINERD__EVENTS__TASK_IO__INIT;
+    struct shim *s = S(ctx);
+    struct shim_proc *p;
+    char rootfs[4096];
+
+    if (strcmp(req->id, s->id) != 0)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "task \"%s\" does not belong to shim \"%s\"", req->id, s->id);
+    if (shim_init(s))
+        return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "task \"%s\" already exists", req->id);
+    if (req->checkpoint && *req->checkpoint)
+        return berth_err_set(err, BERTH_E_NOT_IMPLEMENTED, 0, "restore from checkpoint");
+    if (apply_options(s, req->options, err) < 0)
+        return -1;
+    snprintf(rootfs, sizeof(rootfs), "%s/rootfs", s->bundle);
+    if (req->n_rootfs > 0) {
+        _cleanup_free_ struct berth_mount *m = NULL;
+        size_t n = req->n_rootfs;
+        int ret;
+        berth_mounts_from_pb(req->rootfs, n, &m);
+        mkdir(rootfs, 0711);
+        ret = berth_mount_all(m, n, rootfs, err);
+        berth_mounts_free(steal_ptr(m), n);
+        if (ret < 0)
+            return berth_err_wrap(err, "mount rootfs");
+        s->rootfs_mounted = true;
+    }
+    p = proc_new(NULL, req->stdin, req->stdout, req->stderr, req->terminal);
+    p->status = SHIM_CREATED;
+    if (spawn(s, p, err) < 0) {
+        _cleanup_err_ struct berth_err *e2 = NULL;
+        shim_proc_free(p);
+        if (s->rootfs_mounted && berth_unmount(rootfs, &e2) == 0)
+            s->rootfs_mounted = false;
+        return -1;
+    }
+    p->next = s->procs;
+    s->procs = p;
+    log_info("created task %s pid %d", s->id, (int)p->pid);
+
+    ev.container_id = (char *)s->id;
+    ev.bundle = s->bundle;
+    ev.n_rootfs = req->n_rootfs;
+    ev.rootfs = req->rootfs;
+    tio.stdin = p->stdin_uri;
+    tio.stdout = p->stdout_uri;
+    tio.stderr = p->stderr_uri;
+    tio.terminal = p->terminal;
+    ev.io = &tio;
+    ev.checkpoint = req->checkpoint;
+    ev.pid = (uint32_t)p->pid;
+    shim_events_publish(s, "/tasks/create", &ev.base);
+    r.pid = (uint32_t)p->pid;
+    berth_ttrpc_pack(out, &r.base);
+    return 0;
+}
+
+static int task_start(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                      struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(StartRequest) *req = (const void *)in;
+    TASK_PREFIX(StartResponse) r = CONTAINERD__TASK__V2__START_RESPONSE__INIT;
+    struct shim *s = S(ctx);
+    struct shim_proc *p;
+
+    if (lookup(s, req->id, req->exec_id, &p, err) < 0)
+        return -1;
+    if (p->status != SHIM_CREATED)
+        return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                             "process \"%s\" cannot be started (already started)",
+                             p->exec_id ? p->exec_id : s->id);
+    if (!p->exec_id) {
+        Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
+        if (shim_init(s)->exited)
+            return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "task \"%s\" exited", s->id);
+        if (shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, "start", s->id, NULL) < 0)
+            return -1;
+        p->status = SHIM_RUNNING;
+        ev.container_id = (char *)s->id;
+        ev.pid = (uint32_t)p->pid;
+        shim_events_publish(s, "/tasks/start", &ev.base);
+    } else {
+        Containerd__Events__TaskExecStarted ev = CONTAINERD__EVENTS__TASK_EXEC_STARTED__INIT;
+        if (spawn(s, p, err) < 0)
+            return -1;
+        p->status = SHIM_RUNNING;
+        ev.container_id = (char *)s->id;
+        ev.exec_id = p->exec_id;
+        ev.pid = (uint32_t)p->pid;
+        shim_events_publish(s, "/tasks/exec-started", &ev.base);
+    }
+    r.pid = (uint32_t)p->pid;
+    berth_ttrpc_pack(out, &r.base);
+    return 0;
+}
+
+static int task_delete(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                       struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(DeleteRequest) *req = (const void *)in;
+    TASK_PREFIX(DeleteResponse) r = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+    Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    struct shim *s = S(ctx);
+    struct shim_proc *p;
+
+    if (lookup(s, req->id, req->exec_id, &p, err) < 0)
+        return -1;
+    if (!p->exec_id) {
+        Containerd__Events__TaskDelete ev = CONTAINERD__EVENTS__TASK_DELETE__INIT;
+        char path[4096];
+        /* A created-but-never-started init is killed by runc delete --force. */
+        if (p->status != SHIM_CREATED && !p->exited)
+            return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                                 "task \"%s\" must be stopped before deletion", s->id);
+        for (struct shim_proc *q = s->procs; q; q = q->next)
+            if (q != p && !q->exited && q->pid > 0)
+                kill(q->pid, SIGKILL);
+        if (shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, "delete", "--force", s->id, NULL) < 0)
+            return -1;
+        snprintf(path, sizeof(path), "%s/rootfs", s->bundle);
+        if (s->rootfs_mounted) {
+            if (berth_unmount(path, err) < 0)
+                return -1;
+            s->rootfs_mounted = false;
+        }
+        if (!p->exited) {
+            p->exited = true;
+            p->exit_status = 128 + SIGKILL;
+            p->exited_ns = berth_now_ns();
+        }
+        snprintf(path, sizeof(path), "%s/exit", s->bundle);
+        unlink(path);
+        ev.container_id = (char *)s->id;
+        ev.pid = (uint32_t)p->pid;
+        ev.exit_status = p->exit_status;
+        ts_set(&ts, p->exited_ns);
+        ev.exited_at = &ts;
+        shim_events_publish(s, "/tasks/delete", &ev.base);
+    } else if (!p->exited && p->status != SHIM_CREATED) {
+        return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                             "process \"%s\" must be stopped before deletion", p->exec_id);
+    }
+    r.pid = (uint32_t)p->pid;
+    r.exit_status = p->exit_status;
+    ts_set(&ts, p->exited_ns ? p->exited_ns : berth_now_ns());
+    r.exited_at = &ts;
+    berth_ttrpc_pack(out, &r.base);
+    if (!p->exec_id) {
+        /* Everything goes with the init process. */
+        while (s->procs)
+            proc_unlink(s, s->procs);
+    } else {
+        proc_unlink(s, p);
+    }
+    return 0;
+}
+
+static int task_pids(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                     struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(PidsRequest) *req = (const void *)in;
+    TASK_PREFIX(PidsResponse) r = CONTAINERD__TASK__V2__PIDS_RESPONSE__INIT;
+    _cleanup_free_ Containerd__V1__Types__ProcessInfo *infos = NULL;
+    _cleanup_free_ Containerd__V1__Types__ProcessInfo **ptrs = NULL;
+    _cleanup_free_ uint32_t *pids = NULL;
+    struct shim *s = S(ctx);
+    struct shim_proc *p;
+    size_t n = 0;
+
+    if (lookup(s, req->id, "", &p, err) < 0)
+        return -1;
+    if (!p->exited && shim_cgroup_pids(p->pid, &pids, &n, err) < 0)
+        return -1;
+    infos = berth_xcalloc(n + 1, sizeof(*infos));
+    ptrs = berth_xcalloc(n + 1, sizeof(*ptrs));
+    for (size_t i = 0; i < n; i++) {
+        containerd__v1__types__process_info__init(&infos[i]);
+        infos[i].pid = pids[i];
+        ptrs[i] = &infos[i];
+    }
+    r.n_processes = n;
+    r.processes = ptrs;
+    berth_ttrpc_pack(out, &r.base);
+    return 0;
+}
+
+static int pause_resume(struct berth_ttrpc_ctx *ctx, const char *id, bool pause,
+                        struct berth_err **err)
+{
+    struct shim *s = S(ctx);
+    struct shim_proc *p;
+
+    if (lookup(s, id, "", &p, err) < 0)
+        return -1;
+    if (p->status != (pause ? SHIM_RUNNING : SHIM_PAUSED) || p->exited)
+        return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "task \"%s\" is not %s", id,
+                             pause ? "running" : "paused");
+    if (shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, pause ? "pause" : "resume", s->id, NULL) < 0)
+        return -1;
+    p->status = pause ? SHIM_PAUSED : SHIM_RUNNING;
+    if (pause) {
+        Containerd__Events__TaskPaused ev = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
+        ev.container_id = (char *)s->id;
+        shim_events_publish(s, "/tasks/paused", &ev.base);
+    } else {
+        Containerd__Events__TaskResumed ev = CONTAINERD__EVENTS__TASK_RESUMED__INIT;
+        ev.container_id = (char *)s->id;
+        shim_events_publish(s, "/tasks/resumed", &ev.base);
+    }
+    return 0;
+}
+
+static int task_pause(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                      struct berth_bytes *out, struct berth_err **err)
+{
+    return pause_resume(ctx, ((const TASK_PREFIX(PauseRequest) *)(const void *)in)->id, true, err);
+}
+
+static int task_resume(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                       struct berth_bytes *out, struct berth_err **err)
+{
+    return pause_resume(ctx, ((const TASK_PREFIX(ResumeRequest) *)(const void *)in)->id, false,
+                        err);
+}
+
+static int task_checkpoint(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                           struct berth_bytes *out, struct berth_err **err)
+{
+    return berth_err_set(err, BERTH_E_NOT_IMPLEMENTED, 0, "checkpoint is not supported");
+}
+
+static int task_kill(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                     struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(KillRequest) *req = (const void *)in;
+    struct shim *s = S(ctx);
+    struct shim_proc *p;
+    char sig[16];
+
+    if (lookup(s, req->id, req->exec_id, &p, err) < 0)
+        return -1;
+    if (req->signal == 0 || req->signal >= 65)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid signal %u", req->signal);
+    if (p->exited && !req->all)
+        return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "process already finished");
+    if (p->exec_id) {
+        if (p->pid <= 0)
+            return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "process \"%s\" not started",
+                                 p->exec_id);
+        if (kill(p->pid, (int)req->signal) < 0)
+            return berth_err_set(err, errno == ESRCH ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
+                                 "kill process \"%s\"", p->exec_id);
+        return 0;
+    }
+    snprintf(sig, sizeof(sig), "%u", req->signal);
+    if (req->all)
+        return shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, "kill", "--all", s->id, sig, NULL);
+    return shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, "kill", s->id, sig, NULL);
+}
+
+static int task_exec(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                     struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(ExecProcessRequest) *req = (const void *)in;
+    Containerd__Events__TaskExecAdded ev = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
+    struct shim *s = S(ctx);
+    struct shim_proc *init, *p;
+    _cleanup_close_ int fd = -1;
+    enum berth_shim_io_kind k;
+    const char *path;
+    char spec[4096];
+
+    if (lookup(s, req->id, "", &init, err) < 0)
+        return -1;
+    if (!req->exec_id || !*req->exec_id || strchr(req->exec_id, '/'))
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid exec id \"%s\"",
+                             req->exec_id ? req->exec_id : "");
+    if (shim_proc_find(s, req->exec_id))
+        return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "id %s: already exists", req->exec_id);
+    if (init->exited)
+        return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "task \"%s\" has exited", s->id);
+    if (!req->spec || !req->spec->value.len)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "exec \"%s\" has no process spec",
+                             req->exec_id);
+    if (berth_shim_io_parse(req->stdin, &k, &path, err) < 0 ||
+        berth_shim_io_parse(req->stdout, &k, &path, err) < 0 ||
+        berth_shim_io_parse(req->stderr, &k, &path, err) < 0)
+        return -1;
+    snprintf(spec, sizeof(spec), "%s/exec-%s.json", s->bundle, req->exec_id);
+    fd = open(spec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 ||
+        write(fd, req->spec->value.data, req->spec->value.len) != (ssize_t)req->spec->value.len)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "write \"%s\"", spec);
+    p = proc_new(req->exec_id, req->stdin, req->stdout, req->stderr, req->terminal);
+    p->spec_path = berth_xstrdup(spec);
+    p->status = SHIM_CREATED;
+    p->next = init->next; /* init stays first */
+    init->next = p;
+    ev.container_id = (char *)s->id;
+    ev.exec_id = p->exec_id;
+    shim_events_publish(s, "/tasks/exec-added", &ev.base);
+    return 0;
+}
+
+static int task_resize_pty(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                           struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(ResizePtyRequest) *req = (const void *)in;
+    struct winsize ws = {.ws_row = (unsigned short)req->height,
+                         .ws_col = (unsigned short)req->width};
+    struct shim_proc *p;
+
+    if (lookup(S(ctx), req->id, req->exec_id, &p, err) < 0)
+        return -1;
+    if (p->console.fd < 0)
+        return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "process has no terminal");
+    if (ioctl(p->console.fd, TIOCSWINSZ, &ws) < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "resize terminal");
+    return 0;
+}
+
+static int task_close_io(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                         struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(CloseIORequest) *req = (const void *)in;
+    struct shim_proc *p;
+
+    if (lookup(S(ctx), req->id, req->exec_id, &p, err) < 0)
+        return -1;
+    if (req->stdin) {
+        shim_stdin_close(S(ctx), p);
+        /* A terminal's stdin ends with EOT, as a user would type it. */
+        if (p->terminal && p->console.fd >= 0 && write(p->console.fd, "\x04", 1) < 0)
+            log_debug("send EOT to console");
+    }
+    return 0;
+}
+
+static int task_update(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                       struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(UpdateTaskRequest) *req = (const void *)in;
+    struct shim *s = S(ctx);
+    struct shim_proc *p;
+    _cleanup_close_ int fd = -1;
+    char path[4096];
+    int ret;
+
+    if (lookup(s, req->id, "", &p, err) < 0)
+        return -1;
+    if (!req->resources || !req->resources->value.len)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "update without resources");
+    snprintf(path, sizeof(path), "%s/update.json", s->bundle);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, req->resources->value.data, req->resources->value.len) !=
+                      (ssize_t)req->resources->value.len)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "write \"%s\"", path);
+    ret = shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, "update", "--resources", path, s->id, NULL);
+    unlink(path);
+    return ret;
+}
+
+static void pack_wait(struct shim_proc *p, struct berth_bytes *out)
+{
+    TASK_PREFIX(WaitResponse) r = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
+    Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+    r.exit_status = p->exit_status;
+    ts_set(&ts, p->exited_ns);
+    r.exited_at = &ts;
+    berth_ttrpc_pack(out, &r.base);
+}
+
+static int task_wait(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                     struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(WaitRequest) *req = (const void *)in;
+    struct shim_proc *p;
+
+    if (lookup(S(ctx), req->id, req->exec_id, &p, err) < 0)
+        return -1;
+    if (p->exited) {
+        pack_wait(p, out);
+        return 0;
+    }
+    p->waiters = berth_xrealloc(p->waiters, (p->n_waiters + 1) * sizeof(*p->waiters));
+    p->waiters[p->n_waiters++] = berth_ttrpc_ctx_defer(ctx);
+    return 0;
+}
+
+void shim_proc_exited(struct shim *s, struct shim_proc *p)
+{
+    Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
+    Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    struct berth_bytes b = {0};
+
+    log_info("process %s pid %d exited with %u", p->exec_id ? p->exec_id : s->id, (int)p->pid,
+             p->exit_status);
+    if (!p->exec_id) {
+        _cleanup_err_ struct berth_err *e = NULL;
+        if (berth_shim_exit_write(s->bundle, p->exit_status, p->exited_ns, &e) < 0)
+            log_warn("%s", e->msg);
+    }
+    ev.container_id = (char *)s->id;
+    ev.id = p->exec_id ? p->exec_id : (char *)s->id;
+    ev.pid = (uint32_t)p->pid;
+    ev.exit_status = p->exit_status;
+    ts_set(&ts, p->exited_ns);
+    ev.exited_at = &ts;
+    shim_events_publish(s, "/tasks/exit", &ev.base);
+    pack_wait(p, &b);
+    for (size_t i = 0; i < p->n_waiters; i++)
+        berth_ttrpc_pending_reply(p->waiters[i], b.data, b.len, NULL);
+    p->n_waiters = 0;
+    berth_bytes_clear(&b);
+}
+
+static int task_stats(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                      struct berth_bytes *out, struct berth_err **err)
+{
+    const TASK_PREFIX(StatsRequest) *req = (const void *)in;
+    TASK_PREFIX(StatsResponse) r = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+    struct berth_bytes value = {0};
+    const char *type_url = NULL;
+    struct shim_proc *p;
+
+    if (lookup(S(ctx), req->id, "", &p, err) < 0)
+        return -1;
+    if (p->exited)
+        return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "task \"%s\" has exited", req->id);
+    if (shim_cgroup_stats(p->pid, &value, &type_url, err) < 0)
+        return -1;
+    any.type_url = (char *)type_url;
+    any.value.data = value.data;
+    any.value.len = value.len;
+    r.stats = &any;
+    berth_ttrpc_pack(out, &r.base);
+    berth_bytes_clear(&value);
+    return 0;
+}
+
+static int task_connect(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                        struct berth_bytes *out, struct berth_err **err)
+{
+    TASK_PREFIX(ConnectResponse) r = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
+    struct shim_proc *init = shim_init(S(ctx));
+
+    r.shim_pid = (uint32_t)getpid();
+    r.task_pid = init ? (uint32_t)init->pid : 0;
+    r.version = "berth-shim " BERTH_VERSION;
+    berth_ttrpc_pack(out, &r.base);
+    return 0;
+}
+
+static int task_shutdown(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
+                         struct berth_bytes *out, struct berth_err **err)
+{
+    struct shim *s = S(ctx);
+
+    /* Like containerd's shim: stay while a task is left (the daemon deletes it first). */
+    if (shim_init(s))
+        return 0;
+    s->shutdown = true;
+    return 0;
+}
+
+#define M(name, type, fn)                                                                          \
+    {                                                                                              \
+        name, &containerd__task__v2__##type##__descriptor, fn                                      \
+    }
+static const struct berth_ttrpc_method methods[] = {
+    M("State", state_request, task_state),
+    M("Create", create_task_request, task_create),
+    M("Start", start_request, task_start),
+    M("Delete", delete_request, task_delete),
+    M("Pids", pids_request, task_pids),
+    M("Pause", pause_request, task_pause),
+    M("Resume", resume_request, task_resume),
+    M("Checkpoint", checkpoint_task_request, task_checkpoint),
+    M("Kill", kill_request, task_kill),
+    M("Exec", exec_process_request, task_exec),
+    M("ResizePty", resize_pty_request, task_resize_pty),
+    M("CloseIO", close_iorequest, task_close_io),
+    M("Update", update_task_request, task_update),
+    M("Wait", wait_request, task_wait),
+    M("Stats", stats_request, task_stats),
+    M("Connect", connect_request, task_connect),
+    M("Shutdown", shutdown_request, task_shutdown),
+};
+const struct berth_ttrpc_service shim_task_service = {"containerd.task.v2.Task", methods,
+                                                      BERTH_N(methods)};

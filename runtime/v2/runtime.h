@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The shim v2 runtime manager (containerd 1.6 runtime/v2): resolves runtime names to shim
+ * binaries, writes bundles under <state>/tasks/<ns>/<id>/, spawns shims with the `start`
+ * protocol, keeps a table of live tasks (one ttrpc client per shim), reattaches to shims after
+ * a restart and serves containerd.services.events.ttrpc.v1.Events/Forward on
+ * <grpc address>.ttrpc. Knows nothing about gRPC services or metadata: services/tasks drives it.
+ */
+#ifndef BERTH_RUNTIME_V2_RUNTIME_H
+#define BERTH_RUNTIME_V2_RUNTIME_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/types/event.pb-c.h"
+#include "google/protobuf/any.pb-c.h"
+#include "lib/err.h"
+#include "snapshots/snapshotter.h" /* struct berth_mount */
+
+#define BERTH_RT_DEFAULT_RUNTIME "io.containerd.berth.v1"
+#define BERTH_RT_TASK_SERVICE    "containerd.task.v2.Task"
+
+struct berth_rt;      /* opaque manager */
+struct berth_rt_task; /* opaque, reference counted table entry */
+
+/* Receives every event shims forward, and the synthetic ones the manager makes for dead shims
+ * (env borrowed for the call). May be called from any manager thread. */
+typedef void (*berth_rt_event_fn)(void *arg, const Containerd__Types__Envelope *env);
+
+struct berth_rt_opts {
+    const char *state;           /* bundles live in <state>/tasks */
+    const char *address;         /* gRPC socket path handed to shims (-address) */
+    const char *daemon_path;     /* -publish-binary; NULL: /proc/self/exe */
+    const char *bin_dir;         /* first place to look for berth-shim; NULL: daemon's dir */
+    const char *default_runtime; /* NULL: BERTH_RT_DEFAULT_RUNTIME */
+    berth_rt_event_fn on_event;  /* may be NULL */
+    void *event_arg;
+};
+
+/* Creates the manager (copies opts). Starts no thread. *out owned by the caller. */
+int berth_rt_new(const struct berth_rt_opts *opts, struct berth_rt **out, struct berth_err **err);
+/* Listens on <address>.ttrpc, starts the events and shim-log threads and reattaches to the
+ * shims whose bundles survive under <state>/tasks (dead ones are cleaned up and kept as
+ * stopped tasks). INTERNAL on socket/thread errors. */
+int berth_rt_start(struct berth_rt *rt, struct berth_err **err);
+/* Stops the threads and drops every connection (shims keep running). NULL-safe. */
+void berth_rt_free(struct berth_rt *rt);
+const char *berth_rt_default_runtime(const struct berth_rt *rt);
+
+/* "io.containerd.<name>.<version>" -> "containerd-shim-<name>-<version>"; *out owned by the
+ * caller. INVALID_ARGUMENT for any other shape. */
+int berth_rt_binary_name(const char *runtime, char **out, struct berth_err **err);
+/* Full path of the shim for runtime: an absolute runtime name as is; io.containerd.berth.v1
+ * as <bin_dir>/berth-shim when present; otherwise the binary name searched in bin_dir (if
+ * non-NULL) and then $PATH. NOT_FOUND when no executable exists, INVALID_ARGUMENT for a bad
+ * name. *out owned by the caller. */
+int berth_rt_binary_resolve(const char *runtime, const char *bin_dir, char **out,
+                            struct berth_err **err);
+/* "<state>/tasks/<ns>/<id>"; caller frees. */
+char *berth_rt_bundle_path(const char *state, const char *ns, const char *id);
+/* INVALID_ARGUMENT unless 1 <= sig <= 64. */
+int berth_rt_signal_validate(uint32_t sig, struct berth_err **err);
+
+struct berth_rt_create_opts { /* all borrowed */
+    const char *ns, *id;
+    const char *runtime;      /* NULL/"": the default runtime */
+    const char *runtime_path; /* optional explicit shim binary */
+    const void *spec;         /* config.json bytes */
+    size_t spec_len;
+    const struct berth_mount *rootfs;
+    size_t n_rootfs;
+    const char *stdin_path, *stdout_path, *stderr_path;
+    bool terminal;
+    const Google__Protobuf__Any *options; /* written to the shim's stdin and sent to Create */
+};
+
+/* Writes the bundle, spawns the shim and sends Task.Create. ALREADY_EXISTS if ns/id has a
+ * task; the shim's error class otherwise. On failure nothing is left: the shim is shut down
+ * (and its `delete` run), the rootfs unmounted and the bundle removed. *pid = the init pid. */
+int berth_rt_task_create(struct berth_rt *rt, const struct berth_rt_create_opts *o, uint32_t *pid,
+                         struct berth_err **err);
+/* NOT_FOUND ("task \"id\" not found") when ns/id has no task. *out holds a reference. */
+int berth_rt_task_get(struct berth_rt *rt, const char *ns, const char *id,
+                      struct berth_rt_task **out, struct berth_err **err);
+/* Every task of ns (references), sorted by id; free with berth_rt_tasks_put. */
+void berth_rt_task_list(struct berth_rt *rt, const char *ns, struct berth_rt_task ***out,
+                        size_t *n);
+void berth_rt_tasks_put(struct berth_rt_task **v, size_t n);
+void berth_rt_task_put(struct berth_rt_task *t); /* NULL-safe */
+const char *berth_rt_task_id(const struct berth_rt_task *t);
+const char *berth_rt_task_ns(const struct berth_rt_task *t);
+
+/*
+ * Calls containerd.task.v2.Task/<method> on the task's shim (see berth_ttrpc_client_call).
+ * FAILED_PRECONDITION "task is stopped" when the shim is gone; a lost connection turns the
+ * task into a dead one (shim `delete` run, TaskExit published) and returns UNAVAILABLE.
+ */
+int berth_rt_task_call(struct berth_rt *rt, struct berth_rt_task *t, const char *method,
+                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                       ProtobufCMessage **resp, int64_t timeout_ms, struct berth_err **err);
+
+/* A process state as Tasks.Get reports it. Strings owned by the struct. */
+struct berth_rt_state {
+    uint32_t pid;
+    int status; /* containerd.v1.types.Status */
+    char *stdin_path, *stdout_path, *stderr_path;
+    bool terminal;
+    uint32_t exit_status;
+    int64_t exited_ns; /* 0: not exited */
+};
+void berth_rt_state_clear(struct berth_rt_state *s);
+/* State of the init (exec_id NULL/"") or an exec process: asks the shim, or answers STOPPED
+ * with the recorded exit for a dead shim. Errors as berth_rt_task_call. */
+int berth_rt_task_state(struct berth_rt *rt, struct berth_rt_task *t, const char *exec_id,
+                        struct berth_rt_state *out, struct berth_err **err);
+/* Blocks until the process exits (at once if it has); a dead shim answers its recorded exit. */
+int berth_rt_task_wait(struct berth_rt *rt, struct berth_rt_task *t, const char *exec_id,
+                       uint32_t *exit_status, int64_t *exited_ns, struct berth_err **err);
+/* Deletes the init process (the shim refuses a running one: FAILED_PRECONDITION), shuts the
+ * shim down, removes the bundle and the table entry. Outputs may be NULL. */
+int berth_rt_task_delete(struct berth_rt *rt, struct berth_rt_task *t, uint32_t *pid,
+                         uint32_t *exit_status, int64_t *exited_ns, struct berth_err **err);
+
+#endif

@@ -1,0 +1,160 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Running containers (root, real runc): berthctl run/tasks and Debian's ctr against berthd's
+# Tasks service and runtime/v2 manager with containerd-shim-runc-v2 (and berth-shim when built),
+# exit codes, a pty, exec/kill/ps/pause/resume/metrics, reattach after kill -9 and bad input.
+
+load helpers
+
+RUNC=io.containerd.runc.v2
+IMG=docker.io/berth/busybox:latest
+
+setup() {
+    [ "$(id -u)" -eq 0 ] || skip "needs root"
+    command -v runc >/dev/null || skip "needs runc"
+    command -v containerd-shim-runc-v2 >/dev/null || skip "needs containerd-shim-runc-v2"
+    berth_setup
+    DATA="$BERTH_TMP/data"
+    bash "$BATS_TEST_DIRNAME/../data/mkimages.sh" "$DATA" >/dev/null
+    ctrb images import "$DATA/oci/busybox.tar" >/dev/null
+}
+
+# Kills whatever the test left running so the temp dir can go.
+teardown() {
+    local t
+    if [ -n "${BERTHD_PID:-}" ]; then
+        for t in $(bctl tasks ls 2>/dev/null | awk 'NR>1 {print $1}'); do
+            bctl tasks kill -a -s 9 "$t" >/dev/null 2>&1 || true
+            bctl tasks rm -f "$t" >/dev/null 2>&1 || true
+        done
+    fi
+    berth_teardown
+}
+
+live_shims() {
+    ps -eo stat=,args= | awk '$1 !~ /^Z/' | grep -c "[c]ontainerd-shim.*$BERTH_TMP\|[c]ontainerd-shim-runc-v2 -namespace" || true
+}
+
+@test "berthctl run --rm prints output and propagates the exit code" {
+    run bctl run --rm --runtime "$RUNC" "$IMG" t1 echo hi
+    status_is 0
+    [ "$output" = "hi" ]
+    run bctl run --rm --runtime "$RUNC" "$IMG" t2 sh -c 'exit 3'
+    status_is 3
+    run bctl containers ls -q
+    line_absent t1
+    line_absent t2
+    [ "$(grep -c "$BERTH_TMP" /proc/mounts)" -eq 0 ]
+    [ -z "$(ls -A "$STATE/tasks/default" 2>/dev/null)" ]
+}
+
+@test "berthctl run with berth-shim (io.containerd.berth.v1) when built" {
+    [ -x "$BERTH_BIN/berth-shim" ] || command -v containerd-shim-berth-v1 >/dev/null ||
+        skip "berth-shim not built yet"
+    run bctl run --rm --runtime io.containerd.berth.v1 "$IMG" b1 echo hi
+    status_is 0
+    [ "$output" = "hi" ]
+}
+
+@test "berthctl run -t gets a terminal" {
+    run script -qc "$BERTH_BIN/berthctl -a $SOCK run --rm -t --runtime $RUNC $IMG tty1 tty" /dev/null
+    status_is 0
+    output_has "/dev/pts/"
+}
+
+@test "tasks exec, ps, pause/resume, metrics, kill, rm; exec id reuse and signal 99 fail" {
+    bctl run -d --runtime "$RUNC" "$IMG" x1 sleep 1000
+    run bctl tasks exec --exec-id e1 x1 echo from-exec
+    status_is 0
+    output_has from-exec
+    bctl tasks exec -d --exec-id e2 x1 sleep 100
+    run bctl tasks exec --exec-id e2 x1 true
+    status_is 1
+    output_has "already exists"
+    run bctl tasks ps x1
+    status_is 0
+    [ "${#lines[@]}" -ge 3 ]
+    bctl tasks pause x1
+    run bctl tasks ls
+    output_has PAUSED
+    bctl tasks resume x1
+    run bctl tasks ls
+    output_has RUNNING
+    run bctl tasks metrics x1
+    status_is 0
+    output_has metrics
+    run bctl tasks kill -s 99 x1
+    status_is 1
+    output_has "invalid signal 99"
+    bctl tasks kill -a -s 9 x1
+    sleep 0.5
+    run bctl tasks ls
+    output_has STOPPED
+    bctl tasks rm x1
+    run bctl tasks ls
+    line_absent x1
+}
+
+@test "Debian ctr: run --rm, t ls|ps|kill|exec" {
+    run ctrb run --rm --runtime "$RUNC" "$IMG" c1 echo hi
+    status_is 0
+    [ "$output" = "hi" ]
+    run ctrb run --rm --runtime "$RUNC" "$IMG" c2 sh -c 'exit 5'
+    status_is 5
+    ctrb run -d --runtime "$RUNC" "$IMG" c3 sleep 1000
+    run ctrb t ls
+    output_has c3
+    output_has RUNNING
+    run ctrb t ps c3
+    status_is 0
+    run ctrb t exec --exec-id e1 c3 echo in-exec
+    status_is 0
+    output_has in-exec
+    ctrb t kill -s 9 c3
+    sleep 0.5
+    ctrb t rm c3
+    ctrb c rm c3
+    [ "$(live_shims)" -eq 0 ]
+}
+
+@test "kill -9 berthd: tasks survive, reattach, exits meanwhile are reported" {
+    for i in 1 2 3 4; do
+        bctl run -d --runtime "$RUNC" "$IMG" s$i sleep 1000
+    done
+    bctl run -d --runtime "$RUNC" "$IMG" s5 sh -c 'sleep 2; exit 7'
+    kill9_berthd
+    sleep 3
+    start_berthd
+    run bctl tasks ls
+    status_is 0
+    for i in 1 2 3 4; do
+        echo "$output" | grep -E "^s$i +[0-9]+ +RUNNING"
+    done
+    echo "$output" | grep -E "^s5 +[0-9]+ +STOPPED +7"
+    for i in 1 2 3 4; do
+        bctl tasks kill -s 9 s$i
+    done
+    sleep 0.5
+    for i in 1 2 3 4 5; do
+        bctl tasks rm s$i
+        bctl containers rm s$i
+    done
+    run bctl tasks ls
+    [ "${#lines[@]}" -eq 1 ]
+    [ "$(live_shims)" -eq 0 ]
+}
+
+@test "bad input: missing image, unpacked snapshot missing, rejected spec leave nothing behind" {
+    run bctl run --rm --runtime "$RUNC" docker.io/berth/nope:latest n1 true
+    status_is 1
+    output_has "not found"
+    # a spec runc rejects: a cwd that is a file
+    run bctl run --rm --runtime "$RUNC" --cwd /bin/busybox "$IMG" n2 true
+    [ "$status" -ne 0 ]
+    [ "$(grep -c "$BERTH_TMP" /proc/mounts)" -eq 0 ]
+    [ -z "$(ls -A "$STATE/tasks/default" 2>/dev/null)" ]
+    [ "$(live_shims)" -eq 0 ]
+    run bctl run --rm --runtime io.containerd.nosuch.v1 "$IMG" n3 true
+    status_is 1
+    output_has "not found"
+}
