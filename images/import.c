@@ -25,6 +25,7 @@
 #include "lib/sha256.h"
 #include "metadata/content.h"
 #include "metadata/leases.h"
+#include "metadata/namespaces.h"
 
 #define MEM_FILE_MAX (4 << 20) /* non-blob members up to this size stay in memory */
 #define DOC_MAX      (8 << 20) /* largest index/manifest/config read back */
@@ -78,7 +79,54 @@ static int lease_create_cb(struct berth_meta_txn *txn, void *arg, struct berth_e
     l->id = berth_xstrdup(op->id);
     berth_rfc3339_format(berth_now_ns() + LEASE_EXPIRY, exp);
     berth_labels_set(&l->labels, BERTH_LABEL_GC_EXPIRE, exp);
+    /* Marks work berthd itself does: none of it can outlive the process (see
+     * berth_image_leases_release_stale). */
+    berth_labels_set(&l->labels, BERTH_LABEL_IN_FLIGHT, "import");
     return berth_meta_leases_create(txn, op->ns, l, err);
+}
+
+struct stale_op {
+    size_t released;
+};
+
+static int release_stale_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
+{
+    struct stale_op *op = arg;
+    static const char *const filters[] = {"labels.\"" BERTH_LABEL_IN_FLIGHT "\""};
+    _cleanup_strv_ char **names = NULL;
+    struct berth_filter *f = NULL;
+    int ret = 0;
+
+    if (berth_filter_parse(filters, 1, &f, err) < 0)
+        return -1;
+    if (berth_meta_namespaces_list(txn, &names, err) < 0) {
+        berth_filter_free(f);
+        return -1;
+    }
+    for (char **ns = names; *ns && ret == 0; ns++) {
+        struct berth_lease **v = NULL;
+        size_t n = 0;
+        ret = berth_meta_leases_list(txn, *ns, f, &v, &n, err);
+        for (size_t i = 0; i < n && ret == 0; i++) {
+            ret = berth_meta_leases_delete(txn, *ns, v[i]->id, err);
+            op->released += ret == 0;
+        }
+        berth_leases_free(v, n);
+    }
+    berth_filter_free(f);
+    return ret;
+}
+
+int berth_image_leases_release_stale(struct berth_meta_db *db, size_t *released,
+                                     struct berth_err **err)
+{
+    struct stale_op op = {0};
+
+    *released = 0;
+    if (berth_meta_update(db, release_stale_cb, &op, err) < 0)
+        return -1;
+    *released = op.released;
+    return 0;
 }
 
 static int lease_delete_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)

@@ -52,6 +52,15 @@ struct berth_import_result {
 };
 void berth_import_result_clear(struct berth_import_result *r); /* NULL-safe */
 
+/* Label on the leases berthd takes for its own imports. */
+#define BERTH_LABEL_IN_FLIGHT "berth.io/in-flight"
+/* Deletes every lease berthd took for an import (label BERTH_LABEL_IN_FLIGHT) in every
+ * namespace. Imports run inside berthd, so at start-up none can still be running: what such a
+ * lease holds is the debris of a crash, and the next GC pass frees it. *released gets the
+ * number of leases deleted. */
+int berth_image_leases_release_stale(struct berth_meta_db *db, size_t *released,
+                                     struct berth_err **err);
+
 /*
  * Imports the archive read from rd into opts->ns. Image names come from the index.json
  * annotations io.containerd.image.name or org.opencontainers.image.ref.name (a bare tag is

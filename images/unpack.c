@@ -19,6 +19,7 @@
 
 #include "images/apply.h"
 #include "images/images-internal.h"
+#include "images/mountdir.h"
 #include "metadata/content.h"
 #include "metadata/leases.h"
 #include "metadata/snapshots.h"
@@ -144,88 +145,27 @@ int berth_image_resolve_manifest(const struct berth_image_stores *st, const char
 
 /* ---- applying a layer into a snapshot's mounts ---- */
 
-static const char *mount_option(const struct berth_mount *m, const char *key)
-{
-    size_t len = strlen(key);
-
-    for (size_t i = 0; i < m->n_options; i++)
-        if (strncmp(m->options[i], key, len) == 0 && m->options[i][len] == '=')
-            return m->options[i] + len + 1;
-    return NULL;
-}
-
-static bool mount_has(const struct berth_mount *m, const char *flag)
-{
-    for (size_t i = 0; i < m->n_options; i++)
-        if (strcmp(m->options[i], flag) == 0)
-            return true;
-    return false;
-}
-
-/* lowerdir "a:b:c" (nearest first) as a NULL-terminated vector. */
-static char **split_colons(const char *s)
-{
-    size_t n = 1, k = 0;
-    char **v;
-
-    for (const char *p = s; *p; p++)
-        n += *p == ':';
-    v = berth_xcalloc(n + 1, sizeof(char *));
-    while (*s) {
-        const char *c = strchr(s, ':');
-        size_t len = c ? (size_t)(c - s) : strlen(s);
-        if (len)
-            v[k++] = berth_xstrndup(s, len);
-        s += len + (c ? 1 : 0);
-    }
-    return v;
-}
-
 static int apply_into(const struct berth_image_stores *st, int blob_fd, const struct berth_mount *m,
                       size_t n, char diff_id[72], struct berth_err **err)
 {
-    _cleanup_(berth_strv_freep) char **lowers = NULL;
-    _cleanup_free_ char *tmp = NULL;
     _cleanup_close_ int dfd = -1;
+    struct berth_mountdir d;
     struct berth_apply_opts o = {.mode = BERTH_APPLY_NATIVE};
-    const char *dir = NULL;
     int ret;
 
-    if (n == 1 && m[0].type && strcmp(m[0].type, "overlay") == 0 && mount_option(m, "upperdir")) {
-        dir = mount_option(m, "upperdir");
+    if (berth_image_mountdir_resolve(m, n, st->tmp_dir, "unpack", false, &d, err) < 0)
+        return -1;
+    if (d.overlay) {
         o.mode = BERTH_APPLY_OVERLAY;
-        if (mount_option(m, "lowerdir")) {
-            lowers = split_colons(mount_option(m, "lowerdir"));
-            o.lowers = (const char *const *)lowers;
-        }
-    } else if (n == 1 && m[0].type && strcmp(m[0].type, "bind") == 0 && !mount_has(m, "ro") &&
-               m[0].source && *m[0].source) {
-        dir = m[0].source;
-    } else {
-        _cleanup_free_ char *base =
-            berth_strdup_printf("%s/tmpmounts", st->tmp_dir ? st->tmp_dir : "/tmp");
-        if (mkdir(base, 0700) < 0 && errno != EEXIST)
-            return berth_err_set(err, BERTH_E_INTERNAL, errno, "mkdir \"%s\"", base);
-        tmp = berth_strdup_printf("%s/unpack-XXXXXX", base);
-        if (!mkdtemp(tmp))
-            return berth_err_set(err, BERTH_E_INTERNAL, errno, "mkdtemp under \"%s\"", base);
-        if (berth_mount_all(m, n, tmp, err) < 0) {
-            rmdir(tmp);
-            return -1;
-        }
-        dir = tmp;
+        o.lowers = (const char *const *)d.lowers;
     }
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dfd = open(d.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        ret = berth_err_set(err, BERTH_E_INTERNAL, errno, "open \"%s\"", dir);
+        ret = berth_err_set(err, BERTH_E_INTERNAL, errno, "open \"%s\"", d.dir);
     else
         ret = berth_apply_layer_opts(blob_fd, dfd, &o, diff_id, NULL, err);
-    if (tmp) {
-        _cleanup_err_ struct berth_err *e = NULL;
-        berth_closep(&dfd);
-        if (berth_unmount(tmp, &e) == 0)
-            rmdir(tmp);
-    }
+    berth_closep(&dfd);
+    berth_image_mountdir_release(&d);
     return ret;
 }
 

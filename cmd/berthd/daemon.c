@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "images/import.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "metadata/db.h"
@@ -196,6 +197,13 @@ int berthd_run(const struct berthd_config *cfg)
         goto out;
     app.db = db;
     app.content = content;
+    {
+        size_t released = 0;
+        if (berth_image_leases_release_stale(db, &released, &err) < 0)
+            goto out;
+        if (released)
+            log_info("released %zu lease(s) of imports a previous berthd did not finish", released);
+    }
     remove_snapshot_temp_dirs(cfg->root);
     if (berth_snap_registry_open(cfg->root, &snaps, &err) < 0)
         goto out;

@@ -5,19 +5,28 @@
  * is written straight into the upperdir in overlay whiteout format, a single writable bind
  * mount straight into its source; anything else is mounted on a temp dir under
  * <state>/tmpmounts and extracted in native format. The reply is the uncompressed layer's
- * descriptor (the diff ID the client checks). Diff (making a layer from two mount sets) is not
- * implemented yet: UNIMPLEMENTED.
+ * descriptor (the diff ID the client checks). Diff makes a layer from two mount sets
+ * (images/diff): the right side's overlay upperdir is read directly when there is one, other
+ * mounts are temp-mounted read-only; the tar (gzip'd unless plain tar is asked for) goes
+ * through a content writer and is recorded in the namespace with the label
+ * containerd.io/uncompressed and the lease of the call.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/random.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/services/diff/v1/diff.pb-c.h"
 #include "images/apply.h"
+#include "images/diff.h"
+#include "images/mountdir.h"
 #include "lib/digest.h"
 #include "metadata/content.h"
+#include "metadata/leases.h"
 #include "services/services.h"
 #include "snapshots/snapshotter.h"
 
@@ -45,101 +54,6 @@ static bool media_type_known(const char *mt)
     return false;
 }
 
-static const char *mount_option(const struct berth_mount *m, const char *key)
-{
-    size_t len = strlen(key);
-
-    for (size_t i = 0; i < m->n_options; i++)
-        if (strncmp(m->options[i], key, len) == 0 && m->options[i][len] == '=')
-            return m->options[i] + len + 1;
-    return NULL;
-}
-
-static bool mount_has_flag(const struct berth_mount *m, const char *flag)
-{
-    for (size_t i = 0; i < m->n_options; i++)
-        if (strcmp(m->options[i], flag) == 0)
-            return true;
-    return false;
-}
-
-/* Splits a lowerdir= value ("a:b:c", nearest first) into a NULL-terminated vector. */
-static char **split_lowers(const char *s)
-{
-    size_t n = 1, i = 0;
-    char **v;
-
-    for (const char *p = s; *p; p++)
-        n += *p == ':';
-    v = berth_xcalloc(n + 1, sizeof(char *));
-    while (*s) {
-        const char *c = strchr(s, ':');
-        size_t len = c ? (size_t)(c - s) : strlen(s);
-        if (len)
-            v[i++] = berth_xstrndup(s, len);
-        s += len + (c ? 1 : 0);
-    }
-    return v;
-}
-
-struct apply_target {
-    char *dir;      /* where to extract */
-    char *tmpmount; /* non-NULL: dir is a temp mount to undo */
-    struct berth_apply_opts opts;
-    char **lowers;
-};
-
-static void apply_target_clear(struct apply_target *t)
-{
-    if (t->tmpmount) {
-        _cleanup_err_ struct berth_err *e = NULL;
-        if (berth_unmount(t->tmpmount, &e) == 0)
-            rmdir(t->tmpmount);
-        free(t->tmpmount);
-    }
-    free(t->dir);
-    berth_strv_free(t->lowers);
-}
-
-static int choose_target(const struct berth_services *app, const struct berth_mount *m, size_t n,
-                         struct apply_target *t, struct berth_err **err)
-{
-    if (n == 0)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "apply: no mounts given");
-    if (n == 1 && strcmp(m[0].type ? m[0].type : "", "overlay") == 0 &&
-        mount_option(m, "upperdir")) {
-        const char *lower = mount_option(m, "lowerdir");
-        t->dir = berth_xstrdup(mount_option(m, "upperdir"));
-        t->opts.mode = BERTH_APPLY_OVERLAY;
-        if (lower) {
-            t->lowers = split_lowers(lower);
-            t->opts.lowers = (const char *const *)t->lowers;
-        }
-        return 0;
-    }
-    t->opts.mode = BERTH_APPLY_NATIVE;
-    if (n == 1 && strcmp(m[0].type ? m[0].type : "", "bind") == 0 && !mount_has_flag(m, "ro") &&
-        m[0].source && *m[0].source) {
-        t->dir = berth_xstrdup(m[0].source);
-        return 0;
-    }
-    /* anything else: mount it and extract into the mount point */
-    _cleanup_free_ char *base =
-        berth_strdup_printf("%s/tmpmounts", app->state ? app->state : "/tmp");
-    if (mkdir(base, 0700) < 0 && errno != EEXIST)
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "apply: mkdir \"%s\"", base);
-    _cleanup_free_ char *dir = berth_strdup_printf("%s/apply-XXXXXX", base);
-    if (!mkdtemp(dir))
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "apply: mkdtemp under \"%s\"", base);
-    if (berth_mount_all(m, n, dir, err) < 0) {
-        rmdir(dir);
-        return berth_err_wrap(err, "apply: mount");
-    }
-    t->tmpmount = berth_xstrdup(dir);
-    t->dir = steal_ptr(dir);
-    return 0;
-}
-
 static int diff_apply(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
                       struct berth_bytes *out, struct berth_err **err)
 {
@@ -151,7 +65,8 @@ static int diff_apply(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     _cleanup_(berth_content_info_freep) struct berth_content_info *info = NULL;
     _cleanup_close_ int blob = -1, dirfd = -1;
     struct berth_mount *mounts = NULL;
-    struct apply_target t = {0};
+    struct berth_mountdir t = {0};
+    struct berth_apply_opts opts = {.mode = BERTH_APPLY_NATIVE};
     const char *digest, *mt;
     char diff_id[72];
     int64_t blob_size, size = 0;
@@ -179,15 +94,20 @@ static int diff_apply(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         return berth_err_wrap(err, "apply");
 
     berth_mounts_from_pb(req->mounts, req->n_mounts, &mounts);
-    if (choose_target(app, mounts, req->n_mounts, &t, err) < 0)
+    if (berth_image_mountdir_resolve(mounts, req->n_mounts, app->state, "apply", false, &t, err) <
+        0)
         goto out;
+    if (t.overlay) {
+        opts.mode = BERTH_APPLY_OVERLAY;
+        opts.lowers = (const char *const *)t.lowers;
+    }
     dirfd = open(t.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
         berth_err_set(err, errno == ENOENT ? BERTH_E_INVALID_ARGUMENT : BERTH_E_INTERNAL, errno,
                       "apply: open \"%s\"", t.dir);
         goto out;
     }
-    if (berth_apply_layer_opts(blob, dirfd, &t.opts, diff_id, &size, err) < 0) {
+    if (berth_apply_layer_opts(blob, dirfd, &opts, diff_id, &size, err) < 0) {
         berth_err_wrap(err, "apply %s", digest);
         goto out;
     }
@@ -203,13 +123,172 @@ static int diff_apply(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     ret = 0;
 out:
     berth_closep(&dirfd);
-    apply_target_clear(&t);
+    berth_image_mountdir_release(&t);
     berth_mounts_free(mounts, req->n_mounts);
+    return ret;
+}
+
+/* ---- Diff ---- */
+
+#define UNCOMPRESSED_LABEL "containerd.io/uncompressed"
+
+struct diff_sink {
+    struct berth_content_writer *w;
+    int64_t offset;
+};
+
+static int sink_cb(void *arg, const void *data, size_t len, struct berth_err **err)
+{
+    struct diff_sink *s = arg;
+
+    if (berth_content_writer_write(s->w, s->offset, data, len, err) < 0)
+        return -1;
+    s->offset += (int64_t)len;
+    return 0;
+}
+
+struct record_op {
+    const struct berth_svc_ctx *ctx;
+    struct berth_content_info *info;
+};
+
+/* Records the blob in the namespace (labels merged over an existing record's) and leases it. */
+static int record_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
+{
+    struct record_op *op = arg;
+    _cleanup_(berth_content_info_freep) struct berth_content_info *cur = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+    struct berth_content_info merged = *op->info;
+
+    berth_labels_init(&merged.labels);
+    if (berth_meta_content_get(txn, op->ctx->ns, op->info->digest, &cur, &e) == 0)
+        berth_labels_copy(&merged.labels, &cur->labels);
+    else if (e->code != BERTH_E_NOT_FOUND)
+        return *err = steal_ptr(e), -1;
+    for (size_t i = 0; i < op->info->labels.n; i++)
+        berth_labels_set(&merged.labels, op->info->labels.keys[i], op->info->labels.vals[i]);
+    int ret = berth_meta_content_put(txn, op->ctx->ns, &merged, err);
+    berth_labels_clear(&merged.labels);
+    if (ret < 0)
+        return -1;
+    return berth_meta_leases_attach(txn, op->ctx->ns, op->ctx->lease, "content", op->info->digest,
+                                    err);
+}
+
+static char *diff_ref(const Containerd__Services__Diff__V1__DiffRequest *req)
+{
+    uint32_t r = 0;
+
+    if (req->ref && *req->ref)
+        return berth_xstrdup(req->ref);
+    if (getrandom(&r, sizeof(r), 0) < 0)
+        r = (uint32_t)berth_now_ns();
+    return berth_strdup_printf("diff-%" PRId64 "-%08x", berth_now_ns(), r);
+}
+
+static int diff_diff(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct berth_bytes *out,
+                     struct berth_err **err)
+{
+    const Containerd__Services__Diff__V1__DiffRequest *req = (const void *)in;
+    Containerd__Services__Diff__V1__DiffResponse resp =
+        CONTAINERD__SERVICES__DIFF__V1__DIFF_RESPONSE__INIT;
+    Containerd__Types__Descriptor desc = CONTAINERD__TYPES__DESCRIPTOR__INIT;
+    struct berth_services *app = berth_svc_app(ctx);
+    _cleanup_free_ char *ref = NULL, *backend_ref = NULL, *committed = NULL;
+    struct berth_mount *left = NULL, *right = NULL;
+    struct berth_mountdir lower = {0}, upper = {0};
+    struct berth_diff_opts opts = {.gzip = true, .source_date_epoch = -1};
+    struct berth_content_info info = {0};
+    struct diff_sink sink = {0};
+    const char *mt = req->media_type && *req->media_type ? req->media_type : LAYER_TAR "+gzip";
+    char diff_id[72], digest[72];
+    int ret = -1;
+
+    if (strcmp(mt, LAYER_TAR) == 0)
+        opts.gzip = false;
+    else if (strcmp(mt, LAYER_TAR "+gzip") != 0)
+        return berth_err_set(err, BERTH_E_NOT_IMPLEMENTED, 0, "diff: unsupported media type \"%s\"",
+                             mt);
+    if (req->n_right == 0)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "diff: no right mounts given");
+    if (req->source_date_epoch)
+        opts.source_date_epoch =
+            req->source_date_epoch->seconds < 0 ? 0 : req->source_date_epoch->seconds;
+    berth_labels_init(&info.labels);
+    for (size_t i = 0; i < req->n_labels; i++)
+        berth_labels_set(&info.labels, req->labels[i]->key ? req->labels[i]->key : "",
+                         req->labels[i]->value ? req->labels[i]->value : "");
+    if (berth_labels_validate(&info.labels, err) < 0) {
+        berth_labels_clear(&info.labels);
+        return berth_err_wrap(err, "diff");
+    }
+    if (!app->content) {
+        berth_labels_clear(&info.labels);
+        return berth_err_set(err, BERTH_E_UNAVAILABLE, 0, "diff: no content store");
+    }
+    berth_mounts_from_pb(req->left, req->n_left, &left);
+    berth_mounts_from_pb(req->right, req->n_right, &right);
+    if (req->n_left &&
+        berth_image_mountdir_resolve(left, req->n_left, app->state, "diff", true, &lower, err) < 0)
+        goto out;
+    if (berth_image_mountdir_resolve(right, req->n_right, app->state, "diff", true, &upper, err) <
+        0)
+        goto out;
+    opts.upper_is_overlay = upper.overlay;
+    ref = diff_ref(req);
+    backend_ref = berth_strdup_printf("%s/%s", ctx->ns, ref);
+    if (berth_content_writer_open(app->content, backend_ref, 0, NULL, &sink.w, err) < 0) {
+        berth_err_wrap(err, "diff");
+        goto out;
+    }
+    if (berth_diff_write(lower.dir, upper.dir, &opts, sink_cb, &sink, diff_id, NULL, err) < 0) {
+        berth_content_writer_close(steal_ptr(sink.w));
+        _cleanup_err_ struct berth_err *e = NULL;
+        (void)berth_content_ingest_abort(app->content, backend_ref, &e);
+        goto out;
+    }
+    berth_content_writer_digest(sink.w, digest);
+    {
+        _cleanup_err_ struct berth_err *e = NULL;
+        if (berth_content_writer_commit(sink.w, sink.offset, NULL, &committed, &e) < 0 &&
+            e->code != BERTH_E_ALREADY_EXISTS) {
+            _cleanup_err_ struct berth_err *e2 = NULL;
+            berth_content_writer_close(steal_ptr(sink.w));
+            (void)berth_content_ingest_abort(app->content, backend_ref, &e2);
+            *err = steal_ptr(e);
+            berth_err_wrap(err, "diff: commit");
+            goto out;
+        }
+        sink.w = NULL; /* consumed on success and on ALREADY_EXISTS */
+    }
+    info.digest = digest;
+    info.size = sink.offset;
+    berth_labels_set(&info.labels, UNCOMPRESSED_LABEL, diff_id);
+    {
+        struct record_op op = {ctx, &info};
+        if (berth_meta_update(app->db, record_cb, &op, err) < 0) {
+            berth_err_wrap(err, "diff: record %s", digest);
+            goto out;
+        }
+    }
+    desc.media_type = (char *)mt;
+    desc.digest = digest;
+    desc.size = sink.offset;
+    resp.diff = &desc;
+    berth_svc_pack(out, &resp.base);
+    ret = 0;
+out:
+    berth_labels_clear(&info.labels);
+    berth_image_mountdir_release(&lower);
+    berth_image_mountdir_release(&upper);
+    berth_mounts_free(left, req->n_left);
+    berth_mounts_free(right, req->n_right);
     return ret;
 }
 
 static const struct berth_method methods[] = {
     {"Apply", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = diff_apply},
+    {"Diff", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = diff_diff},
 };
 
 const struct berth_service berth_svc_diff = {&containerd__services__diff__v1__diff__descriptor,
