@@ -114,7 +114,7 @@ cleanup() {
     done
     # runc removes /<ns>/<id> but leaves the namespace's cgroup directory behind
     for m in /sys/fs/cgroup/*/"$NS"/* /sys/fs/cgroup/*/"$NS" /sys/fs/cgroup/"$NS"; do
-        [ -d "$m" ] && rmdir "$m" 2>/dev/null || true
+        if [ -d "$m" ]; then rmdir "$m" 2>/dev/null || true; fi
     done
     if [ "${KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
         rm -rf "$work/berthd/root" "$work/berthd/state" "$work/containerd/root" \

@@ -9,7 +9,8 @@
 #include "lib/util.h"
 #include "runtime/shim/shim.h"
 
-#define TASK_DIR       "io.containerd.runtime.v2.task"
+#define TASK_DIR       "io.containerd.runtime.v2.task" /* containerd's bundles */
+#define BERTH_TASK_DIR "tasks"                         /* berthd's: <state>/tasks/<ns>/<id> */
 #define FALLBACK_STATE "/run/berth"
 #define SUN_PATH_MAX   107 /* sizeof(sockaddr_un.sun_path) - 1 */
 
@@ -18,7 +19,7 @@ int berth_shim_state_dir(const char *bundle, char *buf, size_t len, struct berth
     const char *end = bundle + strlen(bundle), *comp[3];
     int k = 0;
 
-    /* Walk three components up: <state>/<TASK_DIR>/<ns>/<id>. */
+    /* Walk three components up: <state>/<TASK_DIR or BERTH_TASK_DIR>/<ns>/<id>. */
     while (end > bundle && end[-1] == '/')
         end--;
     while (k < 3 && end > bundle) {
@@ -31,7 +32,8 @@ int berth_shim_state_dir(const char *bundle, char *buf, size_t len, struct berth
             end--;
     }
     if (k == 3 && bundle[0] == '/' && end > bundle &&
-        strncmp(comp[2], TASK_DIR "/", sizeof(TASK_DIR)) == 0) {
+        (strncmp(comp[2], TASK_DIR "/", sizeof(TASK_DIR)) == 0 ||
+         strncmp(comp[2], BERTH_TASK_DIR "/", sizeof(BERTH_TASK_DIR)) == 0)) {
         size_t n = (size_t)(end - bundle);
         if (n + 1 > len)
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "state dir of \"%s\" too long",

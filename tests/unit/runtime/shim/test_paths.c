@@ -22,13 +22,16 @@ static void test_state_dir_of_task_bundle(void **state)
                                    sizeof(buf), &err),
               &err);
     assert_string_equal(buf, "/var/run/c");
+    /* berthd's own bundle layout: <state>/tasks/<ns>/<id> */
+    assert_ok(berth_shim_state_dir("/tmp/x/tasks/default/t1", buf, sizeof(buf), &err), &err);
+    assert_string_equal(buf, "/tmp/x");
 }
 
 static void test_state_dir_of_other_bundle_is_fallback(void **state)
 {
     const char *others[] = {
         "/tmp/bundle",
-        "/tmp/x/tasks/default/t1",
+        "/tmp/x/tasksX/default/t1",
         "/io.containerd.runtime.v2.task/default/t1", /* no state dir above it */
         "io.containerd.runtime.v2.task/default/t1",  /* relative */
         "/s/io.containerd.runtime.v2.taskX/default/t1",
