@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "api/cgroups/v1/metrics.pb-c.h"
+#include "api/cgroups/v2/metrics.pb-c.h"
 #include "api/events/container.pb-c.h"
 #include "api/events/content.pb-c.h"
 #include "api/events/image.pb-c.h"
@@ -105,6 +107,9 @@ static const ProtobufCMessageDescriptor *const any_payloads[] = {
     &containerd__v1__types__process_info__descriptor,
     &google__rpc__status__descriptor,
     &google__protobuf__empty__descriptor,
+    // task metrics (Metric.data, shim StatsResponse.stats)
+    &io__containerd__cgroups__v1__metrics__descriptor,
+    &io__containerd__cgroups__v2__metrics__descriptor,
 };
 
 const ProtobufCMessageDescriptor *berth_api_find_message(const char *full_name)

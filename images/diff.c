@@ -75,15 +75,18 @@ static int deflate_out(struct differ *d, const void *data, size_t len, int flush
 static la_ssize_t write_cb(struct archive *a, void *arg, const void *data, size_t len)
 {
     struct differ *d = arg;
-    int ret;
 
+    /* A failure is kept in d->err and checked after every entry rather than returned: a
+     * libarchive writer in the fatal state leaks its filter on free. */
+    (void)a;
+    if (d->err)
+        return (la_ssize_t)len;
     berth_sha256_update(&d->sha, data, len);
     d->tar_size += (int64_t)len;
-    ret = d->o->gzip ? deflate_out(d, data, len, Z_NO_FLUSH) : d->sink(d->arg, data, len, &d->err);
-    if (ret < 0) {
-        archive_set_error(a, EIO, "diff: sink failed");
-        return -1;
-    }
+    if (d->o->gzip)
+        (void)deflate_out(d, data, len, Z_NO_FLUSH);
+    else
+        (void)d->sink(d->arg, data, len, &d->err);
     return (la_ssize_t)len;
 }
 
@@ -345,6 +348,10 @@ static int walk(struct differ *d, const char *rel, const char *lp, const char *u
     if (list_dir(lp, &ln, err) < 0)
         goto out;
     while (i < un.n || j < ln.n) {
+        if (d->err) {
+            *err = steal_ptr(d->err);
+            goto out;
+        }
         int c = i >= un.n ? 1 : j >= ln.n ? -1 : strcmp(un.v[i]->d_name, ln.v[j]->d_name);
         const char *name = c > 0 ? ln.v[j]->d_name : un.v[i]->d_name;
         _cleanup_free_ char *crel = join(rel, name);
@@ -431,7 +438,7 @@ int berth_diff_write(const char *lower, const char *upper, const struct berth_di
     }
     if (walk(d, "", opts->upper_is_overlay ? NULL : lower, upper, err) < 0)
         goto out;
-    if (archive_write_close(d->a) != ARCHIVE_OK) {
+    if (archive_write_close(d->a) != ARCHIVE_OK || d->err) {
         archive_fail(d, "close", upper, err);
         goto out;
     }

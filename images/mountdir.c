@@ -51,13 +51,15 @@ static bool is_type(const struct berth_mount *m, const char *type)
 }
 
 int berth_image_mountdir_resolve(const struct berth_mount *m, size_t n, const char *tmp_root,
-                                 const char *what, bool readonly, struct berth_mountdir *d,
+                                 const char *what, unsigned flags, struct berth_mountdir *d,
                                  struct berth_err **err)
 {
+    bool readonly = flags & BERTH_MOUNTDIR_READONLY, direct = !(flags & BERTH_MOUNTDIR_MOUNT);
+
     memset(d, 0, sizeof(*d));
     if (n == 0)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "%s: no mounts given", what);
-    if (n == 1 && is_type(m, "overlay") && mount_option(m, "upperdir")) {
+    if (direct && n == 1 && is_type(m, "overlay") && mount_option(m, "upperdir")) {
         const char *lower = mount_option(m, "lowerdir");
         d->dir = berth_xstrdup(mount_option(m, "upperdir"));
         d->overlay = true;
@@ -65,8 +67,8 @@ int berth_image_mountdir_resolve(const struct berth_mount *m, size_t n, const ch
             d->lowers = split_colons(lower);
         return 0;
     }
-    if (n == 1 && is_type(m, "bind") && (readonly || !mount_has(m, "ro")) && m[0].source &&
-        *m[0].source) {
+    if (direct && n == 1 && is_type(m, "bind") && (readonly || !mount_has(m, "ro")) &&
+        m[0].source && *m[0].source) {
         d->dir = berth_xstrdup(m[0].source);
         return 0;
     }

@@ -21,12 +21,19 @@ struct berth_mountdir {
     char **lowers;  /* overlay only: its lowerdirs, nearest first, NULL-terminated (or NULL) */
 };
 
-/* Resolves m[0..n) into d (zeroed on entry). readonly: the caller only reads, so read-only
- * binds are used directly and temp mounts get "ro"; otherwise a "ro" bind is temp-mounted
- * (and fails there). what names the caller in temp dir names ("apply", "diff"). n == 0 is
- * INVALID_ARGUMENT; mkdtemp/mount failures INTERNAL. On failure d holds nothing. */
+enum {
+    /* The caller only reads: read-only binds are used directly, temp mounts get "ro"
+     * (otherwise a "ro" bind is temp-mounted, where writing fails). */
+    BERTH_MOUNTDIR_READONLY = 1 << 0,
+    /* Always temp-mount (never use an upperdir or a bind source directly). */
+    BERTH_MOUNTDIR_MOUNT = 1 << 1,
+};
+
+/* Resolves m[0..n) into d (zeroed on entry) per flags (BERTH_MOUNTDIR_*). what names the
+ * caller in messages and temp dir names ("apply", "diff"). n == 0 is INVALID_ARGUMENT;
+ * mkdtemp/mount failures INTERNAL. On failure d holds nothing. */
 int berth_image_mountdir_resolve(const struct berth_mount *m, size_t n, const char *tmp_root,
-                                 const char *what, bool readonly, struct berth_mountdir *d,
+                                 const char *what, unsigned flags, struct berth_mountdir *d,
                                  struct berth_err **err);
 /* Unmounts and removes a temp mount (errors ignored: a lazy unmount finishes later) and frees
  * d's fields. Safe on a zeroed d. */

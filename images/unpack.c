@@ -153,7 +153,7 @@ static int apply_into(const struct berth_image_stores *st, int blob_fd, const st
     struct berth_apply_opts o = {.mode = BERTH_APPLY_NATIVE};
     int ret;
 
-    if (berth_image_mountdir_resolve(m, n, st->tmp_dir, "unpack", false, &d, err) < 0)
+    if (berth_image_mountdir_resolve(m, n, st->tmp_dir, "unpack", 0, &d, err) < 0)
         return -1;
     if (d.overlay) {
         o.mode = BERTH_APPLY_OVERLAY;

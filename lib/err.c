@@ -28,6 +28,17 @@ static const struct {
     [BERTH_E_PERMISSION_DENIED] = {"PERMISSION_DENIED", "permission denied"},
 };
 
+const char *berth_strerror(int errnum)
+{
+    static _Thread_local char unknown[sizeof("errno -2147483648")];
+    const char *desc = strerrordesc_np(errnum);
+
+    if (desc)
+        return desc;
+    snprintf(unknown, sizeof(unknown), "errno %d", errnum);
+    return unknown;
+}
+
 const char *berth_errc_text(enum berth_errc code)
 {
     if ((int)code < 0 || code >= BERTH_E__MAX)
@@ -55,7 +66,7 @@ int berth_err_set(struct berth_err **err, enum berth_errc code, int sys_errno, c
         abort();
     va_end(ap);
     if (sys_errno) {
-        char *full = berth_strdup_printf("%s: %s", msg, strerror(sys_errno));
+        char *full = berth_strdup_printf("%s: %s", msg, berth_strerror(sys_errno));
         free(msg);
         msg = full;
     }

@@ -33,8 +33,14 @@ struct berth_err {
     char *msg;     /* never NULL once set */
 };
 
+/* The English description of errnum ("No such file or directory"), as strerror(3) gives it in
+ * the C locale, or "errno <N>" for a value glibc doesn't know. Use it instead of strerror: it
+ * never loads locale/gettext state (that machinery alone costs berth-shim ~100 KiB). The
+ * string is static, or thread-local for the fallback (valid until the thread's next call). */
+const char *berth_strerror(int errnum);
+
 /* Sets *err (if err is non-NULL and *err is NULL) and returns -1. A non-zero sys_errno appends
- * ": <strerror>" to the message. */
+ * ": <berth_strerror>" to the message. */
 int berth_err_set(struct berth_err **err, enum berth_errc code, int sys_errno, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Prefixes "<fmt>: " to an existing error's message; returns -1. No-op if *err is NULL. */

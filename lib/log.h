@@ -8,6 +8,7 @@
 #define BERTH_LIB_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum berth_log_level {
     BERTH_LOG_TRACE,
@@ -22,6 +23,14 @@ enum berth_log_level {
 int berth_log_level_parse(const char *s);
 void berth_log_set_level(enum berth_log_level lvl);
 bool berth_log_enabled(enum berth_log_level lvl);
+/* Room for a log timestamp, NUL included: "2024-02-29T10:00:00.123456Z" (27 bytes) for years
+ * 1000..9999, up to 37 for the years an int64 of seconds reaches. */
+#define BERTH_LOG_TIME_MAX 40
+/* Formats sec/nsec (since the epoch) as the UTC log timestamp with microseconds, the way
+ * gmtime_r + strftime("%Y-%m-%dT%H:%M:%S") + ".%06ldZ" would. Pure arithmetic (no time zone
+ * state: keeps tzfile parsing out of berth-shim). Like strftime's %Y, the year is not zero-padded
+ * and negative years (before 1 AD, proleptic Gregorian) get a '-'. nsec must be in [0, 1e9). */
+void berth_log_format_time(int64_t sec, long nsec, char buf[BERTH_LOG_TIME_MAX]);
 void berth_log_write(enum berth_log_level lvl, const char *subsys, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/services/containers/v1/containers.pb-c.h"
+#include "cmd/berthctl/run-internal.h"
 #include "google/protobuf/empty.pb-c.h"
 
 #define C_SVC           "/containerd.services.containers.v1.Containers/"
@@ -355,6 +356,69 @@ static ctr_label_t **labels_to_pb(const struct berthctl_kvs *kv, bool skip_empty
     return ptrs;
 }
 
+/* Whether `containers create` argv is the image form (run's flags, a snapshot and a spec made
+ * from the image) rather than the record form (--spec/--label/--snapshot-key): --from-image,
+ * any run-only flag, or a command after IMAGE ID. */
+static bool create_from_image(int argc, char **argv)
+{
+    static const char *const with_arg[] = {
+        "-l",     "--label", "-r",   "--runtime", "--snapshotter", "--snapshot-key", "--spec",
+        "-e",     "--env",   "-m",   "--mount",   "--cpus",        "--memory-limit", "-u",
+        "--user", "-w",      "--cwd"};
+    static const char *const run_only[] = {
+        "-t",           "--tty",          "-e", "--env",  "-m", "--mount", "--net-host",
+        "--cpus",       "--memory-limit", "-u", "--user", "-w", "--cwd",   "--seccomp",
+        "--privileged", "--from-image"};
+    int positional = 0;
+
+    for (int i = 1; i < argc; i++) {
+        char name[64];
+        const char *a = argv[i];
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
+            positional += argc - i;
+            break;
+        }
+        if (strcmp(a, "--") == 0) {
+            positional += argc - i - 1;
+            break;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(a, "="), a);
+        for (size_t k = 0; k < BERTH_N(run_only); k++)
+            if (strcmp(name, run_only[k]) == 0)
+                return true;
+        for (size_t k = 0; k < BERTH_N(with_arg); k++)
+            if (strcmp(a, with_arg[k]) == 0) {
+                i++;
+                break;
+            }
+    }
+    return positional > 2;
+}
+
+/* containers create [run flags] IMAGE ID [CMD...]: what `run` creates, without a task. */
+static int c_create_image(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
+{
+    _cleanup_(berthctl_run_opts_clear) struct berthctl_run_opts o = {0};
+    _cleanup_free_ char **args = berth_xcalloc((size_t)argc + 1, sizeof(*args));
+    int n = 0;
+
+    /* --from-image only selects this form; run's parser does not know it. */
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0 || (i > 0 && argv[i][0] != '-')) {
+            while (i < argc)
+                args[n++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--from-image") != 0)
+            args[n++] = argv[i];
+    }
+    if (berthctl_run_parse(ctl, n, args, false, &o, err) < 0)
+        return -1;
+    if (o.rm || o.detach)
+        return berthctl_usage(ctl, err, "create: --rm and -d only apply to run");
+    return berthctl_container_create(ctl, &o, err);
+}
+
 static int c_create(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
     _cleanup_(create_opts_clear) struct create_opts o = {0};
@@ -369,6 +433,8 @@ static int c_create(struct berthctl *ctl, int argc, char **argv, struct berth_er
     Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
     ctr_t c = CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__INIT;
 
+    if (create_from_image(argc, argv))
+        return c_create_image(ctl, argc, argv, err);
     if (create_parse(ctl, argc, argv, &o, err) < 0)
         return -1;
     if (o.spec_file && read_file(o.spec_file, &spec, err) < 0)
@@ -492,18 +558,23 @@ const struct berthctl_noun berthctl_containers_noun = {
     .name = "containers",
     .alias = "c",
     .summary = "manage containers",
-    .usage = "usage: berthctl [global options] containers|c COMMAND\n"
-             "\n"
-             "commands:\n"
-             "  ls|list [-q] [FILTER...]         list containers (-q: IDs only)\n"
-             "  info [--spec] ID                 print a container as JSON (--spec: spec only)\n"
-             "  create [OPTIONS] IMAGE ID        create a container record\n"
-             "      -l, --label KEY=VALUE        add a label (repeatable)\n"
-             "      -r, --runtime NAME           runtime (default " DEFAULT_RUNTIME ")\n"
-             "      --snapshotter NAME           snapshotter of the rootfs snapshot\n"
-             "      --snapshot-key KEY           rootfs snapshot key\n"
-             "      --spec FILE                  OCI runtime spec JSON (default: minimal spec)\n"
-             "  label ID [KEY=VALUE...]          set labels (empty value deletes); none: show\n"
-             "  rm|delete ID...                  delete container records\n",
+    .usage =
+        "usage: berthctl [global options] containers|c COMMAND\n"
+        "\n"
+        "commands:\n"
+        "  ls|list [-q] [FILTER...]         list containers (-q: IDs only)\n"
+        "  info [--spec] ID                 print a container as JSON (--spec: spec only)\n"
+        "  create [OPTIONS] IMAGE ID        create a container record\n"
+        "      -l, --label KEY=VALUE        add a label (repeatable)\n"
+        "      -r, --runtime NAME           runtime (default " DEFAULT_RUNTIME ")\n"
+        "      --snapshotter NAME           snapshotter of the rootfs snapshot\n"
+        "      --snapshot-key KEY           rootfs snapshot key\n"
+        "      --spec FILE                  OCI runtime spec JSON (default: minimal spec)\n"
+        "  create [--from-image] [RUN OPTIONS] IMAGE ID [CMD...]\n"
+        "                                   create from an unpacked image like run (snapshot\n"
+        "                                   ID + spec from the image config), no task; chosen\n"
+        "                                   by --from-image, a run-only flag or a CMD\n"
+        "  label ID [KEY=VALUE...]          set labels (empty value deletes); none: show\n"
+        "  rm|delete ID...                  delete container records\n",
     .run = c_run,
 };

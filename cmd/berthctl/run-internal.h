@@ -15,14 +15,33 @@ struct termios;
 struct berthctl_io {
     char *dir, *stdin_path, *stdout_path, *stderr_path;
     int in_fd, out_fd, err_fd;
-    int fds_out[2], fds_err[2];
+    /* Copier of one output FIFO: src -> dst until woken through wake (then drains src). */
+    struct berthctl_copier {
+        int src, dst, wake;
+    } c_out, c_err;
+    int wake[2]; /* written once by io_finish: the copiers drain and stop */
     bool tty, started;
     volatile bool stdin_eof;
     pthread_t t_in, t_out, t_err;
+    /* Called (from the stdin thread) once berthctl's stdin ends; NULL: nothing. */
+    void (*on_stdin_eof)(void *arg);
+    void *on_stdin_eof_arg;
 };
 void berthctl_io_init(struct berthctl_io *io);
 /* Makes the FIFOs for process id (no stderr FIFO with a tty). INTERNAL on I/O errors. */
 int berthctl_io_create(struct berthctl_io *io, const char *id, bool tty, struct berth_err **err);
+/* Opens the existing FIFOs of a task (attach): stdin for writing (skipped when the shim no
+ * longer reads it), stdout/stderr (empty: none) for reading. Release with berthctl_io_forget
+ * (not io_clear, which would unlink them). NOT_FOUND when a FIFO is gone. */
+int berthctl_io_open(struct berthctl_io *io, const char *in, const char *out, const char *err_path,
+                     bool tty, struct berth_err **err);
+/* For a detached task created with io: forks a holder that keeps a writer on the stdin FIFO
+ * (the process must not see EOF when berthctl exits; `tasks attach` feeds it later) until the
+ * shim closes its side, then closes berthctl's descriptors without removing the FIFOs.
+ * INTERNAL when the fork fails. */
+int berthctl_io_detach(struct berthctl_io *io, struct berth_err **err);
+/* Closes io's descriptors and frees it without removing the FIFOs; io is re-initialised. */
+void berthctl_io_forget(struct berthctl_io *io);
 void berthctl_io_start(struct berthctl_io *io);
 void berthctl_io_finish(struct berthctl_io *io);
 /* Closes and removes everything; leaves io re-initialised. */

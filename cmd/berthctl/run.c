@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,6 +164,7 @@ void berthctl_io_init(struct berthctl_io *io)
 {
     memset(io, 0, sizeof(*io));
     io->in_fd = io->out_fd = io->err_fd = -1;
+    io->wake[0] = io->wake[1] = -1;
 }
 
 int berthctl_io_create(struct berthctl_io *io, const char *id, bool tty, struct berth_err **err)
@@ -200,25 +203,48 @@ int berthctl_io_create(struct berthctl_io *io, const char *id, bool tty, struct 
     return 0;
 }
 
+/* Writes all of buf to a blocking fd; false when the destination is gone. */
+static bool write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        buf += w;
+        len -= (size_t)w;
+    }
+    return true;
+}
+
+/* Copies a non-blocking FIFO to its destination: waits in poll() for data or the wake pipe;
+ * once woken, reads what is left until EAGAIN (the FIFO is ours O_RDWR, so it never reports
+ * EOF) and stops. Nothing read is ever dropped. */
 static void *copy_out(void *arg)
 {
-    int *fds = arg; /* [src, dst] */
+    struct berthctl_copier *c = arg;
     char buf[32768];
+    bool woken = false;
 
     for (;;) {
-        ssize_t r = read(fds[0], buf, sizeof(buf));
+        ssize_t r = read(c->src, buf, sizeof(buf));
+        if (r > 0) {
+            if (!write_all(c->dst, buf, (size_t)r))
+                return NULL;
+            continue;
+        }
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            break;
-        for (ssize_t off = 0; off < r;) {
-            ssize_t w = write(fds[1], buf + off, (size_t)(r - off));
-            if (w <= 0)
-                return NULL;
-            off += w;
-        }
+        if (r == 0 || errno != EAGAIN || woken || c->wake < 0)
+            return NULL;
+        struct pollfd pf[2] = {{.fd = c->src, .events = POLLIN}, {.fd = c->wake, .events = POLLIN}};
+        if (poll(pf, 2, -1) < 0 && errno != EINTR)
+            return NULL;
+        /* The wake pipe is never read: it stays readable for every copier. */
+        if (pf[1].revents)
+            woken = true;
     }
-    return NULL;
 }
 
 static void *copy_in(void *arg)
@@ -238,46 +264,158 @@ static void *copy_in(void *arg)
     /* Our O_RDWR descriptor was the last writer: closing it gives the process EOF. */
     io->stdin_eof = true;
     close(steal_fd(io->in_fd));
+    if (io->on_stdin_eof)
+        io->on_stdin_eof(io->on_stdin_eof_arg);
     return NULL;
+}
+
+int berthctl_io_open(struct berthctl_io *io, const char *in, const char *out, const char *err_path,
+                     bool tty, struct berth_err **err)
+{
+    io->tty = tty;
+    io->stdin_path = berth_xstrdup(in ? in : "");
+    io->stdout_path = berth_xstrdup(out ? out : "");
+    io->stderr_path = berth_xstrdup(err_path ? err_path : "");
+    /* The paths are the task's: io_clear must not unlink them. */
+    if (*io->stdin_path) {
+        /* Non-blocking open: ENXIO when the shim no longer reads stdin (a writer-only open
+         * would otherwise block); the copies themselves block. */
+        io->in_fd = open(io->stdin_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (io->in_fd >= 0)
+            fcntl(io->in_fd, F_SETFL, 0);
+        else if (errno != ENXIO)
+            return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
+                                 "open stdin fifo \"%s\"", io->stdin_path);
+    }
+    if (*io->stdout_path && (io->out_fd = open(io->stdout_path, O_RDWR | O_CLOEXEC)) < 0)
+        return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
+                             "open stdout fifo \"%s\"", io->stdout_path);
+    if (*io->stderr_path && (io->err_fd = open(io->stderr_path, O_RDWR | O_CLOEXEC)) < 0)
+        return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
+                             "open stderr fifo \"%s\"", io->stderr_path);
+    return 0;
+}
+
+/* The holder: a writer on the stdin FIFO until its reader (the shim) is gone. Tells the
+ * parent through ready once its writer is open. */
+_Noreturn static void stdin_holder(const char *path, int ready)
+{
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    struct pollfd pf = {.fd = fd, .events = 0};
+
+    setsid();
+    if (write(ready, "", 1) < 0 || fd < 0)
+        _exit(0);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+    }
+    for (int i = 3; i < 1024; i++)
+        if (i != fd)
+            close(i);
+    /* A write end reports POLLERR once no reader is left. */
+    while (poll(&pf, 1, -1) >= 0 && !(pf.revents & (POLLERR | POLLHUP | POLLNVAL)))
+        ;
+    _exit(0);
+}
+
+int berthctl_io_detach(struct berthctl_io *io, struct berth_err **err)
+{
+    int ready[2];
+    pid_t pid;
+    char c;
+
+    if (!io->stdin_path || !*io->stdin_path)
+        goto close_fds;
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "pipe");
+    pid = fork();
+    if (pid < 0) {
+        close(ready[0]);
+        close(ready[1]);
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "fork stdin holder");
+    }
+    if (pid == 0) {
+        /* Double fork: the holder is nobody's zombie. */
+        close(ready[0]);
+        if (fork() == 0)
+            stdin_holder(io->stdin_path, ready[1]);
+        _exit(0);
+    }
+    close(ready[1]);
+    waitpid(pid, NULL, 0);
+    /* Our O_RDWR writer may only go once the holder's is open (else the shim sees EOF). */
+    while (read(ready[0], &c, 1) < 0 && errno == EINTR)
+        ;
+    close(ready[0]);
+close_fds:
+    /* The FIFOs now belong to the task. */
+    berthctl_io_forget(io);
+    return 0;
+}
+
+void berthctl_io_forget(struct berthctl_io *io)
+{
+    free(io->dir);
+    free(io->stdin_path);
+    free(io->stdout_path);
+    free(io->stderr_path);
+    io->dir = io->stdin_path = io->stdout_path = io->stderr_path = NULL;
+    berthctl_io_clear(io);
 }
 
 void berthctl_io_start(struct berthctl_io *io)
 {
-    io->fds_out[0] = io->out_fd;
-    io->fds_out[1] = STDOUT_FILENO;
-    io->fds_err[0] = io->err_fd;
-    io->fds_err[1] = STDERR_FILENO;
-    /* Our own read side kept the FIFO open; the shim holds the write side from now on. */
-    pthread_create(&io->t_out, NULL, copy_out, io->fds_out);
-    if (io->err_fd >= 0)
-        pthread_create(&io->t_err, NULL, copy_out, io->fds_err);
+    bool threads = pipe2(io->wake, O_CLOEXEC) == 0;
+
+    io->c_out =
+        (struct berthctl_copier){.src = io->out_fd, .dst = STDOUT_FILENO, .wake = io->wake[0]};
+    io->c_err =
+        (struct berthctl_copier){.src = io->err_fd, .dst = STDERR_FILENO, .wake = io->wake[0]};
+    /* Our own read side kept the FIFO open; the shim holds the write side from now on.
+     * Without a wake pipe (out of descriptors) the output is copied at io_finish only. */
+    if (io->out_fd >= 0) {
+        fcntl(io->out_fd, F_SETFL, O_NONBLOCK);
+        if (threads)
+            pthread_create(&io->t_out, NULL, copy_out, &io->c_out);
+    }
+    if (io->err_fd >= 0) {
+        fcntl(io->err_fd, F_SETFL, O_NONBLOCK);
+        if (threads)
+            pthread_create(&io->t_err, NULL, copy_out, &io->c_err);
+    }
     pthread_create(&io->t_in, NULL, copy_in, io);
     pthread_detach(io->t_in);
     io->started = true;
 }
 
-/* After the process exited: drain what remains (non-blocking) and stop. */
+/* After the process exited (its output is all in the FIFOs by now: the process writes them
+ * itself, the shim drains a terminal before reporting the exit): wake the copiers, which
+ * drain without blocking and stop; join them. */
 void berthctl_io_finish(struct berthctl_io *io)
 {
     if (!io->started)
         return;
-    /* The FIFOs were opened O_RDWR, so readers never see EOF: switch them to non-blocking
-     * and let the copiers drain and stop on EAGAIN. */
-    usleep(20000);
-    fcntl(io->out_fd, F_SETFL, O_NONBLOCK);
-    if (io->err_fd >= 0)
-        fcntl(io->err_fd, F_SETFL, O_NONBLOCK);
-    /* Wake blocked readers: write nothing, but the fd is now non-blocking for the next read. */
-    pthread_cancel(io->t_out);
-    pthread_join(io->t_out, NULL);
-    if (io->err_fd >= 0) {
-        pthread_cancel(io->t_err);
-        pthread_join(io->t_err, NULL);
+    if (io->wake[1] < 0) {
+        /* No copier threads: wake is -1, so copy_out stops at the first EAGAIN. */
+        if (io->out_fd >= 0)
+            copy_out(&io->c_out);
+        if (io->err_fd >= 0)
+            copy_out(&io->c_err);
+        io->started = false;
+        return;
     }
-    /* Whatever is still buffered in the FIFOs. */
-    copy_out(io->fds_out);
+    while (write(io->wake[1], "", 1) < 0 && errno == EINTR)
+        ;
+    if (io->out_fd >= 0)
+        pthread_join(io->t_out, NULL);
     if (io->err_fd >= 0)
-        copy_out(io->fds_err);
+        pthread_join(io->t_err, NULL);
+    close(io->wake[0]);
+    close(io->wake[1]);
+    io->wake[0] = io->wake[1] = -1;
     io->started = false;
 }
 
@@ -803,7 +941,9 @@ static int run_main(struct berthctl *ctl, int argc, char **argv, struct berth_er
         berthctl_container_create(ctl, &o, err) < 0)
         return -1;
     if (o.detach) {
-        if (berthctl_task_create(ctl, o.id, NULL, err) < 0 ||
+        /* FIFOs that outlive us, so `tasks attach` (or ctr t attach) can connect later. */
+        if (berthctl_io_create(&io, o.id, o.tty, err) < 0 ||
+            berthctl_task_create(ctl, o.id, &io, err) < 0 || berthctl_io_detach(&io, err) < 0 ||
             berthctl_task_start(ctl, o.id, NULL, err) < 0)
             goto fail;
         return 0;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* berthctl tasks: ls, start, kill, exec, ps, pause, resume, metrics, rm (ctr tasks). */
+/* berthctl tasks: ls, start, kill, exec, ps, pause, resume, metrics, rm, attach (ctr tasks). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "api/services/tasks/v1/tasks.pb-c.h"
 #include "cmd/berthctl/berthctl-internal.h"
@@ -306,6 +308,85 @@ static int tasks_rm(struct berthctl *ctl, int argc, char **argv, struct berth_er
     return berthctl_task_delete(ctl, argv[argc - 1], err);
 }
 
+struct attach_eof {
+    struct berthctl *ctl;
+    const char *id;
+};
+
+/* Our stdin ended: close the process's stdin in the shim (a detached task's stdin FIFO has
+ * another writer, so closing ours is not an EOF there). */
+static void attach_stdin_eof(void *arg)
+{
+    struct attach_eof *a = arg;
+    Containerd__Services__Tasks__V1__CloseIORequest req =
+        CONTAINERD__SERVICES__TASKS__V1__CLOSE_IOREQUEST__INIT;
+    _cleanup_err_ struct berth_err *e = NULL;
+
+    req.container_id = (char *)a->id;
+    req.stdin = true;
+    berthctl_task_simple(a->ctl, "CloseIO", &req.base, &e);
+}
+
+/* Connects to the stdio FIFOs the task was created with (Tasks.Get, as ctr t attach does),
+ * copies until the task exits and exits with its status. */
+static int tasks_attach(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
+{
+    Containerd__Services__Tasks__V1__GetRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *msg = NULL;
+    struct attach_eof eof;
+    Containerd__V1__Types__Process *p;
+    struct berthctl_io io;
+    struct termios saved;
+    uint32_t status = 0;
+    bool raw = false;
+    int ret;
+
+    if (argc != 2)
+        return berthctl_usage(ctl, err, "attach needs ID");
+    req.container_id = argv[1];
+    if (berth_client_unary(ctl->client, T_SVC "Get", &req.base,
+                           &containerd__services__tasks__v1__get_response__descriptor, &msg,
+                           err) < 0)
+        return -1;
+    p = ((Containerd__Services__Tasks__V1__GetResponse *)msg)->process;
+    if (!p)
+        return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "task \"%s\" not found", argv[1]);
+    if (p->status == CONTAINERD__V1__TYPES__STATUS__STOPPED)
+        return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "task \"%s\" has exited",
+                             argv[1]);
+    if (!*p->stdin && !*p->stdout && !*p->stderr)
+        return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                             "task \"%s\" has no stdio fifos to attach to", argv[1]);
+    berthctl_io_init(&io);
+    if (berthctl_io_open(&io, p->stdin, p->stdout, p->stderr, p->terminal, err) < 0) {
+        berthctl_io_forget(&io);
+        return -1;
+    }
+    eof.ctl = ctl;
+    eof.id = argv[1];
+    io.on_stdin_eof = attach_stdin_eof;
+    io.on_stdin_eof_arg = &eof;
+    if (io.tty) {
+        raw = berthctl_term_raw(&saved) == 0;
+        berthctl_winch_start(ctl, argv[1], NULL);
+        berthctl_resize(ctl, argv[1], NULL);
+    }
+    berthctl_io_start(&io);
+    ret = berthctl_task_wait(ctl, argv[1], NULL, &status, err);
+    berthctl_io_finish(&io);
+    if (raw)
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    /* The stdin thread may still be blocked reading our stdin: leave its descriptor to it. */
+    io.on_stdin_eof = NULL;
+    if (!io.stdin_eof)
+        io.in_fd = -1;
+    berthctl_io_forget(&io);
+    if (ret == 0)
+        ctl->exit_code = (int)status;
+    return ret;
+}
+
 static int tasks_run(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
     static const struct berthctl_verb verbs[] = {
@@ -313,7 +394,7 @@ static int tasks_run(struct berthctl *ctl, int argc, char **argv, struct berth_e
         {"kill", NULL, tasks_kill},     {"exec", NULL, tasks_exec},
         {"ps", NULL, tasks_ps},         {"pause", NULL, tasks_pause},
         {"resume", NULL, tasks_resume}, {"metrics", "metric", tasks_metrics},
-        {"rm", "delete", tasks_rm},
+        {"rm", "delete", tasks_rm},     {"attach", NULL, tasks_attach},
     };
     return berthctl_dispatch(ctl, verbs, BERTH_N(verbs), argc - 1, argv + 1, err);
 }
@@ -325,5 +406,7 @@ const struct berthctl_noun berthctl_tasks_noun = {
     "berthctl tasks kill [-s SIG] [-a] [--exec-id E] ID\n"
     "berthctl tasks exec --exec-id E [-t] [-d] ID CMD...\n"
     "berthctl tasks ps|pause|resume|metrics ID\n"
-    "berthctl tasks rm [-f] ID\n",
+    "berthctl tasks rm [-f] ID\n"
+    "berthctl tasks attach ID   (connect to the task's stdio FIFOs until it exits; exit code =\n"
+    "                            its status; stdin EOF closes the task's stdin)\n",
     tasks_run};

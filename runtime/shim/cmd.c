@@ -102,7 +102,7 @@ int berth_shim_cmd_start(const struct berth_shim_args *a)
     pid_t pid;
 
     if (!getcwd(bundle, sizeof(bundle))) {
-        fprintf(stderr, "getcwd: %s\n", strerror(errno));
+        fprintf(stderr, "getcwd: %s\n", berth_strerror(errno));
         return 1;
     }
     /* The daemon writes the task options to stdin; Create brings them again. */
@@ -118,7 +118,7 @@ int berth_shim_cmd_start(const struct berth_shim_args *a)
     snprintf(addr, sizeof(addr), "unix://%s", sock);
     snprintf(sdir, sizeof(sdir), "%s/s", state);
     if (mkdir_p(sdir, 0711) < 0) {
-        fprintf(stderr, "create \"%s\": %s\n", sdir, strerror(errno));
+        fprintf(stderr, "create \"%s\": %s\n", sdir, berth_strerror(errno));
         return 1;
     }
     if (!socket_alive(sock)) {
@@ -128,7 +128,7 @@ int berth_shim_cmd_start(const struct berth_shim_args *a)
         }
         pid = fork();
         if (pid < 0) {
-            fprintf(stderr, "fork: %s\n", strerror(errno));
+            fprintf(stderr, "fork: %s\n", berth_strerror(errno));
             return 1;
         }
         if (pid == 0) {
@@ -144,7 +144,7 @@ int berth_shim_cmd_start(const struct berth_shim_args *a)
         close(lfd);
     }
     if (write_address(bundle, addr) < 0) {
-        fprintf(stderr, "write address file: %s\n", strerror(errno));
+        fprintf(stderr, "write address file: %s\n", berth_strerror(errno));
         return 1;
     }
     fputs(addr, stdout);
@@ -178,7 +178,7 @@ int berth_shim_cmd_delete(const struct berth_shim_args *a)
     }
     snprintf(path, sizeof(path), "%s/rootfs", bundle);
     if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-        fprintf(stderr, "unmount \"%s\": %s\n", path, strerror(errno));
+        fprintf(stderr, "unmount \"%s\": %s\n", path, berth_strerror(errno));
     if (berth_shim_exit_read(bundle, &status, &exited_ns, &err) < 0) {
         berth_err_free(&err);
         status = 128 + SIGKILL;

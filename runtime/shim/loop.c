@@ -260,6 +260,12 @@ static void reap(struct shim *s)
     while (read(s->sig.fd, &si, sizeof(si)) == sizeof(si))
         ;
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (pid == s->bg_delete) {
+            s->bg_delete = 0;
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                log_warn("%s delete --force %s failed (status %d)", s->runtime, s->id, st);
+            continue;
+        }
         for (struct shim_proc *p = s->procs; p; p = p->next) {
             if (p->pid != pid || p->exited)
                 continue;
@@ -362,14 +368,15 @@ int berth_shim_serve(struct shim *s, int listen_fd)
     berth_ttrpc_server_set_wake(s->srv, wake_cb);
     shim_events_init(s, getenv("TTRPC_ADDRESS"));
 
-    /* Leave once Shutdown was accepted and its answer is written (or its caller gone). */
-    while (!(s->shutdown && s->n_conns == 0)) {
+    /* Leave once Shutdown was accepted and its answer is written (or its caller gone), and
+     * the background runc delete is done (no runc state or cgroup left behind). */
+    while (!(s->shutdown && s->n_conns == 0 && s->bg_delete <= 0)) {
         int n = epoll_wait(s->ep, evs, BERTH_N(evs), s->shutdown ? 100 : -1);
         if (n < 0 && errno != EINTR) {
             log_error_errno(errno, "epoll_wait");
             break;
         }
-        if (n == 0 && s->shutdown)
+        if (n == 0 && s->shutdown && s->bg_delete <= 0)
             break;
         for (int i = 0; i < n; i++) {
             struct shim_fd *f = evs[i].data.ptr;

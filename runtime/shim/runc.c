@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Runs the OCI runtime (runc, or crun when asked) synchronously from the loop thread, as
- * containerd's go-runc does per call. Its errors come from --log <bundle>/log.json (JSON
- * lines): the last "msg" becomes the error text. The child's pid is waited for explicitly;
- * other children stay zombies until the loop's SIGCHLD handler reaps them. */
+ * containerd's go-runc does per call (or, for the delete after Delete, in the background). Its
+ * errors come from --log <bundle>/log.json (JSON lines): the last "msg" becomes the error text. The
+ * child's pid is waited for explicitly; other children stay zombies until the loop's SIGCHLD
+ * handler reaps them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -134,4 +135,38 @@ int shim_runc(struct shim *s, const int stdio[3], struct berth_bytes *out, struc
     last_log_msg(s->bundle, msg, sizeof(msg));
     return berth_err_set(err, BERTH_E_INTERNAL, 0, "%s %s: %s", s->runtime, arg0,
                          msg[0] ? msg : "failed");
+}
+
+int shim_runc_spawn(struct shim *s, pid_t *pid, struct berth_err **err, const char *arg0, ...)
+{
+    const char *argv[MAX_ARGS + 9];
+    size_t n = 0;
+    sigset_t none;
+    va_list ap;
+
+    /* The bundle (and its log.json) may be removed while this runs. */
+    argv[n++] = s->runtime;
+    argv[n++] = "--root";
+    argv[n++] = s->runc_root;
+    argv[n++] = "--log";
+    argv[n++] = "/dev/null";
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && n < BERTH_N(argv) - 1; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    sigemptyset(&none);
+    *pid = fork();
+    if (*pid < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "fork %s", s->runtime);
+    if (*pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        for (int i = 0; i < 3; i++)
+            dup2(nul, i);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return 0;
 }

@@ -84,6 +84,7 @@ struct shim {
     struct shim_proc *procs; /* init first once created */
     bool rootfs_mounted;
     bool shutdown;
+    pid_t bg_delete; /* `runc delete --force` run after Delete answered; 0: none (reap clears) */
     int n_conns;
     struct shim_events ev;
 };
@@ -115,10 +116,22 @@ void shim_proc_exited(struct shim *s, struct shim_proc *p);
 int shim_runc(struct shim *s, const int stdio[3], struct berth_bytes *out, struct berth_err **err,
               const char *arg0, ...) __attribute__((sentinel));
 
+/* runc.c: starts `<runtime> --root R --log /dev/null args...` (stdio /dev/null) without
+ * waiting; the loop reaps it. INTERNAL when the fork fails. */
+int shim_runc_spawn(struct shim *s, pid_t *pid, struct berth_err **err, const char *arg0, ...)
+    __attribute__((sentinel));
+
 /* cgroup.c: the init process's pids (from its cgroup) and stats as an Any. */
 int shim_cgroup_pids(pid_t pid, uint32_t **pids, size_t *n, struct berth_err **err);
 int shim_cgroup_stats(pid_t pid, struct berth_bytes *value, const char **type_url,
                       struct berth_err **err);
+/* The stats of the cgroup listed in proc_cgroup (a /proc/<pid>/cgroup file) under root
+ * (normally /sys/fs/cgroup): io.containerd.cgroups.v2.Metrics when unified (root is a
+ * cgroup2 mount), else io.containerd.cgroups.v1.Metrics from the v1 memory, cpu(acct) and
+ * pids hierarchies. Missing files leave their fields 0; NOT_FOUND when proc_cgroup names
+ * none of those cgroups. value gets the packed message, *type_url a static string. */
+int shim_cgroup_stats_at(const char *root, bool unified, const char *proc_cgroup,
+                         struct berth_bytes *value, const char **type_url, struct berth_err **err);
 
 /* events.c */
 void shim_events_init(struct shim *s, const char *address);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "api/events/task.pb-c.h"
 #include "api/runtime/runc/options/oci.pb-c.h"
@@ -215,6 +217,19 @@ static int spawn(struct shim *s, struct shim_proc *p, struct berth_err **err)
     return ret;
 }
 
+/* A previous task of the same id may still be in its background `runc delete` (its shim
+ * answers Delete first): give it up to 2 s to remove its runc state before `runc create`
+ * (which would otherwise fail with "already exists" or share a dying cgroup). */
+static void wait_runc_state_gone(struct shim *s)
+{
+    char path[4096];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", s->runc_root, s->id);
+    for (int i = 0; i < 200 && stat(path, &st) == 0; i++)
+        usleep(10000);
+}
+
 static int task_create(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
                        struct berth_bytes *out, struct berth_err **err)
 {
@@ -248,6 +263,7 @@ static int task_create(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
             return berth_err_wrap(err, "mount rootfs");
         s->rootfs_mounted = true;
     }
+    wait_runc_state_gone(s);
     p = proc_new(NULL, req->stdin, req->stdout, req->stderr, req->terminal);
     p->status = SHIM_CREATED;
     if (spawn(s, p, err) < 0) {
@@ -278,6 +294,61 @@ static int task_create(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
     return 0;
 }
 
+/* True while the init process (our child: the shim is its subreaper) has not exited. */
+static bool init_alive(pid_t pid)
+{
+    siginfo_t si = {0};
+
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
+}
+
+/* Does what `runc start` (runc 1.1) does for a created container: read the exec FIFO that
+ * the blocked `runc init` writes "0" to, until EOF (init execs the process, which closes its
+ * side), then remove the FIFO. Returns 1 when the FIFO is missing (or the runtime is not
+ * runc): the caller runs `<runtime> start`. Never blocks for long: the FIFO is opened
+ * non-blocking (which lets init's blocking writer open complete) and polled while init lives. */
+static int start_via_fifo(struct shim *s, pid_t pid, struct berth_err **err)
+{
+    const char *base = strrchr(s->runtime, '/');
+    char path[4096], buf[64];
+    _cleanup_close_ int fd = -1;
+    size_t got = 0;
+
+    if (strcmp(base ? base + 1 : s->runtime, "runc") != 0)
+        return 1;
+    snprintf(path, sizeof(path), "%s/%s/exec.fifo", s->runc_root, s->id);
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    for (;;) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        /* 0 before any byte: no writer has opened the FIFO yet (init still blocked in open,
+         * or dead); after data: init exec'd. */
+        if (n == 0 && got > 0)
+            break;
+        if (n < 0 && errno != EAGAIN)
+            return berth_err_set(err, BERTH_E_INTERNAL, errno, "read \"%s\"", path);
+        if (!init_alive(pid))
+            return berth_err_set(err, BERTH_E_INTERNAL, 0,
+                                 "start task \"%s\": container process is already dead", s->id);
+        if (poll(&pf, 1, 100) < 0 && errno != EINTR)
+            return berth_err_set(err, BERTH_E_INTERNAL, errno, "poll \"%s\"", path);
+        /* POLLHUP without data: a writer came and went without writing. */
+        if ((pf.revents & POLLHUP) && !(pf.revents & POLLIN) && got == 0)
+            return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                                 "task \"%s\" cannot be started (already running)", s->id);
+    }
+    unlink(path);
+    return 0;
+}
+
 static int task_start(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
                       struct berth_bytes *out, struct berth_err **err)
 {
@@ -296,7 +367,9 @@ static int task_start(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
         Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
         if (shim_init(s)->exited)
             return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "task \"%s\" exited", s->id);
-        if (shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, "start", s->id, NULL) < 0)
+        int rc = start_via_fifo(s, p->pid, err);
+        if (rc < 0 ||
+            (rc > 0 && shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, "start", s->id, NULL) < 0))
             return -1;
         p->status = SHIM_RUNNING;
         ev.container_id = (char *)s->id;
@@ -335,16 +408,30 @@ static int task_delete(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
         if (p->status != SHIM_CREATED && !p->exited)
             return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
                                  "task \"%s\" must be stopped before deletion", s->id);
+        bool all_exited = p->exited;
         for (struct shim_proc *q = s->procs; q; q = q->next)
-            if (q != p && !q->exited && q->pid > 0)
+            if (q != p && !q->exited && q->pid > 0) {
                 kill(q->pid, SIGKILL);
-        if (shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, "delete", "--force", s->id, NULL) < 0)
+                all_exited = false;
+            }
+        /* Every process is gone: answer once the rootfs is unmounted and let runc delete
+         * (cgroup and state removal) run in the background; Shutdown waits for it. */
+        if (!all_exited &&
+            shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, "delete", "--force", s->id, NULL) < 0)
             return -1;
         snprintf(path, sizeof(path), "%s/rootfs", s->bundle);
         if (s->rootfs_mounted) {
             if (berth_unmount(path, err) < 0)
                 return -1;
             s->rootfs_mounted = false;
+        }
+        if (all_exited &&
+            shim_runc_spawn(s, &s->bg_delete, err, "delete", "--force", s->id, NULL) < 0) {
+            log_warn("%s", (*err)->msg);
+            berth_err_free(err);
+            s->bg_delete = 0;
+            if (shim_runc(s, (int[3]){-1, -1, -1}, NULL, err, "delete", "--force", s->id, NULL) < 0)
+                return -1;
         }
         if (!p->exited) {
             p->exited = true;

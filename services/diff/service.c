@@ -6,9 +6,10 @@
  * mount straight into its source; anything else is mounted on a temp dir under
  * <state>/tmpmounts and extracted in native format. The reply is the uncompressed layer's
  * descriptor (the diff ID the client checks). Diff makes a layer from two mount sets
- * (images/diff): the right side's overlay upperdir is read directly when there is one, other
- * mounts are temp-mounted read-only; the tar (gzip'd unless plain tar is asked for) goes
- * through a content writer and is recorded in the namespace with the label
+ * (images/diff): the right side's overlay upperdir is read directly when the left side shows
+ * exactly its lowerdirs (a View of the parent), binds are read through their source and other
+ * mounts are temp-mounted read-only under <state>/tmpmounts; the tar (gzip'd unless plain tar is
+ * asked for) goes through a content writer and is recorded in the namespace with the label
  * containerd.io/uncompressed and the lease of the call.
  */
 #include <errno.h>
@@ -94,8 +95,7 @@ static int diff_apply(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         return berth_err_wrap(err, "apply");
 
     berth_mounts_from_pb(req->mounts, req->n_mounts, &mounts);
-    if (berth_image_mountdir_resolve(mounts, req->n_mounts, app->state, "apply", false, &t, err) <
-        0)
+    if (berth_image_mountdir_resolve(mounts, req->n_mounts, app->state, "apply", 0, &t, err) < 0)
         goto out;
     if (t.overlay) {
         opts.mode = BERTH_APPLY_OVERLAY;
@@ -175,6 +175,40 @@ static int record_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **e
                                     err);
 }
 
+static const char *opt_value(const struct berth_mount *m, const char *key)
+{
+    size_t len = strlen(key);
+
+    for (size_t i = 0; i < m->n_options; i++)
+        if (strncmp(m->options[i], key, len) == 0 && m->options[i][len] == '=')
+            return m->options[i] + len + 1;
+    return NULL;
+}
+
+static bool is_type(const struct berth_mount *m, const char *type)
+{
+    return m->type && strcmp(m->type, type) == 0;
+}
+
+/* Whether the left mounts show exactly the lowerdirs of a single right overlay mount (a View
+ * of the right snapshot's parent), so that its upperdir is the whole difference. */
+static bool left_is_lowers(const struct berth_mount *l, size_t nl, const struct berth_mount *r,
+                           size_t nr)
+{
+    const char *rl;
+
+    if (nr != 1 || !is_type(r, "overlay") || !opt_value(r, "upperdir"))
+        return false;
+    rl = opt_value(r, "lowerdir");
+    if (nl == 0)
+        return !rl;
+    if (nl != 1 || !rl)
+        return false;
+    if (is_type(l, "overlay") && !opt_value(l, "upperdir"))
+        return opt_value(l, "lowerdir") && strcmp(opt_value(l, "lowerdir"), rl) == 0;
+    return is_type(l, "bind") && l->source && !strchr(rl, ':') && strcmp(l->source, rl) == 0;
+}
+
 static char *diff_ref(const Containerd__Services__Diff__V1__DiffRequest *req)
 {
     uint32_t r = 0;
@@ -228,10 +262,18 @@ static int diff_diff(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, stru
     }
     berth_mounts_from_pb(req->left, req->n_left, &left);
     berth_mounts_from_pb(req->right, req->n_right, &right);
+    /* the left side is read as a whole tree: an overlay is mounted, never read via upperdir */
     if (req->n_left &&
-        berth_image_mountdir_resolve(left, req->n_left, app->state, "diff", true, &lower, err) < 0)
+        berth_image_mountdir_resolve(left, req->n_left, app->state, "diff",
+                                     BERTH_MOUNTDIR_READONLY |
+                                         (is_type(left, "overlay") ? BERTH_MOUNTDIR_MOUNT : 0),
+                                     &lower, err) < 0)
         goto out;
-    if (berth_image_mountdir_resolve(right, req->n_right, app->state, "diff", true, &upper, err) <
+    /* the upperdir holds exactly the changes only if the left side is the overlay's lowers */
+    unsigned flags = BERTH_MOUNTDIR_READONLY;
+    if (is_type(right, "overlay") && !left_is_lowers(left, req->n_left, right, req->n_right))
+        flags |= BERTH_MOUNTDIR_MOUNT;
+    if (berth_image_mountdir_resolve(right, req->n_right, app->state, "diff", flags, &upper, err) <
         0)
         goto out;
     opts.upper_is_overlay = upper.overlay;

@@ -95,6 +95,62 @@ live_shims() {
     line_absent x1
 }
 
+@test "berth-shim: ctr t metrics and berthctl tasks metrics show cgroup memory numbers" {
+    [ -x "$BERTH_BIN/berth-shim" ] || skip "berth-shim not built"
+    bctl run -d --runtime io.containerd.berth.v1 "$IMG" m1 sleep 1000
+    run ctrb t metrics m1
+    status_is 0
+    output_has m1
+    output_has memory.usage_in_bytes
+    # a running sh/sleep uses some memory: a non-zero usage value
+    echo "$output" | awk '$1 == "memory.usage_in_bytes" && $2 > 0 {ok=1} END {exit !ok}'
+    run ctrb t metrics --format json m1
+    status_is 0
+    output_has '"usage"'
+    run bctl tasks metrics m1
+    status_is 0
+    output_has '"memory"'
+    output_has '"pids"'
+    bctl tasks kill -a -s 9 m1
+    bctl tasks rm -f m1 || true
+}
+
+@test "tasks attach to a -d container: stdin in, stdout out, exit status" {
+    bctl run -d --runtime io.containerd.berth.v1 "$IMG" a1 sh -c 'read x; echo got $x; exit 7'
+    run bash -c "echo hello | timeout 20 '$BERTH_BIN/berthctl' -a '$SOCK' tasks attach a1"
+    status_is 7
+    output_has "got hello"
+    run bctl tasks attach a1
+    status_is 1
+    output_has "has exited"
+    run bctl tasks attach nope
+    status_is 1
+    output_has "not found"
+    bctl tasks rm a1
+}
+
+@test "containers create IMAGE ID CMD from the image, then tasks start; old form intact" {
+    bctl containers create --runtime "$RUNC" "$IMG" cc1 sh -c 'exit 4'
+    run bctl containers info cc1
+    status_is 0
+    output_has '"SnapshotKey": "cc1"'
+    run bctl tasks start cc1
+    status_is 4
+    bctl containers create --from-image --env A=b "$IMG" cc2
+    run bctl tasks start cc2
+    status_is 0
+    # the record form (no CMD, no run flag) still stores a record without a snapshot
+    bctl containers create "$IMG" cc3
+    run bctl containers info cc3
+    output_has '"SnapshotKey": ""'
+    run bctl containers create docker.io/no/such:1 cc4 sh
+    status_is 1
+    run bctl containers ls -q
+    line_absent cc4
+    bctl tasks rm cc1 || true
+    bctl tasks rm cc2 || true
+}
+
 @test "Debian ctr: run --rm, t ls|ps|kill|exec" {
     run ctrb run --rm --runtime "$RUNC" "$IMG" c1 echo hi
     status_is 0

@@ -114,12 +114,12 @@ static int probe_socket(const char *address)
     strcpy(sa.sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        fprintf(stderr, "berth-rawcall: socket: %s\n", strerror(errno));
+        fprintf(stderr, "berth-rawcall: socket: %s\n", berth_strerror(errno));
         return -1;
     }
     rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     if (rc < 0)
-        fprintf(stderr, "berth-rawcall: connect to \"%s\": %s\n", path, strerror(errno));
+        fprintf(stderr, "berth-rawcall: connect to \"%s\": %s\n", path, berth_strerror(errno));
     close(fd);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Tests for services/diff/service.c: Apply through the real registry over a real content
- * store, into a bind-mount source and an overlay upperdir (neither needs a mount). */
+ * store, into a bind-mount source and an overlay upperdir (neither needs a mount); Diff of two
+ * bind sources into that store. */
 #include "tests/unit/helpers/meta_fixture.h"
 
 #include <archive.h>
@@ -18,6 +19,7 @@
 #include "services/services.h"
 
 #define APPLY "/containerd.services.diff.v1.Diff/Apply"
+#define DIFF  "/containerd.services.diff.v1.Diff/Diff"
 
 struct env {
     struct meta_env *meta;
@@ -223,12 +225,123 @@ static void test_diff_apply_errors(void **state)
     assert_err_code(err, BERTH_E_FAILED_PRECONDITION);
 }
 
+static int diff(struct env *e, const char *ns, const char *lower, const char *upper, const char *mt,
+                const char *ref, Containerd__Services__Diff__V1__DiffResponse **resp,
+                struct berth_err **err)
+{
+    const struct berth_service *const *svcs;
+    size_t n = berth_services_all(&svcs);
+    struct berth_services app = {.db = e->meta->db, .content = e->cs, .state = e->state};
+    Containerd__Services__Diff__V1__DiffRequest req =
+        CONTAINERD__SERVICES__DIFF__V1__DIFF_REQUEST__INIT;
+    Containerd__Types__Mount l = CONTAINERD__TYPES__MOUNT__INIT, u = CONTAINERD__TYPES__MOUNT__INIT;
+    Containerd__Types__Mount *left[] = {&l}, *right[] = {&u};
+    Containerd__Services__Diff__V1__DiffRequest__LabelsEntry lab =
+        CONTAINERD__SERVICES__DIFF__V1__DIFF_REQUEST__LABELS_ENTRY__INIT;
+    Containerd__Services__Diff__V1__DiffRequest__LabelsEntry *labs[] = {&lab};
+    char *opts[] = {"rbind", "ro"};
+    struct berth_bytes in = {0}, out = {0};
+    int ret;
+
+    l.type = u.type = "bind";
+    l.source = (char *)lower;
+    u.source = (char *)upper;
+    l.options = u.options = opts;
+    l.n_options = u.n_options = 2;
+    req.left = left;
+    req.n_left = 1;
+    req.right = right;
+    req.n_right = upper ? 1 : 0;
+    req.media_type = (char *)mt;
+    req.ref = (char *)ref;
+    lab.key = "team";
+    lab.value = "x";
+    req.labels = labs;
+    req.n_labels = 1;
+    berth_svc_pack(&in, &req.base);
+    ret = berth_server_invoke(svcs, n, DIFF, ns, in.data, in.len, &app, &out, err);
+    berth_bytes_clear(&in);
+    if (ret == 0 && resp) {
+        *resp = containerd__services__diff__v1__diff_response__unpack(NULL, out.len, out.data);
+        assert_non_null(*resp);
+    }
+    berth_bytes_clear(&out);
+    return ret;
+}
+
+static void test_diff_diff_records_blob(void **state)
+{
+    struct env *e = *state;
+    struct berth_err *err = NULL;
+    Containerd__Services__Diff__V1__DiffResponse *resp = NULL, *again = NULL;
+    _cleanup_(berth_content_info_freep) struct berth_content_info *info = NULL;
+    _cleanup_txn_ struct berth_meta_txn *txn = NULL;
+    _cleanup_free_ char *lower = berth_strdup_printf("%s/l", e->meta->tmp->dir);
+    _cleanup_free_ char *upper = berth_strdup_printf("%s/u", e->meta->tmp->dir);
+    _cleanup_free_ char *f = berth_strdup_printf("%s/new", upper);
+    _cleanup_close_ int fd = -1;
+    int64_t size;
+
+    mkdir(lower, 0755);
+    mkdir(upper, 0755);
+    fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    assert_int_equal(write(fd, "hi", 2), 2);
+    assert_ok(diff(e, "default", lower, upper, NULL, NULL, &resp, &err), &err);
+    assert_string_equal(resp->diff->media_type, "application/vnd.oci.image.layer.v1.tar+gzip");
+    assert_ok(berth_content_blob_stat(e->cs, resp->diff->digest, &size, &err), &err);
+    assert_int_equal(size, resp->diff->size);
+    assert_ok(berth_meta_txn_begin_read(e->meta->db, &txn, &err), &err);
+    assert_ok(berth_meta_content_get(txn, "default", resp->diff->digest, &info, &err), &err);
+    assert_string_equal(berth_labels_get(&info->labels, "team"), "x");
+    assert_int_equal(
+        strncmp(berth_labels_get(&info->labels, "containerd.io/uncompressed"), "sha256:", 7), 0);
+    berth_meta_txn_abort(steal_ptr(txn));
+    /* same trees, same blob (already in the store: not an error) */
+    assert_ok(diff(e, "default", lower, upper, "", "myref", &again, &err), &err);
+    assert_string_equal(again->diff->digest, resp->diff->digest);
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    protobuf_c_message_free_unpacked(&again->base, NULL);
+    assert_ok(diff(e, "default", lower, upper, "application/vnd.oci.image.layer.v1.tar", NULL,
+                   &resp, &err),
+              &err);
+    assert_string_equal(resp->diff->media_type, "application/vnd.oci.image.layer.v1.tar");
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
+static void test_diff_diff_errors(void **state)
+{
+    struct env *e = *state;
+    struct berth_err *err = NULL;
+    _cleanup_free_ char *dir = berth_strdup_printf("%s/d1", e->meta->tmp->dir);
+    _cleanup_free_ char *missing = berth_strdup_printf("%s/missing", e->meta->tmp->dir);
+
+    mkdir(dir, 0755);
+    assert_int_equal(diff(e, "default", dir, dir, "application/vnd.oci.image.layer.v1.tar+zstd",
+                          NULL, NULL, &err),
+                     -1);
+    assert_err_code(err, BERTH_E_NOT_IMPLEMENTED);
+    assert_int_equal(diff(e, "default", dir, NULL, NULL, NULL, NULL, &err), -1);
+    assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
+    assert_int_equal(diff(e, "default", dir, missing, NULL, NULL, NULL, &err), -1);
+    assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
+    assert_int_equal(diff(e, NULL, dir, dir, NULL, NULL, NULL, &err), -1);
+    assert_err_code(err, BERTH_E_FAILED_PRECONDITION);
+    /* nothing was left behind: no ingest */
+    struct berth_content_status *st = NULL;
+    size_t n = 0;
+    assert_ok(berth_content_ingest_list(e->cs, NULL, &st, &n, &err), &err);
+    assert_int_equal(n, 0);
+    berth_content_statuses_free(st, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_diff_apply_bind_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_diff_apply_overlay_upper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_diff_apply_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diff_diff_records_blob, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diff_diff_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
