@@ -54,6 +54,21 @@ int berthctl_bad_option(struct berthctl *ctl, int c, char **argv, struct berth_e
     return berthctl_usage(ctl, err, "unknown option \"%s\"", arg);
 }
 
+int berthctl_quiet_opt(struct berthctl *ctl, int argc, char **argv, bool *quiet,
+                       struct berth_err **err)
+{
+    static const struct option opts[] = {{"quiet", no_argument, NULL, 'q'}, {0}};
+    int c;
+
+    berthctl_getopt_reset();
+    while ((c = getopt_long(argc, argv, "+:q", opts, NULL)) != -1) {
+        if (c != 'q')
+            return berthctl_bad_option(ctl, c, argv, err);
+        *quiet = true;
+    }
+    return 0;
+}
+
 /* Units as Go's time.ParseDuration, in nanoseconds. */
 static const struct {
     const char *name;

@@ -80,6 +80,10 @@ int berthctl_usage(struct berthctl *ctl, struct berth_err **err, const char *fmt
 /* Resets getopt state before a verb parses its options with getopt_long(). Use a short option
  * string starting with "+:" (stop at the first operand, report missing arguments as ':'). */
 void berthctl_getopt_reset(void);
+/* Parses the only option of the ls verbs, -q/--quiet; afterwards optind is at the first
+ * operand. A usage error (returns -1) for anything else. */
+int berthctl_quiet_opt(struct berthctl *ctl, int argc, char **argv, bool *quiet,
+                       struct berth_err **err);
 /* Turns getopt_long's '?' or ':' into a usage error naming the option; returns -1. */
 int berthctl_bad_option(struct berthctl *ctl, int c, char **argv, struct berth_err **err);
 

@@ -57,19 +57,13 @@ static void images_print(struct berthctl *ctl, const list_resp_t *resp, bool qui
 
 static int images_list(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
-    static const struct option opts[] = {{"quiet", no_argument, NULL, 'q'}, {0}};
     _cleanup_(list_resp_freep) list_resp_t *resp = NULL;
     Containerd__Services__Images__V1__ListImagesRequest req =
         CONTAINERD__SERVICES__IMAGES__V1__LIST_IMAGES_REQUEST__INIT;
     bool quiet = false;
-    int c;
 
-    berthctl_getopt_reset();
-    while ((c = getopt_long(argc, argv, "+:q", opts, NULL)) != -1) {
-        if (c != 'q')
-            return berthctl_bad_option(ctl, c, argv, err);
-        quiet = true;
-    }
+    if (berthctl_quiet_opt(ctl, argc, argv, &quiet, err) < 0)
+        return -1;
     /* remaining arguments are filters, OR'ed as ctr does */
     req.filters = argv + optind;
     req.n_filters = (size_t)(argc - optind);

@@ -81,19 +81,13 @@ static void leases_print(struct berthctl *ctl, const list_resp_t *resp, bool qui
 
 static int leases_list(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
-    static const struct option opts[] = {{"quiet", no_argument, NULL, 'q'}, {0}};
     _cleanup_(list_resp_freep) list_resp_t *resp = NULL;
     Containerd__Services__Leases__V1__ListRequest req =
         CONTAINERD__SERVICES__LEASES__V1__LIST_REQUEST__INIT;
     bool quiet = false;
-    int c;
 
-    berthctl_getopt_reset();
-    while ((c = getopt_long(argc, argv, "+:q", opts, NULL)) != -1) {
-        if (c != 'q')
-            return berthctl_bad_option(ctl, c, argv, err);
-        quiet = true;
-    }
+    if (berthctl_quiet_opt(ctl, argc, argv, &quiet, err) < 0)
+        return -1;
     req.n_filters = (size_t)(argc - optind);
     req.filters = argv + optind;
     if (berth_client_unary(ctl->client, L_SVC "List", &req.base,

@@ -83,19 +83,13 @@ static void ns_print(struct berthctl *ctl, const ns_list_resp_t *resp, bool quie
 
 static int ns_list(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
-    static const struct option opts[] = {{"quiet", no_argument, NULL, 'q'}, {0}};
     _cleanup_(ns_list_resp_freep) ns_list_resp_t *resp = NULL;
     Containerd__Services__Namespaces__V1__ListNamespacesRequest req =
         CONTAINERD__SERVICES__NAMESPACES__V1__LIST_NAMESPACES_REQUEST__INIT;
     bool quiet = false;
-    int c;
 
-    berthctl_getopt_reset();
-    while ((c = getopt_long(argc, argv, "+:q", opts, NULL)) != -1) {
-        if (c != 'q')
-            return berthctl_bad_option(ctl, c, argv, err);
-        quiet = true;
-    }
+    if (berthctl_quiet_opt(ctl, argc, argv, &quiet, err) < 0)
+        return -1;
     if (optind < argc)
         return berthctl_usage(ctl, err, "namespaces ls takes no arguments");
     if (berth_client_unary(
