@@ -390,10 +390,12 @@ static void process(struct berth_ttrpc_conn *conn, const uint8_t *data, size_t l
 
 int berth_ttrpc_conn_on_readable(struct berth_ttrpc_conn *conn, struct berth_err **err)
 {
-    uint8_t buf[65536];
+    /* 8 KiB a read: every stack page this touches stays resident for the life of a shim, and
+     * Task API requests are small; big frames just take more rounds. */
+    uint8_t buf[8192];
 
     /* Bounded, so one busy client can't starve the rest of a level-triggered loop. */
-    for (int round = 0; round < 16; round++) {
+    for (int round = 0; round < 128; round++) {
         ssize_t n = read(conn->fd, buf, sizeof(buf));
         if (n < 0) {
             if (errno == EINTR)

@@ -845,6 +845,43 @@ static void lease_end(struct berthctl *ctl, char *id)
 static int container_create(struct berthctl *ctl, const struct berthctl_run_opts *o,
                             struct berth_err **err);
 
+/* Leases.Delete of run's lease, issued from a thread so that it overlaps Tasks.Create (the
+ * client is safe for concurrent calls); joined before run returns. */
+struct lease_end_async {
+    struct berthctl *ctl;
+    char *id;
+    pthread_t t;
+    bool running;
+};
+
+static void *lease_end_main(void *arg)
+{
+    struct lease_end_async *a = arg;
+
+    lease_end(a->ctl, steal_ptr(a->id));
+    return NULL;
+}
+
+static void lease_end_start(struct lease_end_async *a, struct berthctl *ctl, char *id)
+{
+    *a = (struct lease_end_async){.ctl = ctl, .id = id};
+    if (!id)
+        return;
+    /* Later calls (Tasks.Create...) must not carry the lease that is going away. */
+    berth_client_set_lease(ctl->client, NULL);
+    if (pthread_create(&a->t, NULL, lease_end_main, a) == 0)
+        a->running = true;
+    else
+        lease_end(ctl, steal_ptr(a->id));
+}
+
+static void lease_end_join(struct lease_end_async *a)
+{
+    if (a->running)
+        pthread_join(a->t, NULL);
+    a->running = false;
+}
+
 int berthctl_container_create(struct berthctl *ctl, const struct berthctl_run_opts *o,
                               struct berth_err **err)
 {
@@ -932,20 +969,30 @@ static int container_create(struct berthctl *ctl, const struct berthctl_run_opts
 static int run_main(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
     _cleanup_(berthctl_run_opts_clear) struct berthctl_run_opts o = {0};
+    struct lease_end_async lease_end;
     struct berthctl_io io;
     uint32_t status = 0;
+    char *lease;
     int ret;
 
     berthctl_io_init(&io);
-    if (berthctl_run_parse(ctl, argc, argv, true, &o, err) < 0 ||
-        berthctl_container_create(ctl, &o, err) < 0)
+    if (berthctl_run_parse(ctl, argc, argv, true, &o, err) < 0)
         return -1;
+    /* As berthctl_container_create, but the lease goes while the task is being created. */
+    lease = lease_begin(ctl);
+    ret = container_create(ctl, &o, err);
+    lease_end_start(&lease_end, ctl, lease);
+    if (ret < 0) {
+        lease_end_join(&lease_end);
+        return -1;
+    }
     if (o.detach) {
         /* FIFOs that outlive us, so `tasks attach` (or ctr t attach) can connect later. */
         if (berthctl_io_create(&io, o.id, o.tty, err) < 0 ||
             berthctl_task_create(ctl, o.id, &io, err) < 0 || berthctl_io_detach(&io, err) < 0 ||
             berthctl_task_start(ctl, o.id, NULL, err) < 0)
             goto fail;
+        lease_end_join(&lease_end);
         return 0;
     }
     if (berthctl_io_create(&io, o.id, o.tty, err) < 0 ||
@@ -953,6 +1000,7 @@ static int run_main(struct berthctl *ctl, int argc, char **argv, struct berth_er
         goto fail;
     ret = berthctl_task_attach_run(ctl, o.id, NULL, &io, &status, err);
     berthctl_io_clear(&io);
+    lease_end_join(&lease_end);
     if (ret < 0)
         return -1;
     if (o.rm) {
@@ -964,6 +1012,7 @@ static int run_main(struct berthctl *ctl, int argc, char **argv, struct berth_er
     return 0;
 fail:
     berthctl_io_clear(&io);
+    lease_end_join(&lease_end);
     if (o.rm) {
         _cleanup_err_ struct berth_err *e = NULL;
         berthctl_task_delete(ctl, o.id, &e);

@@ -33,9 +33,13 @@
 #define SHUTDOWN_TIMEOUT_MS 3000
 #define STATE_TIMEOUT_MS    2000
 
+/* Nanoseconds since the epoch; 0 ("unset") for timestamps before 1970, which is how Go shims
+ * send an empty time (-62135596800 s, year 1) and which would overflow int64 nanoseconds. */
 static int64_t ts_ns(const Google__Protobuf__Timestamp *ts)
 {
-    return ts ? ts->seconds * 1000000000LL + ts->nanos : 0;
+    if (!ts || ts->seconds < 0 || ts->seconds > INT64_MAX / 1000000000LL - 1)
+        return 0;
+    return ts->seconds * 1000000000LL + ts->nanos;
 }
 
 static Google__Protobuf__Timestamp *ts_set(Google__Protobuf__Timestamp *ts, int64_t ns)

@@ -118,6 +118,7 @@ shim_mem() {
     rss=$(awk '/^Rss:/ {print $2}' "/proc/$SHIM_PID/smaps_rollup")
     pss=$(awk '/^Pss:/ {print $2}' "/proc/$SHIM_PID/smaps_rollup")
     echo "# berth-shim with $1: RSS ${rss} kB, PSS ${pss} kB" >&3
+    [ -z "${SHIM_SMAPS:-}" ] || cat "/proc/$SHIM_PID/smaps" >"$SHIM_SMAPS"
 }
 
 # shim_stop: Shutdown, then nothing may be left: shim, socket, container processes, mounts.
