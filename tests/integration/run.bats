@@ -157,6 +157,15 @@ live_shims() {
     [ "$output" = "hi" ]
     run ctrb run --rm --runtime "$RUNC" "$IMG" c2 sh -c 'exit 5'
     status_is 5
+    # ctr with berth's own runtime (berth-shim), and with ctr's default runtime (runc v2)
+    run ctrb run --rm --runtime io.containerd.berth.v1 "$IMG" cb echo hi-berth
+    status_is 0
+    [ "$output" = "hi-berth" ]
+    run ctrb run --rm --runtime io.containerd.berth.v1 "$IMG" cb2 sh -c 'exit 6'
+    status_is 6
+    run ctrb run --rm "$IMG" cd echo hi-default
+    status_is 0
+    [ "$output" = "hi-default" ]
     ctrb run -d --runtime "$RUNC" "$IMG" c3 sleep 1000
     run ctrb t ls
     output_has c3
