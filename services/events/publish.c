@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/events/container.pb-c.h"
+#include "api/events/image.pb-c.h"
 #include "api/events/namespace.pb-c.h"
 #include "metadata/record.h"
 
@@ -72,6 +73,40 @@ void berth_publish_container(const struct berth_svc_ctx *ctx, const char *topic,
     } else {
         Containerd__Events__ContainerDelete ev = CONTAINERD__EVENTS__CONTAINER_DELETE__INIT;
         ev.id = c->id;
+        berth_events_publish(ex, ctx->ns, topic, &ev.base);
+    }
+}
+
+void berth_publish_image(const struct berth_svc_ctx *ctx, const char *topic,
+                         const struct berth_image *im)
+{
+    struct berth_events *ex = berth_svc_app(ctx)->events;
+    _cleanup_free_ void **entries = NULL;
+
+    if (!ex)
+        return;
+    if (strcmp(topic, "/images/delete") == 0) {
+        Containerd__Services__Images__V1__ImageDelete ev =
+            CONTAINERD__SERVICES__IMAGES__V1__IMAGE_DELETE__INIT;
+        ev.name = im->name;
+        berth_events_publish(ex, ctx->ns, topic, &ev.base);
+    } else if (strcmp(topic, "/images/create") == 0) {
+        Containerd__Services__Images__V1__ImageCreate ev =
+            CONTAINERD__SERVICES__IMAGES__V1__IMAGE_CREATE__INIT;
+        ev.name = im->name;
+        berth_labels_to_pb(
+            &im->labels, &containerd__services__images__v1__image_create__labels_entry__descriptor,
+            &entries, &ev.n_labels);
+        ev.labels = (Containerd__Services__Images__V1__ImageCreate__LabelsEntry **)entries;
+        berth_events_publish(ex, ctx->ns, topic, &ev.base);
+    } else {
+        Containerd__Services__Images__V1__ImageUpdate ev =
+            CONTAINERD__SERVICES__IMAGES__V1__IMAGE_UPDATE__INIT;
+        ev.name = im->name;
+        berth_labels_to_pb(
+            &im->labels, &containerd__services__images__v1__image_update__labels_entry__descriptor,
+            &entries, &ev.n_labels);
+        ev.labels = (Containerd__Services__Images__V1__ImageUpdate__LabelsEntry **)entries;
         berth_events_publish(ex, ctx->ns, topic, &ev.base);
     }
 }

@@ -5,6 +5,7 @@
 
 #include "lib/labels.h"
 #include "metadata/containers.h"
+#include "metadata/images.h"
 #include "services/services.h"
 
 /* /namespaces/create, /namespaces/update (with the labels now stored), /namespaces/delete */
@@ -14,5 +15,10 @@ void berth_publish_namespace(const struct berth_svc_ctx *ctx, const char *topic,
  * /containers/delete (ContainerDelete: only c->id is read) */
 void berth_publish_container(const struct berth_svc_ctx *ctx, const char *topic,
                              const struct berth_container *c);
+
+/* /images/create (ImageCreate), /images/update (ImageUpdate), /images/delete (ImageDelete:
+ * only im->name is read); payloads in package containerd.services.images.v1. */
+void berth_publish_image(const struct berth_svc_ctx *ctx, const char *topic,
+                         const struct berth_image *im);
 
 #endif

@@ -4,13 +4,13 @@
  * Delete with `sync` runs a GC pass and waits for it (containerd's images.SynchronousDelete). */
 #include <string.h>
 
-#include "api/events/image.pb-c.h"
 #include "api/services/images/v1/images.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "lib/filters.h"
 #include "metadata/images.h"
 #include "metadata/record.h"
 #include "services/convert.h"
+#include "services/events/publish.h"
 #include "services/services.h"
 
 DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
@@ -80,40 +80,6 @@ static void reply_image(const struct berth_image *im, ProtobufCMessage *resp, im
     *slot = &o.pb;
     berth_svc_pack(out, resp);
     image_out_clear(&o);
-}
-
-static void publish(const struct berth_svc_ctx *ctx, const char *topic,
-                    const struct berth_image *im)
-{
-    struct berth_events *ex = berth_svc_app(ctx)->events;
-    _cleanup_free_ void **entries = NULL;
-
-    if (!ex)
-        return;
-    if (strcmp(topic, "/images/delete") == 0) {
-        Containerd__Services__Images__V1__ImageDelete ev =
-            CONTAINERD__SERVICES__IMAGES__V1__IMAGE_DELETE__INIT;
-        ev.name = im->name;
-        berth_events_publish(ex, ctx->ns, topic, &ev.base);
-    } else if (strcmp(topic, "/images/create") == 0) {
-        Containerd__Services__Images__V1__ImageCreate ev =
-            CONTAINERD__SERVICES__IMAGES__V1__IMAGE_CREATE__INIT;
-        ev.name = im->name;
-        berth_labels_to_pb(
-            &im->labels, &containerd__services__images__v1__image_create__labels_entry__descriptor,
-            &entries, &ev.n_labels);
-        ev.labels = (Containerd__Services__Images__V1__ImageCreate__LabelsEntry **)entries;
-        berth_events_publish(ex, ctx->ns, topic, &ev.base);
-    } else {
-        Containerd__Services__Images__V1__ImageUpdate ev =
-            CONTAINERD__SERVICES__IMAGES__V1__IMAGE_UPDATE__INIT;
-        ev.name = im->name;
-        berth_labels_to_pb(
-            &im->labels, &containerd__services__images__v1__image_update__labels_entry__descriptor,
-            &entries, &ev.n_labels);
-        ev.labels = (Containerd__Services__Images__V1__ImageUpdate__LabelsEntry **)entries;
-        berth_events_publish(ex, ctx->ns, topic, &ev.base);
-    }
 }
 
 static int images_get(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
@@ -211,7 +177,7 @@ static int images_create(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     op.im = im;
     if (berth_meta_update(berth_svc_app(ctx)->db, create_cb, &op, err) < 0)
         return -1;
-    publish(ctx, "/images/create", im);
+    berth_publish_image(ctx, "/images/create", im);
     reply_image(im, &resp.base, &resp.image, out);
     return 0;
 }
@@ -237,7 +203,7 @@ static int images_update(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         berth_image_free(op.result);
         return -1;
     }
-    publish(ctx, "/images/update", op.result);
+    berth_publish_image(ctx, "/images/update", op.result);
     reply_image(op.result, &resp.base, &resp.image, out);
     berth_image_free(op.result);
     return 0;
@@ -255,7 +221,7 @@ static int images_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         op.target_digest = req->target->digest;
     if (berth_meta_update(berth_svc_app(ctx)->db, delete_cb, &op, err) < 0)
         return -1;
-    publish(ctx, "/images/delete", &key);
+    berth_publish_image(ctx, "/images/delete", &key);
     if (req->sync && berth_svc_app(ctx)->gc &&
         berth_gc_scheduler_run(berth_svc_app(ctx)->gc, NULL, err) < 0)
         return -1;

@@ -15,6 +15,7 @@
 #include "images/import.h"
 #include "metadata/record.h"
 #include "services/convert.h"
+#include "services/events/publish.h"
 #include "services/services.h"
 
 typedef Berth__Services__Images__V1__ImportRequest import_req;
@@ -68,34 +69,6 @@ static ssize_t stream_read_cb(void *arg, const void **buf, struct berth_err **er
             *buf = r->cur->data.data;
             return (ssize_t)r->cur->data.len;
         }
-    }
-}
-
-static void publish(const struct berth_svc_ctx *ctx, const struct berth_image *im, bool created)
-{
-    struct berth_events *ex = berth_svc_app(ctx)->events;
-    _cleanup_free_ void **entries = NULL;
-
-    if (!ex)
-        return;
-    if (created) {
-        Containerd__Services__Images__V1__ImageCreate ev =
-            CONTAINERD__SERVICES__IMAGES__V1__IMAGE_CREATE__INIT;
-        ev.name = im->name;
-        berth_labels_to_pb(
-            &im->labels, &containerd__services__images__v1__image_create__labels_entry__descriptor,
-            &entries, &ev.n_labels);
-        ev.labels = (Containerd__Services__Images__V1__ImageCreate__LabelsEntry **)entries;
-        berth_events_publish(ex, ctx->ns, "/images/create", &ev.base);
-    } else {
-        Containerd__Services__Images__V1__ImageUpdate ev =
-            CONTAINERD__SERVICES__IMAGES__V1__IMAGE_UPDATE__INIT;
-        ev.name = im->name;
-        berth_labels_to_pb(
-            &im->labels, &containerd__services__images__v1__image_update__labels_entry__descriptor,
-            &entries, &ev.n_labels);
-        ev.labels = (Containerd__Services__Images__V1__ImageUpdate__LabelsEntry **)entries;
-        berth_events_publish(ex, ctx->ns, "/images/update", &ev.base);
     }
 }
 
@@ -160,7 +133,8 @@ static int transfer_import(struct berth_svc_ctx *ctx, struct berth_stream *st,
             imgs[i].target = &ds[i];
             imgs[i].created = res.created[i];
             ptrs[i] = &imgs[i];
-            publish(ctx, res.images[i], res.created[i]);
+            berth_publish_image(ctx, (res.created[i]) ? "/images/create" : "/images/update",
+                                res.images[i]);
         }
         resp.images = ptrs;
         resp.n_images = res.n;
