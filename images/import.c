@@ -230,19 +230,28 @@ static int blob_write(struct imp *im, const char *what, struct blob_src *src, in
     int64_t have, off = 0;
 
     *digest_out = NULL;
+    /* From "the blob is on disk" until its record exists, GC must not run its backend cleanup
+     * (it would delete a file no record names yet): hold the GC lock shared. */
+    berth_meta_gc_lock_shared(im->st->db);
     if (expected && berth_content_blob_stat(im->st->content, expected, &have, &e) == 0 &&
         have == size) {
+        int ret;
         /* Already stored (another namespace or an earlier import): skip the bytes. */
-        if (src->a && archive_read_data_skip(src->a) != ARCHIVE_OK)
+        if (src->a && archive_read_data_skip(src->a) != ARCHIVE_OK) {
+            berth_meta_gc_unlock(im->st->db);
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "read \"%s\": %s", what,
                                  archive_error_string(src->a));
+        }
         op.digest = expected;
         op.size = size;
-        if (berth_meta_update(im->st->db, blob_record_cb, &op, err) < 0)
+        ret = berth_meta_update(im->st->db, blob_record_cb, &op, err);
+        berth_meta_gc_unlock(im->st->db);
+        if (ret < 0)
             return -1;
         *digest_out = berth_xstrdup(expected);
         return 0;
     }
+    berth_meta_gc_unlock(im->st->db);
     berth_err_free(&e);
     ref = berth_strdup_printf("%s-%u", im->lease, im->seq++);
     bref = berth_strdup_printf("%s/%s", im->opts->ns, ref);
@@ -282,8 +291,10 @@ static int blob_write(struct imp *im, const char *what, struct blob_src *src, in
     } else if (src->len && berth_content_writer_write(w, 0, src->buf, src->len, err) < 0) {
         goto fail;
     }
+    berth_meta_gc_lock_shared(im->st->db); /* as above: until the record exists */
     if (berth_content_writer_commit(w, size, expected, &digest, &e) < 0 &&
         e->code != BERTH_E_ALREADY_EXISTS) {
+        berth_meta_gc_unlock(im->st->db);
         *err = steal_ptr(e);
         berth_err_wrap(err, "blob \"%s\"", what);
         goto fail;
@@ -291,8 +302,12 @@ static int blob_write(struct imp *im, const char *what, struct blob_src *src, in
     w = NULL; /* consumed */
     op.digest = digest;
     op.size = size;
-    if (berth_meta_update(im->st->db, blob_record_cb, &op, err) < 0)
-        return -1;
+    {
+        int ret = berth_meta_update(im->st->db, blob_record_cb, &op, err);
+        berth_meta_gc_unlock(im->st->db);
+        if (ret < 0)
+            return -1;
+    }
     *digest_out = steal_ptr(digest);
     return 0;
 fail:
@@ -455,11 +470,15 @@ static int blob_present(struct imp *im, const char *digest, const char *parent,
     for (size_t i = 0; i < im->n_members; i++)
         if (im->members[i].digest && strcmp(im->members[i].digest, digest) == 0)
             return 0;
+    berth_meta_gc_lock_shared(im->st->db); /* the file must outlive the stat: see above */
     if (berth_content_blob_stat(im->st->content, digest, &size, &e) == 0) {
         struct blob_op op = {
             .ns = im->opts->ns, .lease = im->lease, .digest = digest, .size = size};
-        return berth_meta_update(im->st->db, blob_record_cb, &op, err);
+        int ret = berth_meta_update(im->st->db, blob_record_cb, &op, err);
+        berth_meta_gc_unlock(im->st->db);
+        return ret;
     }
+    berth_meta_gc_unlock(im->st->db);
     return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
                          "blob %s referenced by %s is missing from the archive", digest, parent);
 }

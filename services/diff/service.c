@@ -290,11 +290,14 @@ static int diff_diff(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, stru
         goto out;
     }
     berth_content_writer_digest(sink.w, digest);
+    /* From the blob file's appearance until its record exists, keep GC's backend cleanup out. */
+    berth_meta_gc_lock_shared(app->db);
     {
         _cleanup_err_ struct berth_err *e = NULL;
         if (berth_content_writer_commit(sink.w, sink.offset, NULL, &committed, &e) < 0 &&
             e->code != BERTH_E_ALREADY_EXISTS) {
             _cleanup_err_ struct berth_err *e2 = NULL;
+            berth_meta_gc_unlock(app->db);
             berth_content_writer_close(steal_ptr(sink.w));
             (void)berth_content_ingest_abort(app->content, backend_ref, &e2);
             *err = steal_ptr(e);
@@ -308,7 +311,9 @@ static int diff_diff(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, stru
     berth_labels_set(&info.labels, UNCOMPRESSED_LABEL, diff_id);
     {
         struct record_op op = {ctx, &info};
-        if (berth_meta_update(app->db, record_cb, &op, err) < 0) {
+        int r = berth_meta_update(app->db, record_cb, &op, err);
+        berth_meta_gc_unlock(app->db);
+        if (r < 0) {
             berth_err_wrap(err, "diff: record %s", digest);
             goto out;
         }
