@@ -48,3 +48,34 @@ int berth_test_teardown_tmpdir(void **state)
     *state = NULL;
     return 0;
 }
+
+static char *images_dir; /* mkimages.sh output of the running group */
+
+const char *berth_test_images_dir(void)
+{
+    return images_dir;
+}
+
+int berth_test_images_setup(void **state)
+{
+    struct berth_test_env *tmp;
+    _cleanup_free_ char *cmd = NULL, *src = berth_xstrdup(__FILE__);
+    char *p = strstr(src, "/unit/helpers/berth_test.c");
+
+    if (!p || berth_test_setup_tmpdir((void **)&tmp) < 0)
+        return -1;
+    *p = '\0';
+    cmd = berth_strdup_printf("bash %s/data/mkimages.sh %s/data >/dev/null", src, tmp->dir);
+    if (system(cmd) != 0)
+        return -1;
+    images_dir = berth_strdup_printf("%s/data", tmp->dir);
+    *state = tmp;
+    return 0;
+}
+
+int berth_test_images_teardown(void **state)
+{
+    free(images_dir);
+    images_dir = NULL;
+    return berth_test_teardown_tmpdir(state);
+}

@@ -19,6 +19,11 @@ struct berth_test_env {
 /* group/each fixtures: *state becomes a struct berth_test_env *. */
 int berth_test_setup_tmpdir(void **state);
 int berth_test_teardown_tmpdir(void **state);
+/* Group fixtures that build the test images once (tests/data/mkimages.sh) into a temp dir;
+ * berth_test_images_dir() is that output dir while the group runs. */
+int berth_test_images_setup(void **state);
+int berth_test_images_teardown(void **state);
+const char *berth_test_images_dir(void);
 /* rm -rf; returns 0 or -1. */
 int berth_test_rmrf(const char *path);
 

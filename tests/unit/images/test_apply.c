@@ -18,37 +18,12 @@
 #include "lib/sha256.h"
 #include "lib/util.h"
 
-static char *data_dir; /* mkimages.sh output, shared by every test */
-
 struct env {
     struct berth_test_env *tmp;
     char *root;     /* <tmp>/s/r/root: "../../x" from here lands in <tmp>/s/x */
     char *sentinel; /* <tmp>/s */
     int rootfd;
 };
-
-static int group_setup(void **state)
-{
-    struct berth_test_env *tmp;
-    _cleanup_free_ char *cmd = NULL, *src = berth_xstrdup(__FILE__);
-    char *p = strstr(src, "/unit/images/test_apply.c");
-
-    if (!p || berth_test_setup_tmpdir((void **)&tmp) < 0)
-        return -1;
-    *p = '\0';
-    cmd = berth_strdup_printf("bash %s/data/mkimages.sh %s/data >/dev/null", src, tmp->dir);
-    if (system(cmd) != 0)
-        return -1;
-    data_dir = berth_strdup_printf("%s/data", tmp->dir);
-    *state = tmp;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    free(data_dir);
-    return berth_test_teardown_tmpdir(state);
-}
 
 static int setup(void **state)
 {
@@ -90,7 +65,7 @@ static int apply_file(struct env *e, const char *path, enum berth_apply_mode mod
 static int apply_layer(struct env *e, const char *name, enum berth_apply_mode mode,
                        struct berth_err **err)
 {
-    _cleanup_free_ char *p = berth_strdup_printf("%s/layers/%s", data_dir, name);
+    _cleanup_free_ char *p = berth_strdup_printf("%s/layers/%s", berth_test_images_dir(), name);
     char dg[72];
     return apply_file(e, p, mode, dg, NULL, err);
 }
@@ -185,7 +160,7 @@ static char *tarw_close(struct tarw *t)
 static void test_apply_busybox_hardlinks_and_digest(void **state)
 {
     struct env *e = *state;
-    _cleanup_free_ char *p = berth_strdup_printf("%s/layers/busybox.tar", data_dir);
+    _cleanup_free_ char *p = berth_strdup_printf("%s/layers/busybox.tar", berth_test_images_dir());
     struct berth_err *err = NULL;
     char dg[72], want[72];
     int64_t size = 0, want_size;
@@ -212,13 +187,15 @@ static void test_apply_compressed_digest_is_uncompressed(void **state)
 {
     static const char *const names[] = {"busybox.tar.gz", "busybox.tar.zst"};
     struct env *e = *state;
-    _cleanup_free_ char *plain = berth_strdup_printf("%s/layers/busybox.tar", data_dir);
+    _cleanup_free_ char *plain =
+        berth_strdup_printf("%s/layers/busybox.tar", berth_test_images_dir());
     char want[72];
     int64_t want_size;
 
     file_digest(plain, want, &want_size);
     for (size_t i = 0; i < BERTH_N(names); i++) {
-        _cleanup_free_ char *p = berth_strdup_printf("%s/layers/%s", data_dir, names[i]);
+        _cleanup_free_ char *p =
+            berth_strdup_printf("%s/layers/%s", berth_test_images_dir(), names[i]);
         _cleanup_free_ char *sub = berth_strdup_printf("%s/%zu", e->root, i);
         struct berth_err *err = NULL;
         char dg[72];
@@ -237,7 +214,7 @@ static void test_apply_compressed_digest_is_uncompressed(void **state)
 static void test_apply_trailing_bytes_are_digested(void **state)
 {
     struct env *e = *state;
-    _cleanup_free_ char *src = berth_strdup_printf("%s/layers/multi1.tar", data_dir);
+    _cleanup_free_ char *src = berth_strdup_printf("%s/layers/multi1.tar", berth_test_images_dir());
     _cleanup_free_ char *p = berth_strdup_printf("%s/trailing.tar", e->tmp->dir);
     _cleanup_free_ char *cmd =
         berth_strdup_printf("cat %s > %s && printf 'junk after the end' >> %s", src, p, p);
@@ -493,7 +470,8 @@ static void test_apply_crafted_escapes_refused(void **state)
 static void test_apply_corrupt_input_is_invalid(void **state)
 {
     struct env *e = *state;
-    _cleanup_free_ char *src = berth_strdup_printf("%s/layers/busybox.tar.gz", data_dir);
+    _cleanup_free_ char *src =
+        berth_strdup_printf("%s/layers/busybox.tar.gz", berth_test_images_dir());
     _cleanup_free_ char *p = berth_strdup_printf("%s/cut.tar.gz", e->tmp->dir);
     _cleanup_free_ char *cmd = berth_strdup_printf("head -c 300000 %s > %s", src, p);
     _cleanup_free_ char *q = berth_strdup_printf("%s/garbage", e->tmp->dir);
@@ -533,5 +511,5 @@ int main(void)
         T(test_apply_corrupt_input_is_invalid),
 #undef T
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, berth_test_images_setup, berth_test_images_teardown);
 }

@@ -23,37 +23,12 @@
 #define NS "test"
 #define SN "native"
 
-static char *data_dir; /* mkimages.sh output */
-
 struct env {
     struct meta_env *meta;
     struct berth_content_store *content;
     struct berth_snap_registry *reg;
     struct berth_image_stores st;
 };
-
-static int group_setup(void **state)
-{
-    struct berth_test_env *tmp;
-    _cleanup_free_ char *cmd = NULL, *src = berth_xstrdup(__FILE__);
-    char *p = strstr(src, "/unit/images/test_import.c");
-
-    if (!p || berth_test_setup_tmpdir((void **)&tmp) < 0)
-        return -1;
-    *p = '\0';
-    cmd = berth_strdup_printf("bash %s/data/mkimages.sh %s/data >/dev/null", src, tmp->dir);
-    if (system(cmd) != 0)
-        return -1;
-    data_dir = berth_strdup_printf("%s/data", tmp->dir);
-    *state = tmp;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    free(data_dir);
-    return berth_test_teardown_tmpdir(state);
-}
 
 static int setup(void **state)
 {
@@ -92,7 +67,7 @@ static int teardown(void **state)
 static int import_file(struct env *e, const char *rel, const struct berth_import_opts *o,
                        struct berth_import_result *res, struct berth_err **err)
 {
-    _cleanup_free_ char *path = berth_strdup_printf("%s/%s", data_dir, rel);
+    _cleanup_free_ char *path = berth_strdup_printf("%s/%s", berth_test_images_dir(), rel);
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct berth_import_opts def = {.ns = NS, .snapshotter = SN};
 
@@ -341,7 +316,7 @@ static void ar_blob(struct archive *a, const void *buf, size_t len, char digest[
 
 static uint8_t *slurp(const char *rel, size_t *len)
 {
-    _cleanup_free_ char *path = berth_strdup_printf("%s/%s", data_dir, rel);
+    _cleanup_free_ char *path = berth_strdup_printf("%s/%s", berth_test_images_dir(), rel);
     FILE *f = fopen(path, "rb");
     uint8_t *buf;
     long n;
@@ -517,5 +492,5 @@ int main(void)
         T(test_import_corrupt_blob_fails),  T(test_import_wrong_diff_id_removes_snapshot),
         T(test_import_garbage_is_invalid),  T(test_export_round_trip),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, berth_test_images_setup, berth_test_images_teardown);
 }
