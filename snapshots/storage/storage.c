@@ -263,6 +263,25 @@ int berth_snap_store_parent_ids(struct berth_snap_store_txn *txn, const char *na
     return 0;
 }
 
+/* INVALID_ARGUMENT for an empty name, ALREADY_EXISTS if a record has it; key_buf (KEY_MAX + 1
+ * bytes) receives the record key. */
+static int require_new(struct berth_snap_store_txn *txn, const char *name, const char *what,
+                       char *key_buf, struct berth_err **err)
+{
+    MDB_val k, v;
+
+    if (!name || !*name)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "snapshot %s must not be empty",
+                             what);
+    if (rec_key(key_buf, name, err) < 0)
+        return -1;
+    k = kv(key_buf);
+    if (mdb_get(txn->txn, txn->dbi, &k, &v) == 0)
+        return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "snapshot \"%s\" already exists",
+                             name);
+    return 0;
+}
+
 int berth_snap_store_create(struct berth_snap_store_txn *txn, const char *name, const char *parent,
                             enum berth_snap_kind kind, const struct berth_labels *labels,
                             struct berth_snap_rec *out, uint64_t **parent_ids, size_t *n_parents,
@@ -277,14 +296,8 @@ int berth_snap_store_create(struct berth_snap_store_txn *txn, const char *name, 
         *parent_ids = NULL;
         *n_parents = 0;
     }
-    if (!name || !*name)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "snapshot key must not be empty");
-    if (rec_key(key, name, err) < 0)
+    if (require_new(txn, name, "key", key, err) < 0)
         return -1;
-    k = kv(key);
-    if (mdb_get(txn->txn, txn->dbi, &k, &v) == 0)
-        return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "snapshot \"%s\" already exists",
-                             name);
     if (parent && *parent) {
         _cleanup_err_ struct berth_err *e = NULL;
         if (berth_snap_store_get(txn, parent, &pr, &e) < 0) {
@@ -368,14 +381,8 @@ int berth_snap_store_commit(struct berth_snap_store_txn *txn, const char *name, 
     MDB_val k, v;
     int rc;
 
-    if (!name || !*name)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "snapshot name must not be empty");
-    if (rec_key(k1, name, err) < 0)
+    if (require_new(txn, name, "name", k1, err) < 0)
         return -1;
-    k = kv(k1);
-    if (mdb_get(txn->txn, txn->dbi, &k, &v) == 0)
-        return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "snapshot \"%s\" already exists",
-                             name);
     if (berth_snap_store_get(txn, key, &r, err) < 0)
         return -1;
     if (r.info.kind != BERTH_SNAP_ACTIVE) {
