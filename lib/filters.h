@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "lib/err.h"
+#include "lib/util.h"
 #include "lib/labels.h"
 
 /* Opaque: a parsed list of filter strings (OR of ANDs), regexes compiled. Immutable after
@@ -27,6 +28,7 @@ int berth_filter_parse(const char *const *filters, size_t n, struct berth_filter
                        struct berth_err **err);
 /* NULL-safe. */
 void berth_filter_free(struct berth_filter *f);
+DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
 
 /* Field lookup for one object. path holds the selector's field path split at unquoted '.',
  * with quoted components already unquoted; n >= 1. Set *present and return the value

@@ -59,6 +59,17 @@ static inline void berth_closep(int *fd)
     *fd = -1;
 }
 
+/* Appends item to the growable array v holding n elements in room for cap (v, n and cap are
+ * lvalues; the room doubles, starting at 16). Aborts on OOM like berth_xrealloc. */
+#define berth_vec_push(v, n, cap, item)                                                            \
+    do {                                                                                           \
+        if ((n) == (cap)) {                                                                        \
+            (cap) = (cap) ? (cap)*2 : 16;                                                          \
+            (v) = berth_xrealloc((v), (cap) * sizeof(*(v)));                                       \
+        }                                                                                          \
+        (v)[(n)++] = (item);                                                                       \
+    } while (0)
+
 void *berth_xmalloc(size_t n);
 void *berth_xcalloc(size_t n, size_t size);
 void *berth_xrealloc(void *p, size_t n);

@@ -229,11 +229,7 @@ static int list_cb(const char *key, const void *val, size_t len, void *arg, stru
         berth_container_free(c);
         return 0;
     }
-    if (acc->n == acc->cap) {
-        acc->cap = acc->cap ? acc->cap * 2 : 16;
-        acc->v = berth_xrealloc(acc->v, acc->cap * sizeof(*acc->v));
-    }
-    acc->v[acc->n++] = c;
+    berth_vec_push(acc->v, acc->n, acc->cap, c);
     return 0;
 }
 

@@ -218,11 +218,7 @@ static int list_cb(const char *key, const void *val, size_t len, void *arg, stru
         berth_content_info_free(i);
         return 0;
     }
-    if (acc->n == acc->cap) {
-        acc->cap = acc->cap ? acc->cap * 2 : 16;
-        acc->v = berth_xrealloc(acc->v, acc->cap * sizeof(*acc->v));
-    }
-    acc->v[acc->n++] = i;
+    berth_vec_push(acc->v, acc->n, acc->cap, i);
     return 0;
 }
 
@@ -400,11 +396,7 @@ static int ingest_cb(const char *key, const void *val, size_t len, void *arg,
     i->ref = berth_xstrdup(key + acc->skip);
     i->expires_ns = r->expires_ns;
     i->created_ns = r->created_ns;
-    if (acc->n == acc->cap) {
-        acc->cap = acc->cap ? acc->cap * 2 : 16;
-        acc->v = berth_xrealloc(acc->v, acc->cap * sizeof(*acc->v));
-    }
-    acc->v[acc->n++] = i;
+    berth_vec_push(acc->v, acc->n, acc->cap, i);
     return 0;
 }
 

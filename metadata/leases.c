@@ -203,11 +203,7 @@ static int list_cb(const char *key, const void *val, size_t len, void *arg, stru
         berth_lease_free(l);
         return 0;
     }
-    if (acc->n == acc->cap) {
-        acc->cap = acc->cap ? acc->cap * 2 : 16;
-        acc->v = berth_xrealloc(acc->v, acc->cap * sizeof(*acc->v));
-    }
-    acc->v[acc->n++] = l;
+    berth_vec_push(acc->v, acc->n, acc->cap, l);
     return 0;
 }
 

@@ -8,8 +8,6 @@
 #include "services/events/publish.h"
 #include "services/services.h"
 
-DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
-
 static int reply_container(const struct berth_container *c, ProtobufCMessage *resp,
                            container_pb **slot, struct berth_bytes *out)
 {

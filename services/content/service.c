@@ -25,8 +25,6 @@
 #include "services/convert.h"
 #include "services/services.h"
 
-DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
-
 typedef Containerd__Services__Content__V1__Info info_pb;
 typedef Containerd__Services__Content__V1__Status status_pb;
 typedef Containerd__Services__Content__V1__WriteContentRequest write_req;

@@ -8,7 +8,6 @@
 #include "lib/ident.h"
 #include "services/services.h"
 
-DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
 DEFINE_CLEANUP(struct berth_events_sub *, berth_events_unsubscribe)
 
 /* How often a quiet stream checks whether its client is still there. */

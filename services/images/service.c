@@ -13,8 +13,6 @@
 #include "services/events/publish.h"
 #include "services/services.h"
 
-DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
-
 typedef Containerd__Services__Images__V1__Image image_pb;
 
 /* An Image message borrowing every string from a record. */

@@ -9,8 +9,6 @@
 #include "lib/filters.h"
 #include "services/services.h"
 
-DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
-
 struct plugin_info {
     const char *type, *id;
     const char *requires[4];

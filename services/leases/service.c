@@ -14,8 +14,6 @@
 #include "services/convert.h"
 #include "services/services.h"
 
-DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
-
 typedef Containerd__Services__Leases__V1__Lease lease_pb;
 typedef Containerd__Services__Leases__V1__Resource resource_pb;
 

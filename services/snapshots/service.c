@@ -13,8 +13,6 @@
 #include "services/convert.h"
 #include "services/services.h"
 
-DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
-
 typedef Containerd__Services__Snapshots__V1__Info info_pb;
 
 /* Messages built on the stack around borrowed strings. */

@@ -20,8 +20,6 @@
 
 #define CALL_TIMEOUT_MS 0 /* shim calls follow the client's deadline only */
 
-DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
-
 static struct berth_rt *rt_of(struct berth_svc_ctx *ctx, struct berth_err **err)
 {
     struct berth_rt *rt = berth_svc_app(ctx)->runtime;

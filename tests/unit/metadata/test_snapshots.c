@@ -10,8 +10,6 @@
 #include "metadata/leases.h"
 #include "metadata/snapshots.h"
 
-DEFINE_CLEANUP(struct berth_filter *, berth_filter_free)
-
 struct env {
     struct meta_env *meta;
     struct berth_snapshotter sn;
