@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,11 +98,13 @@ static void redirect_stdio(void)
 int berth_shim_cmd_start(const struct berth_shim_args *a)
 {
     _cleanup_err_ struct berth_err *err = NULL;
-    char bundle[4096], state[4096], sock[128], addr[160], sdir[4200], buf[512];
+    /* On the heap: the serving child forked below runs its whole life under this frame. */
+    _cleanup_free_ char *bundle = getcwd(NULL, 0), *state = berth_xmalloc(PATH_MAX), *sdir = NULL;
+    char sock[128], addr[160], buf[512];
     int lfd = -1;
     pid_t pid;
 
-    if (!getcwd(bundle, sizeof(bundle))) {
+    if (!bundle) {
         fprintf(stderr, "getcwd: %s\n", berth_strerror(errno));
         return 1;
     }
@@ -109,14 +112,14 @@ int berth_shim_cmd_start(const struct berth_shim_args *a)
     if (!isatty(0))
         while (read(0, buf, sizeof(buf)) > 0)
             ;
-    if (berth_shim_state_dir(bundle, state, sizeof(state), &err) < 0 ||
+    if (berth_shim_state_dir(bundle, state, PATH_MAX, &err) < 0 ||
         berth_shim_socket_path(state, a->address ? a->address : "", a->ns, a->id, sock,
                                sizeof(sock), &err) < 0) {
         fprintf(stderr, "%s\n", err->msg);
         return 1;
     }
     snprintf(addr, sizeof(addr), "unix://%s", sock);
-    snprintf(sdir, sizeof(sdir), "%s/s", state);
+    sdir = berth_strdup_printf("%s/s", state);
     if (mkdir_p(sdir, 0711) < 0) {
         fprintf(stderr, "create \"%s\": %s\n", sdir, berth_strerror(errno));
         return 1;
