@@ -362,13 +362,13 @@ static ctr_label_t **labels_to_pb(const struct berthctl_kvs *kv, bool skip_empty
 static bool create_from_image(int argc, char **argv)
 {
     static const char *const with_arg[] = {
-        "-l",     "--label", "-r",   "--runtime", "--snapshotter", "--snapshot-key", "--spec",
-        "-e",     "--env",   "-m",   "--mount",   "--cpus",        "--memory-limit", "-u",
-        "--user", "-w",      "--cwd"};
+        "-l",     "--label", "-r",    "--runtime",    "--snapshotter", "--snapshot-key", "--spec",
+        "-e",     "--env",   "-m",    "--mount",      "--cpus",        "--memory-limit", "-u",
+        "--user", "-w",      "--cwd", "--runc-binary"};
     static const char *const run_only[] = {
-        "-t",           "--tty",          "-e", "--env",  "-m", "--mount", "--net-host",
-        "--cpus",       "--memory-limit", "-u", "--user", "-w", "--cwd",   "--seccomp",
-        "--privileged", "--from-image"};
+        "-t",           "--tty",          "-e",           "--env",  "-m", "--mount", "--net-host",
+        "--cpus",       "--memory-limit", "-u",           "--user", "-w", "--cwd",   "--seccomp",
+        "--privileged", "--from-image",   "--runc-binary"};
     int positional = 0;
 
     for (int i = 1; i < argc; i++) {

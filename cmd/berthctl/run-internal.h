@@ -70,7 +70,7 @@ struct berthctl_run_opts {
     bool rm, tty, detach, net_host, seccomp, privileged;
     const char **env, **mounts; /* NULL-terminated, arrays owned */
     size_t n_env, n_mounts;
-    const char *runtime, *user, *cwd, *snapshotter, *image, *id;
+    const char *runtime, *runc_binary, *user, *cwd, *snapshotter, *image, *id;
     const char *const *args;
     double cpus;
     int64_t memory_limit;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/runtime/runc/options/oci.pb-c.h"
 #include "api/services/containers/v1/containers.pb-c.h"
 #include "api/services/content/v1/content.pb-c.h"
 #include "api/services/images/v1/images.pb-c.h"
@@ -636,7 +637,9 @@ int berthctl_run_parse(struct berthctl *ctl, int argc, char **argv, bool run,
                                          {"seccomp", no_argument, NULL, 'S'},
                                          {"privileged", no_argument, NULL, 'P'},
                                          {"snapshotter", required_argument, NULL, 's'},
+                                         {"runc-binary", required_argument, NULL, 'B'},
                                          {0}};
+    char *end;
     int c;
 
     berthctl_getopt_reset();
@@ -668,10 +671,23 @@ int berthctl_run_parse(struct berthctl *ctl, int argc, char **argv, bool run,
             o->runtime = optarg;
             break;
         case 'C':
-            o->cpus = strtod(optarg, NULL);
+            errno = 0;
+            o->cpus = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(o->cpus > 0 && o->cpus <= 1e6))
+                return berthctl_usage(ctl, err, "--cpus \"%s\": want a number of CPUs above 0",
+                                      optarg);
             break;
         case 'M':
-            o->memory_limit = strtoll(optarg, NULL, 10);
+            errno = 0;
+            o->memory_limit = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end || o->memory_limit <= 0)
+                return berthctl_usage(ctl, err, "--memory-limit \"%s\": want a byte count above 0",
+                                      optarg);
+            break;
+        case 'B':
+            if (!*optarg)
+                return berthctl_usage(ctl, err, "--runc-binary needs a name or path");
+            o->runc_binary = optarg;
             break;
         case 'u':
             o->user = optarg;
@@ -905,6 +921,8 @@ static int container_create(struct berthctl *ctl, const struct berthctl_run_opts
         CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__RUNTIME__INIT;
     Google__Protobuf__Any spec_any = GOOGLE__PROTOBUF__ANY__INIT;
     Google__Protobuf__Any opts_any = GOOGLE__PROTOBUF__ANY__INIT;
+    Containerd__Runc__V1__Options runc_opts = CONTAINERD__RUNC__V1__OPTIONS__INIT;
+    _cleanup_free_ uint8_t *opts_buf = NULL;
     _cleanup_(berthctl_pb_freep) ProtobufCMessage *presp = NULL;
     _cleanup_(berthctl_pb_freep) ProtobufCMessage *cresp = NULL;
     _cleanup_(berth_oci_image_config_freep) struct berth_oci_image_config *img = NULL;
@@ -944,7 +962,15 @@ static int container_create(struct berthctl *ctl, const struct berthctl_run_opts
     spec_any.value.data = (uint8_t *)json;
     spec_any.value.len = strlen(json);
     rt.name = (char *)o->runtime;
-    if (strcmp(o->runtime, "io.containerd.runc.v2") == 0) {
+    if (o->runc_binary) {
+        /* the OCI runtime binary for runc.v2 and berth-shim alike (ctr's --runc-binary) */
+        runc_opts.binary_name = (char *)o->runc_binary;
+        opts_any.type_url = (char *)"containerd.runc.v1.Options";
+        opts_any.value.len = containerd__runc__v1__options__get_packed_size(&runc_opts);
+        opts_any.value.data = opts_buf = berth_xmalloc(opts_any.value.len);
+        containerd__runc__v1__options__pack(&runc_opts, opts_buf);
+        rt.options = &opts_any;
+    } else if (strcmp(o->runtime, "io.containerd.runc.v2") == 0) {
         /* ctr always sends runc options, present with an empty value */
         opts_any.type_url = (char *)"containerd.runc.v1.Options";
         rt.options = &opts_any;
@@ -1025,5 +1051,6 @@ const struct berthctl_noun berthctl_run_noun = {
     "run", NULL, "run a container from an image",
     "berthctl run [--rm] [-t] [-d] [--env K=V]... [--mount type=bind,src=,dst=,options=]\n"
     "    [--net-host] [--runtime R] [--cpus N] [--memory-limit BYTES] [--user U] [--cwd D]\n"
-    "    [--seccomp] [--privileged] [--snapshotter S] IMAGE ID [CMD...]\n",
+    "    [--seccomp] [--privileged] [--snapshotter S] [--runc-binary runc|crun|PATH]\n"
+    "    IMAGE ID [CMD...]\n",
     run_main};

@@ -222,4 +222,14 @@ live_shims() {
     run bctl run --rm --runtime io.containerd.nosuch.v1 "$IMG" n3 true
     status_is 1
     output_has "not found"
+    # limits that are not numbers are usage errors, before anything is created
+    run bctl run --rm --cpus abc "$IMG" n4 true
+    status_is 2
+    output_has '--cpus "abc"'
+    run bctl run --rm --memory-limit 12x "$IMG" n5 true
+    status_is 2
+    output_has '--memory-limit "12x"'
+    run bctl containers ls -q
+    output_lacks n4
+    output_lacks n5
 }
