@@ -284,7 +284,7 @@ END {
             pss["containerd", k] / 1024, drss["containerd", k] / 1024, ratio, (ratio > 0 ? 1 / ratio : 0),
             (ok ? "PASS" : "FAIL")
     }
-    # the absolute targets, with one running container
+    # the absolute targets, with one running container
     if (ns["berthd", 1] == 1) {
         r1 = rss["berthd", 1]; p1 = pss["berthd", 1]
         printf "\nberth-shim with 1 running container: RSS %d KiB (target <= 1024 KiB), PSS %d KiB (target <= 600 KiB): %s\n",
