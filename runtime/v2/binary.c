@@ -154,6 +154,11 @@ static int run_capture(const char *const *argv, const char *cwd, const char *ttr
         dup2(inp[0], 0);
         dup2(outp[1], 1);
         dup2(merge ? outp[1] : devnull, 2);
+        /* Nothing else of berthd's (LMDB files, sockets, a descriptor some library opened
+         * without O_CLOEXEC) may outlive it in a shim. */
+        if (close_range(3, ~0U, 0) < 0)
+            for (int fd = 3; fd < 4096; fd++)
+                close(fd);
         execve(argv[0], (char *const *)argv, envp);
         _exit(127);
     }

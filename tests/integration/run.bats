@@ -98,6 +98,15 @@ live_shims() {
 @test "berth-shim: ctr t metrics and berthctl tasks metrics show cgroup memory numbers" {
     [ -x "$BERTH_BIN/berth-shim" ] || skip "berth-shim not built"
     bctl run -d --runtime io.containerd.berth.v1 "$IMG" m1 sleep 1000
+    # the shim holds nothing of berthd's: no LMDB file, no socket under its root or state
+    local shim fds
+    shim=$(pgrep -f -- "-id m1 -address $SOCK" | head -1)
+    [ -n "$shim" ]
+    fds=$(ls -l "/proc/$shim/fd")
+    if grep -q "$ROOT/" <<<"$fds"; then
+        echo "berth-shim holds berthd's files: $fds" >&2
+        return 1
+    fi
     run ctrb t metrics m1
     status_is 0
     output_has m1
