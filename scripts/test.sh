@@ -24,10 +24,10 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit
 
 echo "== sanitized berthd and berth-shim through the shim and run integration tests"
-# The shim's stderr is its log FIFO, so reports go to files; any file fails the run. Leaks are
-# valgrind.bats' job (the shim leaves with _exit, which LeakSanitizer never sees).
+# The shim's stderr is its log FIFO, so reports go to files; any file fails the run. Leak
+# checks included: berthd, berthctl and every shim that is shut down check theirs at exit.
 san_logs=$(mktemp -d)
-ASAN_OPTIONS="detect_leaks=0:log_path=$san_logs/asan" \
+ASAN_OPTIONS="detect_leaks=1:log_path=$san_logs/asan" \
     UBSAN_OPTIONS="print_stacktrace=1:log_path=$san_logs/ubsan" \
     ctest --test-dir build-asan --output-on-failure -R '^integration\.(shim|run)$'
 if [ -n "$(ls -A "$san_logs")" ]; then
