@@ -5,8 +5,9 @@
  * stream; the second reads the tar format from a callback that pulls from the first and hashes
  * every byte it hands on. After the tar end marker the rest of the stream is drained into the
  * hash too, which makes the digest the sha256 of the whole uncompressed layer (the diff ID).
- * Entries are written with *at() calls on directory fds opened with openat2(RESOLVE_BENEATH),
- * never through path strings, so symlinks planted by a layer cannot redirect a write.
+ * Entries are written with *at() calls on directory fds opened beneath the root
+ * (lib/beneath.h: openat2 RESOLVE_BENEATH, or its component walk), never through path strings,
+ * so symlinks planted by a layer cannot redirect a write.
  */
 #include "images/apply.h"
 
@@ -15,16 +16,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h> /* struct open_how, RESOLVE_*: glibc 2.36 has no openat2 wrapper */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h> /* makedev */
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "lib/beneath.h"
 #include "lib/sha256.h"
 #include "lib/util.h"
 
@@ -229,23 +229,6 @@ static void split_path(const char *rel, char **dir, const char **base)
     *base = slash ? slash + 1 : rel;
 }
 
-static int beneath(int dirfd, const char *rel, int flags)
-{
-    struct open_how how = {
-        .flags = (uint64_t)(flags | O_CLOEXEC),
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    int fd = -1;
-
-    /* EAGAIN: a concurrent rename somewhere on the system; the kernel asks us to retry. */
-    for (int i = 0; i < 32; i++) {
-        fd = (int)syscall(SYS_openat2, dirfd, *rel ? rel : ".", &how, sizeof(how));
-        if (fd >= 0 || errno != EAGAIN)
-            break;
-    }
-    return fd;
-}
-
 static int resolve_err(const char *entry, int e, struct berth_err **err)
 {
     if (e == EXDEV || e == ELOOP)
@@ -287,7 +270,7 @@ static void remember_dir_time(struct applier *ap, const char *rel, const struct 
 static void implicit_dir_meta(struct applier *ap, int fd, const char *rel)
 {
     for (size_t i = 0; i < ap->n_lowers; i++) {
-        _cleanup_close_ int lfd = beneath(ap->lowers[i], rel, O_PATH | O_NOFOLLOW);
+        _cleanup_close_ int lfd = berth_open_beneath(ap->lowers[i], rel, O_PATH | O_NOFOLLOW);
         struct stat st;
         if (lfd < 0 || fstat(lfd, &st) < 0)
             continue;
@@ -318,10 +301,10 @@ static int open_dir(struct applier *ap, const char *entry, const char *rel, bool
         return 0;
     }
     cache_drop(ap);
-    fd = beneath(ap->root, rel, O_RDONLY | O_DIRECTORY);
+    fd = berth_open_beneath(ap->root, rel, O_RDONLY | O_DIRECTORY);
     if (fd < 0 && errno == ENOENT && create) {
         /* Walk down from the root, creating each missing component below its parent fd. */
-        _cleanup_close_ int cur = beneath(ap->root, "", O_RDONLY | O_DIRECTORY);
+        _cleanup_close_ int cur = berth_open_beneath(ap->root, "", O_RDONLY | O_DIRECTORY);
         size_t len = strlen(rel);
 
         if (cur < 0)
@@ -333,12 +316,12 @@ static int open_dir(struct applier *ap, const char *entry, const char *rel, bool
             memcpy(prefix, rel, i);
             prefix[i] = '\0';
             const char *comp = strrchr(prefix, '/') ? strrchr(prefix, '/') + 1 : prefix;
-            int next = beneath(ap->root, prefix, O_RDONLY | O_DIRECTORY);
+            int next = berth_open_beneath(ap->root, prefix, O_RDONLY | O_DIRECTORY);
             if (next < 0 && errno == ENOENT) {
                 if (mkdirat(cur, comp, 0700) < 0 && errno != EEXIST)
                     return berth_err_set(err, BERTH_E_INTERNAL, errno,
                                          "layer entry \"%s\": mkdir \"%s\"", entry, prefix);
-                next = beneath(ap->root, prefix, O_RDONLY | O_DIRECTORY);
+                next = berth_open_beneath(ap->root, prefix, O_RDONLY | O_DIRECTORY);
                 if (next >= 0)
                     implicit_dir_meta(ap, next, prefix);
             }
@@ -569,7 +552,7 @@ static int write_hardlink(struct applier *ap, const char *link, int pfd, const c
                              "layer entry \"%s\": hardlink target \"%s\" is outside the root",
                              entry, link);
     split_path(trel, &tdir, &tbase);
-    tfd = beneath(ap->root, tdir, O_RDONLY | O_DIRECTORY);
+    tfd = berth_open_beneath(ap->root, tdir, O_RDONLY | O_DIRECTORY);
     if (tfd < 0) {
         if (errno == ENOENT)
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
@@ -730,7 +713,7 @@ static int set_dir_times(struct applier *ap, struct berth_err **err)
         const char *base;
 
         split_path(ap->dirs[i].rel, &dir, &base);
-        pfd = beneath(ap->root, dir, O_RDONLY | O_DIRECTORY);
+        pfd = berth_open_beneath(ap->root, dir, O_RDONLY | O_DIRECTORY);
         if (pfd < 0)
             continue; /* removed later in the layer */
         if (utimensat(pfd, base, ap->dirs[i].ts, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)

@@ -4,7 +4,7 @@
  * plain tar (sniffed, not taken from the media type), is streamed through libarchive straight
  * into a directory, with no temp copy, while the uncompressed stream (tar padding and anything
  * after the end-of-archive marker included) is SHA-256'd: that digest is the layer's diff ID.
- * Every path is resolved with openat2(RESOLVE_BENEATH) below the root directory fd, so nothing
+ * Every path is resolved beneath the root directory fd (lib/beneath.h), so nothing
  * a layer says can write outside it. Depends on lib/ and libarchive only.
  */
 #ifndef BERTH_IMAGES_APPLY_H
