@@ -142,6 +142,10 @@ int berth_shim_cmd_start(const struct berth_shim_args *a)
                 berth_log_set_level(BERTH_LOG_DEBUG);
             shim_setup(&s, a, bundle, state);
             snprintf(s.socket_path, sizeof(s.socket_path), "%s", sock);
+            /* the start process's buffers (shim_setup copied what it needs) */
+            free(steal_ptr(bundle));
+            free(steal_ptr(state));
+            free(steal_ptr(sdir));
             /* exit, not _exit: from here this child is the shim, and a sanitized build's leak
              * check runs at exit (stdout's buffer is still empty: the address is written below) */
             exit(berth_shim_serve(&s, lfd));

@@ -76,3 +76,61 @@ teardown() {
     grep -q 'ERROR SUMMARY: 0 errors' "$VG_LOG"
     grep -Eq 'definitely lost: 0 bytes in 0 blocks|All heap blocks were freed' "$VG_LOG"
 }
+
+# A runtime path that runs the dynamically linked berth-shim under memcheck, one log per
+# process (the start process, the serving shim, `delete`).
+shim_wrapper() {
+    SHIM_VG_DIR="$BERTH_TMP/shim-vg"
+    mkdir -p "$SHIM_VG_DIR"
+    cat >"$BERTH_TMP/vg-shim" <<EOS
+#!/bin/sh
+exec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 \\
+    --log-file="$SHIM_VG_DIR/vg.%p" "$BERTH_BIN/berth-shim-dynamic" "\$@"
+EOS
+    chmod +x "$BERTH_TMP/vg-shim"
+}
+
+@test "berthd and berth-shim have no memory errors or definite leaks over container life cycles" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root"
+    command -v runc >/dev/null || skip "needs runc"
+    [ -x "$BERTH_BIN/berth-shim-dynamic" ] || skip "berth-shim-dynamic not built (sanitizer build)"
+    local img=docker.io/berth/busybox:latest f
+    shim_wrapper
+    bash "$BATS_TEST_DIRNAME/../data/mkimages.sh" "$BERTH_TMP/data" >/dev/null
+    bctl images import "$BERTH_TMP/data/oci/busybox.tar" >/dev/null
+    run bctl run --rm --runtime "$BERTH_TMP/vg-shim" "$img" v1 sh -c 'echo hi; exit 3'
+    [ "$status" -eq 3 ]
+    [ "$output" = hi ]
+    bctl run -d --runtime "$BERTH_TMP/vg-shim" "$img" v2 sleep 1000
+    run bctl tasks exec --exec-id e1 v2 sh -c 'echo in-exec'
+    status_is 0
+    [ "$output" = in-exec ]
+    run bctl tasks exec --exec-id e2 v2 sh -c 'exit 5'
+    [ "$status" -eq 5 ]
+    bctl tasks ps v2 >/dev/null
+    bctl tasks metrics v2 >/dev/null
+    bctl tasks pause v2
+    bctl tasks resume v2
+    bctl tasks kill -s KILL v2
+    run bctl tasks rm -f v2
+    status_is 0
+    bctl containers rm v2
+
+    # every shim process has exited (Shutdown) and written its log: each must be empty
+    for _ in $(seq 200); do
+        pgrep -f -- "berth-shim-dynamic.*-address $SOCK" >/dev/null || break
+        sleep 0.1
+    done
+    [ "$(ls "$SHIM_VG_DIR" | wc -l)" -ge 2 ]
+    for f in "$SHIM_VG_DIR"/vg.*; do
+        if [ -s "$f" ]; then
+            echo "---- $f ----" >&2
+            cat "$f" >&2
+            return 1
+        fi
+    done
+
+    stop_berthd --keep
+    grep -q 'ERROR SUMMARY: 0 errors' "$VG_LOG"
+    grep -Eq 'definitely lost: 0 bytes in 0 blocks|All heap blocks were freed' "$VG_LOG"
+}
