@@ -7,7 +7,8 @@
 # watches the whole machine. Then prints the serving shim's RSS/PSS (measured before the kill)
 # and every page fault the shim processes took on the shim's text outside .text.berth_hot:
 #   serve  the long-lived serving shim: each line is a 64 KiB window kept resident; the function
-#          named (its libc.a member) belongs in hot-text.ld
+#          named (its libc.a member) belongs in hot-text.ld (exit-time code is left out)
+#   data   a fault of the serving shim on read-only data (rodata, eh_frame, RELRO)
 #   other  the `start` process (its start-up code; it exits) and children forked to exec runc
 #          (short-lived; informational)
 # Exit status 0 when the serving shim faulted nothing outside the section, 1 otherwise.
@@ -112,12 +113,18 @@ text_hi = max(a + s for n, (a, s) in secs.items() if n.startswith('.text') or n.
 ro_lo = min(a for n, (a, s) in secs.items() if n.startswith('.rodata'))
 ro_hi = max(a + s for n, (a, s) in secs.items() if n.startswith('.data.rel.ro'))
 print('# .text.berth_hot: 0x%x, %d KiB of %d KiB text' % (lo, size // 1024, (text_hi - text_lo) // 1024))
+# code that only runs once the shim is leaving (exit after Shutdown): not part of its footprint
+at_exit = {'exit', '__run_exit_handlers', '_IO_cleanup', '_fini', '__call_tls_dtors',
+           '__deregister_frame_info', '__deregister_frame_info_bases', '__libc_atexit',
+           '__do_global_dtors_aux'}
 seen, bad = set(), False
 for line in open(sys.argv[2]):
     f = line.split()
     if len(f) < 5 or f[0] != 'berth-shim':
         continue
     addr, ip = int(f[2], 16), int(f[-2], 16)
+    if f[1] == sys.argv[3] and f[-1] in at_exit:
+        continue
     if f[1] == sys.argv[3] and ro_lo <= addr < ro_hi:
         print('data 0x%x %s (from %s)' % (addr, f[3], f[-1]))
     # instruction fetches in the text, outside the hot section
