@@ -13,20 +13,11 @@ setup() {
     [ "$(id -u)" -eq 0 ] || skip "needs root"
     command -v crun >/dev/null || skip "needs crun"
     BERTH_WRAPPER="$BATS_TEST_DIRNAME/hide-cgroup2.sh" berth_setup
-    DATA="$BERTH_TMP/data"
-    bash "$BATS_TEST_DIRNAME/../data/mkimages.sh" "$DATA" >/dev/null
-    ctrb images import "$DATA/oci/busybox.tar" >/dev/null
+    import_busybox
 }
 
 teardown() {
-    local t
-    if [ -n "${BERTHD_PID:-}" ]; then
-        for t in $(bctl tasks ls 2>/dev/null | awk 'NR>1 {print $1}'); do
-            bctl tasks kill -a -s 9 "$t" >/dev/null 2>&1 || true
-            bctl tasks rm -f "$t" >/dev/null 2>&1 || true
-        done
-    fi
-    berth_teardown
+    tasks_teardown
 }
 
 # crun's own view of its state root under berthd's state dir (runc cannot read crun's state).

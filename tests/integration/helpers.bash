@@ -134,6 +134,26 @@ berth_teardown() {
     stop_berthd
 }
 
+# Builds the test images (tests/data/mkimages.sh) into $DATA and imports busybox into berthd.
+import_busybox() {
+    DATA="$BERTH_TMP/data"
+    bash "$BATS_TEST_DIRNAME/../data/mkimages.sh" "$DATA" >/dev/null
+    ctrb images import "$DATA/oci/busybox.tar" >/dev/null
+}
+
+# Teardown of files that run containers: kills and deletes whatever tasks the test left, so the
+# temp dir can go, then berth_teardown.
+tasks_teardown() {
+    local t
+    if [ -n "${BERTHD_PID:-}" ]; then
+        for t in $(bctl tasks ls 2>/dev/null | awk 'NR>1 {print $1}'); do
+            bctl tasks kill -a -s 9 "$t" >/dev/null 2>&1 || true
+            bctl tasks rm -f "$t" >/dev/null 2>&1 || true
+        done
+    fi
+    berth_teardown
+}
+
 bctl() {
     "$BERTH_BIN/berthctl" -a "$SOCK" "$@"
 }

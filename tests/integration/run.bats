@@ -14,21 +14,11 @@ setup() {
     command -v runc >/dev/null || skip "needs runc"
     command -v containerd-shim-runc-v2 >/dev/null || skip "needs containerd-shim-runc-v2"
     berth_setup
-    DATA="$BERTH_TMP/data"
-    bash "$BATS_TEST_DIRNAME/../data/mkimages.sh" "$DATA" >/dev/null
-    ctrb images import "$DATA/oci/busybox.tar" >/dev/null
+    import_busybox
 }
 
-# Kills whatever the test left running so the temp dir can go.
 teardown() {
-    local t
-    if [ -n "${BERTHD_PID:-}" ]; then
-        for t in $(bctl tasks ls 2>/dev/null | awk 'NR>1 {print $1}'); do
-            bctl tasks kill -a -s 9 "$t" >/dev/null 2>&1 || true
-            bctl tasks rm -f "$t" >/dev/null 2>&1 || true
-        done
-    fi
-    berth_teardown
+    tasks_teardown
 }
 
 live_shims() {
