@@ -181,6 +181,10 @@ int berth_shim_cmd_delete(const struct berth_shim_args *a)
         return 1;
     }
     shim_setup(&s, a, bundle, state);
+    if (shim_load_options(&s, &err) < 0) {
+        fprintf(stderr, "%s\n", err->msg);
+        berth_err_free(&err); /* delete what we can with the defaults */
+    }
     if (shim_runc(&s, (int[3]){-1, -1, -1}, NULL, &err, "delete", "--force", a->id, NULL) < 0) {
         /* Already gone is fine: the point is that it is gone. */
         berth_err_free(&err);

@@ -109,6 +109,8 @@ int berth_shim_serve(struct shim *s, int listen_fd);
 extern const struct berth_ttrpc_service shim_task_service;
 /* Resolves pending Waits of p (which has exited) and publishes TaskExit. */
 void shim_proc_exited(struct shim *s, struct shim_proc *p);
+/* Applies the runtime options Create saved in the bundle (none saved: nothing to do). */
+int shim_load_options(struct shim *s, struct berth_err **err);
 
 /* runc.c: runs `<runtime> --root R --log <bundle>/log.json --log-format json args...`
  * synchronously with stdio fds (-1: /dev/null). out (may be NULL) gets stdout when

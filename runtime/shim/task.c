@@ -142,6 +142,54 @@ static int apply_options(struct shim *s, const Google__Protobuf__Any *any, struc
     return 0;
 }
 
+/* The Create options as given (a packed Any) live in the bundle, so that `berth-shim delete`
+ * after a crash drives the same runtime binary with the same root. */
+#define OPTIONS_FILE "options.pb"
+#define OPTIONS_MAX  (64 * 1024)
+
+static int save_options(struct shim *s, const Google__Protobuf__Any *any, struct berth_err **err)
+{
+    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ uint8_t *buf = NULL;
+    _cleanup_close_ int fd = -1;
+    size_t len;
+
+    if (!any || !any->value.len)
+        return 0;
+    path = berth_strdup_printf("%s/" OPTIONS_FILE, s->bundle);
+    len = google__protobuf__any__get_packed_size(any);
+    buf = berth_xmalloc(len);
+    google__protobuf__any__pack(any, buf);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "write \"%s\"", path);
+    return 0;
+}
+
+int shim_load_options(struct shim *s, struct berth_err **err)
+{
+    _cleanup_free_ char *path = berth_strdup_printf("%s/" OPTIONS_FILE, s->bundle);
+    _cleanup_free_ uint8_t *buf = NULL;
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    Google__Protobuf__Any *any;
+    ssize_t n;
+    int ret;
+
+    if (fd < 0)
+        return errno == ENOENT ? 0
+                               : berth_err_set(err, BERTH_E_INTERNAL, errno, "open \"%s\"", path);
+    buf = berth_xmalloc(OPTIONS_MAX);
+    n = read(fd, buf, OPTIONS_MAX);
+    if (n < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "read \"%s\"", path);
+    any = google__protobuf__any__unpack(NULL, (size_t)n, buf);
+    if (!any)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "malformed \"%s\"", path);
+    ret = apply_options(s, any, err);
+    google__protobuf__any__free_unpacked(any, NULL);
+    return ret;
+}
+
 static int task_state(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
                       struct berth_bytes *out, struct berth_err **err)
 {
@@ -248,7 +296,7 @@ static int task_create(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
         return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "task \"%s\" already exists", req->id);
     if (req->checkpoint && *req->checkpoint)
         return berth_err_set(err, BERTH_E_NOT_IMPLEMENTED, 0, "restore from checkpoint");
-    if (apply_options(s, req->options, err) < 0)
+    if (apply_options(s, req->options, err) < 0 || save_options(s, req->options, err) < 0)
         return -1;
     snprintf(rootfs, sizeof(rootfs), "%s/rootfs", s->bundle);
     if (req->n_rootfs > 0) {

@@ -80,3 +80,31 @@ crun_list() {
     status_is 2
     output_has "--runc-binary"
 }
+
+@test "a crun container whose shim is killed is deleted with crun, not runc" {
+    local shim pid
+    bctl run -d --runc-binary crun "$IMG" cr4 sleep 1000
+    shim=$(pgrep -f -- "-id cr4 -address $SOCK" | head -1)
+    pid=$(bctl tasks ls | awk '$1 == "cr4" {print $2}')
+    [ -n "$shim" ] && [ -n "$pid" ]
+    [ -s "$STATE/tasks/default/cr4/options.pb" ]
+    kill -KILL "$shim"
+    # berthd sees the shim go, runs `berth-shim delete` (crun delete --force) and reports an exit
+    for _ in $(seq 100); do
+        bctl tasks ls | grep -q "cr4 .*STOPPED" && break
+        sleep 0.1
+    done
+    run bctl tasks ls
+    output_has "STOPPED"
+    run crun_list
+    output_lacks "cr4"
+    # the container's process went with it (a `runc delete` would have left it running)
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    run kill -0 "$pid"
+    [ "$status" -ne 0 ]
+    run bctl tasks rm cr4
+    status_is 0
+}
