@@ -58,6 +58,9 @@ static const struct key keys[] = {
     STR("log", "level", log_level, "info", "trace, debug, info, warn, error or fatal"),
     STR("runtime", "default", default_runtime, "io.containerd.berth.v1",
         "runtime of containers that name none (io.containerd.<name>.<version> or a path)"),
+    STR("runtime", "binary_name", runtime_binary, "",
+        "OCI runtime berth-shim runs when a container's runc options name none (runc, crun or "
+        "an absolute path; empty: runc)"),
     FLT("gc", "pause_threshold", gc_pause_threshold, 0.02, 0.001, 0.5,
         "largest fraction of wall time garbage collection may take"),
     INT("gc", "deletion_threshold", gc_deletion_threshold, 0, 0, 1 << 30,

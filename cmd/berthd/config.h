@@ -27,6 +27,7 @@ struct berthd_config {
     int64_t max_batch;
     char *log_level;
     char *default_runtime; /* [runtime] default */
+    char *runtime_binary;  /* [runtime] binary_name: berth-shim's OCI runtime ("" = runc) */
     double gc_pause_threshold;
     int64_t gc_deletion_threshold;
     int64_t gc_mutation_threshold;

@@ -217,6 +217,7 @@ int berthd_run(const struct berthd_config *cfg)
     ropts.state = cfg->state;
     ropts.address = socket_file(cfg->address);
     ropts.default_runtime = cfg->default_runtime;
+    ropts.oci_binary = cfg->runtime_binary;
     ropts.on_event = forward_event_cb;
     ropts.event_arg = events;
     if (berth_rt_new(&ropts, &rt, &err) < 0 || berth_rt_start(rt, &err) < 0)

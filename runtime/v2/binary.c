@@ -61,6 +61,23 @@ static char *search_path(const char *name)
     return NULL;
 }
 
+int berth_rt_oci_binary_check(const char *name, struct berth_err **err)
+{
+    _cleanup_free_ char *found = NULL;
+
+    if (strchr(name, '/')) {
+        if (name[0] != '/' || !executable(name))
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "OCI runtime \"%s\": not an absolute path to an executable", name);
+        return 0;
+    }
+    found = search_path(name);
+    if (!found)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "OCI runtime \"%s\": not found in $PATH", name);
+    return 0;
+}
+
 int berth_rt_binary_resolve(const char *runtime, const char *bin_dir, char **out,
                             struct berth_err **err)
 {
@@ -111,12 +128,17 @@ int berth_rt_signal_validate(uint32_t sig, struct berth_err **err)
     return 0;
 }
 
-/* Runs binary with argv in cwd, feeding in (may be empty) to stdin and collecting stdout (and
- * stderr when merge). Returns the exit status, or -1 with *err. */
-static int run_capture(const char *const *argv, const char *cwd, const char *ttrpc_env,
+/* Runs a shim with argv in cwd, feeding in (may be empty) to stdin and collecting stdout (and
+ * stderr when merge). The shim gets berthd's environment with the runtime v2 variables set
+ * (TTRPC_ADDRESS, GOMAXPROCS) and, for berth-shim, BERTH_SHIM_RUNTIME from [runtime]
+ * binary_name. Returns the exit status, or -1 with *err. */
+static int run_capture(const struct berth_rt *rt, const char *const *argv, const char *cwd,
                        const void *in, size_t in_len, bool merge, struct berth_bytes *out,
                        struct berth_err **err)
 {
+    static const char *const ours[] = {"TTRPC_ADDRESS=", "GOMAXPROCS=", "BERTH_SHIM_RUNTIME="};
+    _cleanup_free_ char *ttrpc_env = berth_strdup_printf("TTRPC_ADDRESS=%s.ttrpc", rt->address);
+    _cleanup_free_ char *oci_env = NULL;
     _cleanup_free_ char **envp = NULL;
     int inp[2] = {-1, -1}, outp[2] = {-1, -1}, status = 0;
     size_t n_env = 0, cap = 0;
@@ -125,13 +147,21 @@ static int run_capture(const char *const *argv, const char *cwd, const char *ttr
     memset(out, 0, sizeof(*out));
     for (char **e = environ; *e; e++)
         n_env++;
-    envp = berth_xcalloc(n_env + 3, sizeof(char *));
+    envp = berth_xcalloc(n_env + BERTH_N(ours) + 1, sizeof(char *));
     n_env = 0;
-    for (char **e = environ; *e; e++)
-        if (!berth_str_has_prefix(*e, "TTRPC_ADDRESS=") && !berth_str_has_prefix(*e, "GOMAXPROCS="))
+    for (char **e = environ; *e; e++) {
+        bool mine = false;
+        for (size_t i = 0; i < BERTH_N(ours); i++)
+            mine = mine || berth_str_has_prefix(*e, ours[i]);
+        if (!mine)
             envp[n_env++] = *e;
-    envp[n_env++] = (char *)ttrpc_env;
+    }
+    envp[n_env++] = ttrpc_env;
     envp[n_env++] = (char *)"GOMAXPROCS=2";
+    if (rt->oci_binary) {
+        oci_env = berth_strdup_printf("BERTH_SHIM_RUNTIME=%s", rt->oci_binary);
+        envp[n_env++] = oci_env;
+    }
 
     if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
         berth_err_set(err, BERTH_E_INTERNAL, errno, "pipe");
@@ -199,7 +229,6 @@ int berth_rt_shim_start(const struct berth_rt *rt, const char *binary, const cha
                         const char *id, const char *bundle, const Google__Protobuf__Any *options,
                         char **addr_out, struct berth_err **err)
 {
-    _cleanup_free_ char *ttrpc_env = berth_strdup_printf("TTRPC_ADDRESS=%s.ttrpc", rt->address);
     _cleanup_free_ void *in = NULL;
     const char *argv[] = {
         binary,          "-namespace", ns,  "-id", id, "-address", rt->address, "-publish-binary",
@@ -215,7 +244,7 @@ int berth_rt_shim_start(const struct berth_rt *rt, const char *binary, const cha
         in = berth_xmalloc(in_len ? in_len : 1);
         google__protobuf__any__pack(options, in);
     }
-    rc = run_capture(argv, bundle, ttrpc_env, in, in_len, true, &out, err);
+    rc = run_capture(rt, argv, bundle, in, in_len, true, &out, err);
     if (rc < 0)
         return berth_err_wrap(err, "start shim \"%s\"", binary);
     s = out.data ? (char *)out.data : berth_xstrdup("");
@@ -238,7 +267,6 @@ void berth_rt_shim_delete(const struct berth_rt *rt, const char *binary, const c
                           const char *id, const char *bundle, uint32_t *pid, uint32_t *exit_status,
                           int64_t *exited_ns)
 {
-    _cleanup_free_ char *ttrpc_env = berth_strdup_printf("TTRPC_ADDRESS=%s.ttrpc", rt->address);
     _cleanup_err_ struct berth_err *err = NULL;
     const char *argv[] = {binary,
                           "-namespace",
@@ -259,7 +287,7 @@ void berth_rt_shim_delete(const struct berth_rt *rt, const char *binary, const c
     *pid = 0;
     *exit_status = 255;
     *exited_ns = berth_now_ns();
-    if (!binary || run_capture(argv, bundle, ttrpc_env, NULL, 0, false, &out, &err) != 0) {
+    if (!binary || run_capture(rt, argv, bundle, NULL, 0, false, &out, &err) != 0) {
         berth_bytes_clear(&out);
         return;
     }

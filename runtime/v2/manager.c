@@ -742,6 +742,9 @@ int berth_rt_new(const struct berth_rt_opts *opts, struct berth_rt **out, struct
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
                              "runtime: state and address "
                              "are required");
+    if (opts->oci_binary && *opts->oci_binary &&
+        berth_rt_oci_binary_check(opts->oci_binary, err) < 0)
+        return berth_err_wrap(err, "[runtime] binary_name");
     rt = berth_xcalloc(1, sizeof(*rt));
     rt->state = berth_xstrdup(opts->state);
     rt->address = berth_xstrdup(opts->address);
@@ -757,6 +760,8 @@ int berth_rt_new(const struct berth_rt_opts *opts, struct berth_rt **out, struct
     rt->default_runtime =
         berth_xstrdup(opts->default_runtime && *opts->default_runtime ? opts->default_runtime
                                                                       : BERTH_RT_DEFAULT_RUNTIME);
+    if (opts->oci_binary && *opts->oci_binary)
+        rt->oci_binary = berth_xstrdup(opts->oci_binary);
     rt->on_event = opts->on_event;
     rt->event_arg = opts->event_arg;
     pthread_mutex_init(&rt->lock, NULL);
@@ -828,5 +833,6 @@ void berth_rt_free(struct berth_rt *rt)
     free(rt->daemon_path);
     free(rt->bin_dir);
     free(rt->default_runtime);
+    free(rt->oci_binary);
     free(rt);
 }

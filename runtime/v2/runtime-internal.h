@@ -23,6 +23,7 @@ struct berth_rt_task {
 
 struct berth_rt {
     char *state, *address, *daemon_path, *bin_dir, *default_runtime;
+    char *oci_binary; /* NULL: the shim's default (runc) */
     berth_rt_event_fn on_event;
     void *event_arg;
     pthread_mutex_t lock;

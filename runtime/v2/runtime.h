@@ -35,6 +35,7 @@ struct berth_rt_opts {
     const char *daemon_path;     /* -publish-binary; NULL: /proc/self/exe */
     const char *bin_dir;         /* first place to look for berth-shim; NULL: daemon's dir */
     const char *default_runtime; /* NULL: BERTH_RT_DEFAULT_RUNTIME */
+    const char *oci_binary;      /* berth-shim's OCI runtime when options name none; NULL: runc */
     berth_rt_event_fn on_event;  /* may be NULL */
     void *event_arg;
 };
@@ -56,6 +57,9 @@ int berth_rt_binary_name(const char *runtime, char **out, struct berth_err **err
  * as <bin_dir>/berth-shim when present; otherwise the binary name searched in bin_dir (if
  * non-NULL) and then $PATH. NOT_FOUND when no executable exists, INVALID_ARGUMENT for a bad
  * name. *out owned by the caller. */
+/* An OCI runtime binary name (looked up in $PATH) or absolute path: INVALID_ARGUMENT naming it
+ * when it is neither. */
+int berth_rt_oci_binary_check(const char *name, struct berth_err **err);
 int berth_rt_binary_resolve(const char *runtime, const char *bin_dir, char **out,
                             struct berth_err **err);
 /* "<state>/tasks/<ns>/<id>"; caller frees. */

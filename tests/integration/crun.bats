@@ -108,3 +108,19 @@ crun_list() {
     run bctl tasks rm cr4
     status_is 0
 }
+
+@test "[runtime] binary_name = \"crun\" makes crun berth-shim's runtime for every container" {
+    stop_berthd --keep
+    printf '[runtime]\nbinary_name = "crun"\n' >"$BERTH_TMP/crun.toml"
+    BERTH_WRAPPER="$BATS_TEST_DIRNAME/hide-cgroup2.sh" start_berthd --config "$BERTH_TMP/crun.toml"
+    run bctl run --rm "$IMG" cd1 echo hi
+    status_is 0
+    [ "$output" = hi ]
+    bctl run -d "$IMG" cd2 sleep 1000
+    run crun_list
+    output_has "cd2"
+    # a container's own options still win
+    bctl run -d --runc-binary runc "$IMG" cd3 sleep 1000
+    run runc --root "$STATE/runc/default" state cd3
+    status_is 0
+}

@@ -136,6 +136,10 @@ EOF
     check_bad 'nosuch'
     printf '[log]\nlevel = "loud"\n' >"$cfg"
     check_bad 'log.level'
+    printf '[runtime]\nbinary_name = "no-such-oci-runtime"\n' >"$cfg"
+    check_bad 'binary_name: OCI runtime "no-such-oci-runtime": not found'
+    printf '[runtime]\nbinary_name = "bin/crun"\n' >"$cfg"
+    check_bad 'OCI runtime "bin/crun": not an absolute path'
     # (no --root flag here: it would override the file)
     printf 'root = "relative/dir"\n' >"$cfg"
     run timeout 10 "$BERTH_BIN/berthd" --config "$cfg" --state "$BERTH_TMP/s" \
