@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "api/runtime/task/v2/shim.pb-c.h"
+#include "api/timestamp.h"
 #include "lib/log.h"
 #include "runtime/shim/shim-internal.h"
 #include "runtime/shim/shim.h"
@@ -202,9 +203,7 @@ int berth_shim_cmd_delete(const struct berth_shim_args *a)
     if (fd >= 0 && read(fd, pidbuf, sizeof(pidbuf) - 1) > 0)
         r.pid = (uint32_t)strtoul(pidbuf, NULL, 10);
     r.exit_status = status;
-    ts.seconds = exited_ns / 1000000000;
-    ts.nanos = (int32_t)(exited_ns % 1000000000);
-    r.exited_at = &ts;
+    r.exited_at = berth_pb_ts_set(&ts, exited_ns);
     berth_ttrpc_pack(&out, &r.base);
     if (out.len && fwrite(out.data, 1, out.len, stdout) != out.len)
         return 1;

@@ -16,6 +16,7 @@
 
 #include "api/google/rpc/status.pb-c.h"
 #include "api/services/ttrpc/events/v1/events.pb-c.h"
+#include "api/timestamp.h"
 #include "api/ttrpc/ttrpc.pb-c.h"
 #include "lib/log.h"
 #include "runtime/shim/shim-internal.h"
@@ -201,9 +202,7 @@ void shim_events_publish(struct shim *s, const char *topic, const ProtobufCMessa
     any.type_url = (char *)msg->descriptor->name; /* bare type URL, as containerd sends */
     any.value.data = value.data;
     any.value.len = value.len;
-    ts.seconds = now / 1000000000;
-    ts.nanos = (int32_t)(now % 1000000000);
-    env.timestamp = &ts;
+    env.timestamp = berth_pb_ts_set(&ts, now);
     env.namespace_ = (char *)s->ns;
     env.topic = (char *)topic;
     env.event = &any;

@@ -19,6 +19,7 @@
 #include "api/events/task.pb-c.h"
 #include "api/runtime/runc/options/oci.pb-c.h"
 #include "api/runtime/task/v2/shim.pb-c.h"
+#include "api/timestamp.h"
 #include "lib/log.h"
 #include "runtime/shim/shim-internal.h"
 #include "runtime/shim/shim.h"
@@ -29,12 +30,6 @@
 static struct shim *S(struct berth_ttrpc_ctx *ctx)
 {
     return ctx->app;
-}
-
-static void ts_set(Google__Protobuf__Timestamp *ts, int64_t ns)
-{
-    ts->seconds = ns / 1000000000;
-    ts->nanos = (int32_t)(ns % 1000000000);
 }
 
 /* The init process (exec_id empty) or an exec of the shim's task. NOT_FOUND otherwise. */
@@ -212,7 +207,7 @@ static int task_state(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
     r.exec_id = p->exec_id ? p->exec_id : "";
     if (p->exited) {
         r.exit_status = p->exit_status;
-        ts_set(&ts, p->exited_ns);
+        berth_pb_ts_set(&ts, p->exited_ns);
         r.exited_at = &ts;
     }
     berth_ttrpc_pack(out, &r.base);
@@ -491,7 +486,7 @@ static int task_delete(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
         ev.container_id = (char *)s->id;
         ev.pid = (uint32_t)p->pid;
         ev.exit_status = p->exit_status;
-        ts_set(&ts, p->exited_ns);
+        berth_pb_ts_set(&ts, p->exited_ns);
         ev.exited_at = &ts;
         shim_events_publish(s, "/tasks/delete", &ev.base);
     } else if (!p->exited && p->status != SHIM_CREATED) {
@@ -500,7 +495,7 @@ static int task_delete(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
     }
     r.pid = (uint32_t)p->pid;
     r.exit_status = p->exit_status;
-    ts_set(&ts, p->exited_ns ? p->exited_ns : berth_now_ns());
+    berth_pb_ts_set(&ts, p->exited_ns ? p->exited_ns : berth_now_ns());
     r.exited_at = &ts;
     berth_ttrpc_pack(out, &r.base);
     if (!p->exec_id) {
@@ -724,7 +719,7 @@ static void pack_wait(struct shim_proc *p, struct berth_bytes *out)
     Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 
     r.exit_status = p->exit_status;
-    ts_set(&ts, p->exited_ns);
+    berth_pb_ts_set(&ts, p->exited_ns);
     r.exited_at = &ts;
     berth_ttrpc_pack(out, &r.base);
 }
@@ -763,7 +758,7 @@ void shim_proc_exited(struct shim *s, struct shim_proc *p)
     ev.id = p->exec_id ? p->exec_id : (char *)s->id;
     ev.pid = (uint32_t)p->pid;
     ev.exit_status = p->exit_status;
-    ts_set(&ts, p->exited_ns);
+    berth_pb_ts_set(&ts, p->exited_ns);
     ev.exited_at = &ts;
     shim_events_publish(s, "/tasks/exit", &ev.base);
     pack_wait(p, &b);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/runtime/task/v2/shim.pb-c.h"
+#include "api/timestamp.h"
 #include "lib/util.h"
 #include "runtime/v2/runtime-internal.h"
 
@@ -295,8 +296,8 @@ void berth_rt_shim_delete(const struct berth_rt *rt, const char *binary, const c
     if (resp) {
         *pid = resp->pid;
         *exit_status = resp->exit_status;
-        if (resp->exited_at)
-            *exited_ns = resp->exited_at->seconds * 1000000000LL + resp->exited_at->nanos;
+        if (berth_pb_ts_ns(resp->exited_at))
+            *exited_ns = berth_pb_ts_ns(resp->exited_at);
         protobuf_c_message_free_unpacked(&resp->base, NULL);
     }
     berth_bytes_clear(&out);

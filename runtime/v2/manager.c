@@ -23,6 +23,7 @@
 #include "api/events/task.pb-c.h"
 #include "api/runtime/task/v2/shim.pb-c.h"
 #include "api/services/ttrpc/events/v1/events.pb-c.h"
+#include "api/timestamp.h"
 #include "api/types/task/task.pb-c.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -32,23 +33,6 @@
 #define CONNECT_TIMEOUT_MS  5000
 #define SHUTDOWN_TIMEOUT_MS 3000
 #define STATE_TIMEOUT_MS    2000
-
-/* Nanoseconds since the epoch; 0 ("unset") for timestamps before 1970, which is how Go shims
- * send an empty time (-62135596800 s, year 1) and which would overflow int64 nanoseconds. */
-static int64_t ts_ns(const Google__Protobuf__Timestamp *ts)
-{
-    if (!ts || ts->seconds < 0 || ts->seconds > INT64_MAX / 1000000000LL - 1)
-        return 0;
-    return ts->seconds * 1000000000LL + ts->nanos;
-}
-
-static Google__Protobuf__Timestamp *ts_set(Google__Protobuf__Timestamp *ts, int64_t ns)
-{
-    google__protobuf__timestamp__init(ts);
-    ts->seconds = ns / 1000000000LL;
-    ts->nanos = (int32_t)(ns % 1000000000LL);
-    return ts;
-}
 
 /* ---- table ---- */
 
@@ -200,7 +184,7 @@ static void emit(struct berth_rt *rt, const char *ns, const char *topic, const c
     any.type_url = (char *)type_url;
     any.value.len = protobuf_c_message_pack(msg, buf);
     any.value.data = buf;
-    env.timestamp = ts_set(&ts, berth_now_ns());
+    env.timestamp = berth_pb_ts_set(&ts, berth_now_ns());
     env.namespace_ = (char *)ns;
     env.topic = (char *)topic;
     env.event = &any;
@@ -216,7 +200,7 @@ static void emit_exit(struct berth_rt *rt, const struct berth_rt_task *t)
     ev.id = t->id;
     ev.pid = t->pid;
     ev.exit_status = t->exit_status;
-    ev.exited_at = ts_set(&ts, t->exited_ns);
+    ev.exited_at = berth_pb_ts_set(&ts, t->exited_ns);
     emit(rt, t->ns, "/tasks/exit", "containerd.events.TaskExit", &ev.base);
 }
 
@@ -228,7 +212,7 @@ static void emit_delete(struct berth_rt *rt, const struct berth_rt_task *t)
     ev.container_id = t->id;
     ev.pid = t->pid;
     ev.exit_status = t->exit_status;
-    ev.exited_at = ts_set(&ts, t->exited_ns);
+    ev.exited_at = berth_pb_ts_set(&ts, t->exited_ns);
     emit(rt, t->ns, "/tasks/delete", "containerd.events.TaskDelete", &ev.base);
 }
 
@@ -249,7 +233,8 @@ static void note_exit(struct berth_rt *rt, const Containerd__Types__Envelope *en
         if (t) {
             pthread_mutex_lock(&t->lock);
             t->exit_status = ev->exit_status;
-            t->exited_ns = ts_ns(ev->exited_at) ? ts_ns(ev->exited_at) : berth_now_ns();
+            t->exited_ns =
+                berth_pb_ts_ns(ev->exited_at) ? berth_pb_ts_ns(ev->exited_at) : berth_now_ns();
             pthread_mutex_unlock(&t->lock);
         }
         pthread_mutex_unlock(&rt->lock);
@@ -469,7 +454,7 @@ int berth_rt_task_state(struct berth_rt *rt, struct berth_rt_task *t, const char
     out->stderr_path = berth_xstrdup(resp->stderr ? resp->stderr : "");
     out->terminal = resp->terminal;
     out->exit_status = resp->exit_status;
-    out->exited_ns = ts_ns(resp->exited_at);
+    out->exited_ns = berth_pb_ts_ns(resp->exited_at);
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return 0;
 }
@@ -500,7 +485,7 @@ int berth_rt_task_wait(struct berth_rt *rt, struct berth_rt_task *t, const char 
         return 0;
     }
     *exit_status = resp->exit_status;
-    *exited_ns = ts_ns(resp->exited_at);
+    *exited_ns = berth_pb_ts_ns(resp->exited_at);
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return 0;
 }
@@ -542,7 +527,7 @@ int berth_rt_task_delete(struct berth_rt *rt, struct berth_rt_task *t, uint32_t 
     if (resp) {
         p = resp->pid;
         st = resp->exit_status;
-        at = ts_ns(resp->exited_at);
+        at = berth_pb_ts_ns(resp->exited_at);
         protobuf_c_message_free_unpacked(&resp->base, NULL);
     } else {
         berth_err_free(err);

@@ -2,7 +2,7 @@
 /* Container wire conversions (see convert.h). */
 #include "services/containers/convert.h"
 
-#include "services/convert.h"
+#include "api/timestamp.h"
 
 void container_out_init(struct container_out *o, const struct berth_container *c)
 {
@@ -19,8 +19,8 @@ void container_out_init(struct container_out *o, const struct berth_container *c
     o->rt.options = berth_any_to_pb(&c->runtime_options, &o->opts);
     pb->runtime = &o->rt;
     pb->spec = berth_any_to_pb(&c->spec, &o->spec);
-    pb->created_at = berth_ts_from_ns(c->created_ns, &o->created);
-    pb->updated_at = berth_ts_from_ns(c->updated_ns, &o->updated);
+    pb->created_at = berth_pb_ts_or_null(&o->created, c->created_ns);
+    pb->updated_at = berth_pb_ts_or_null(&o->updated, c->updated_ns);
     berth_labels_to_pb(&c->labels,
                        &containerd__services__containers__v1__container__labels_entry__descriptor,
                        &o->labels, &pb->n_labels);

@@ -15,6 +15,7 @@
 
 #include "api/events/content.pb-c.h"
 #include "api/services/content/v1/content.pb-c.h"
+#include "api/timestamp.h"
 #include "content/store.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "lib/digest.h"
@@ -22,7 +23,6 @@
 #include "metadata/content.h"
 #include "metadata/leases.h"
 #include "metadata/record.h"
-#include "services/convert.h"
 #include "services/services.h"
 
 typedef Containerd__Services__Content__V1__Info info_pb;
@@ -63,8 +63,8 @@ static void info_out_init(struct info_out *o, const struct berth_content_info *i
     containerd__services__content__v1__info__init(&o->pb);
     o->pb.digest = i->digest;
     o->pb.size = i->size;
-    o->pb.created_at = berth_ts_from_ns(i->created_ns, &o->created);
-    o->pb.updated_at = berth_ts_from_ns(i->updated_ns, &o->updated);
+    o->pb.created_at = berth_pb_ts_or_null(&o->created, i->created_ns);
+    o->pb.updated_at = berth_pb_ts_or_null(&o->updated, i->updated_ns);
     berth_labels_to_pb(&i->labels,
                        &containerd__services__content__v1__info__labels_entry__descriptor,
                        &o->labels, &o->pb.n_labels);
@@ -85,8 +85,8 @@ static void status_out_init(struct status_out *o, const struct berth_content_sta
     o->pb.offset = st->offset;
     o->pb.total = st->total;
     o->pb.expected = st->expected ? st->expected : (char *)"";
-    o->pb.started_at = berth_ts_from_ns(st->started_ns, &o->started);
-    o->pb.updated_at = berth_ts_from_ns(st->updated_ns, &o->updated);
+    o->pb.started_at = berth_pb_ts_or_null(&o->started, st->started_ns);
+    o->pb.updated_at = berth_pb_ts_or_null(&o->updated, st->updated_ns);
 }
 
 static char *backend_ref(const struct berth_svc_ctx *ctx, const char *ref)
@@ -558,8 +558,8 @@ static int write_step(struct write_session *s, const write_req *req,
         if (s->total > 0 && berth_content_writer_truncate_total(s->w, s->total, err) < 0)
             break;
         resp->total = s->total ? s->total : st.total;
-        resp->started_at = berth_ts_from_ns(st.started_ns, resp->started_at);
-        resp->updated_at = berth_ts_from_ns(st.updated_ns, resp->updated_at);
+        resp->started_at = berth_pb_ts_or_null(resp->started_at, st.started_ns);
+        resp->updated_at = berth_pb_ts_or_null(resp->updated_at, st.updated_ns);
         berth_content_writer_digest(s->w, digest);
         resp->digest = digest;
         berth_content_status_clear(&st);

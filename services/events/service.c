@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/services/events/v1/events.pb-c.h"
+#include "api/timestamp.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "lib/ident.h"
 #include "services/services.h"
@@ -32,9 +33,7 @@ static int events_publish(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         return -1;
     if (!req->event)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "event must be set");
-    ts.seconds = now / 1000000000LL;
-    ts.nanos = (int32_t)(now % 1000000000LL);
-    env.timestamp = &ts;
+    env.timestamp = berth_pb_ts_set(&ts, now);
     env.namespace_ = (char *)ctx->ns;
     env.topic = req->topic;
     env.event = req->event;

@@ -5,11 +5,11 @@
 #include <string.h>
 
 #include "api/services/images/v1/images.pb-c.h"
+#include "api/timestamp.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "lib/filters.h"
 #include "metadata/images.h"
 #include "metadata/record.h"
-#include "services/convert.h"
 #include "services/events/publish.h"
 #include "services/services.h"
 
@@ -40,8 +40,8 @@ static void image_out_init(struct image_out *o, const struct berth_image *im)
                        &o->annotations, &o->target.n_annotations);
     o->target.annotations = (Containerd__Types__Descriptor__AnnotationsEntry **)o->annotations;
     o->pb.target = &o->target;
-    o->pb.created_at = berth_ts_from_ns(im->created_ns, &o->created);
-    o->pb.updated_at = berth_ts_from_ns(im->updated_ns, &o->updated);
+    o->pb.created_at = berth_pb_ts_or_null(&o->created, im->created_ns);
+    o->pb.updated_at = berth_pb_ts_or_null(&o->updated, im->updated_ns);
 }
 
 static void image_out_clear(struct image_out *o)

@@ -7,11 +7,11 @@
 #include <sys/random.h> /* getrandom() for generated lease ids */
 
 #include "api/services/leases/v1/leases.pb-c.h"
+#include "api/timestamp.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "lib/filters.h"
 #include "metadata/leases.h"
 #include "metadata/record.h"
-#include "services/convert.h"
 #include "services/services.h"
 
 typedef Containerd__Services__Leases__V1__Lease lease_pb;
@@ -28,7 +28,7 @@ static void lease_out_init(struct lease_out *o, const struct berth_lease *l)
 {
     containerd__services__leases__v1__lease__init(&o->pb);
     o->pb.id = l->id;
-    o->pb.created_at = berth_ts_from_ns(l->created_ns, &o->created);
+    o->pb.created_at = berth_pb_ts_or_null(&o->created, l->created_ns);
     berth_labels_to_pb(&l->labels,
                        &containerd__services__leases__v1__lease__labels_entry__descriptor,
                        &o->labels, &o->pb.n_labels);

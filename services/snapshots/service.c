@@ -6,11 +6,11 @@
 
 #include "api/events/snapshot.pb-c.h"
 #include "api/services/snapshots/v1/snapshots.pb-c.h"
+#include "api/timestamp.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "lib/filters.h"
 #include "metadata/record.h"
 #include "metadata/snapshots.h"
-#include "services/convert.h"
 #include "services/services.h"
 
 typedef Containerd__Services__Snapshots__V1__Info info_pb;
@@ -28,8 +28,8 @@ static void info_out_init(struct info_out *o, const struct berth_snap_info *info
     o->pb.name = info->name;
     o->pb.parent = info->parent ? info->parent : (char *)"";
     o->pb.kind = (Containerd__Services__Snapshots__V1__Kind)info->kind;
-    o->pb.created_at = berth_ts_from_ns(info->created_ns, &o->created);
-    o->pb.updated_at = berth_ts_from_ns(info->updated_ns, &o->updated);
+    o->pb.created_at = berth_pb_ts_or_null(&o->created, info->created_ns);
+    o->pb.updated_at = berth_pb_ts_or_null(&o->updated, info->updated_ns);
     berth_labels_to_pb(&info->labels,
                        &containerd__services__snapshots__v1__info__labels_entry__descriptor,
                        &o->labels, &o->pb.n_labels);

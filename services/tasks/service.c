@@ -9,13 +9,13 @@
 
 #include "api/runtime/task/v2/shim.pb-c.h"
 #include "api/services/tasks/v1/tasks.pb-c.h"
+#include "api/timestamp.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "lib/filters.h"
 #include "lib/ident.h"
 #include "metadata/containers.h"
 #include "metadata/snapshots.h"
 #include "runtime/v2/runtime.h"
-#include "services/convert.h"
 #include "services/services.h"
 
 #define CALL_TIMEOUT_MS 0 /* shim calls follow the client's deadline only */
@@ -172,7 +172,7 @@ static int reply_delete(const char *id, uint32_t pid, uint32_t status, int64_t a
     resp.id = (char *)id;
     resp.pid = pid;
     resp.exit_status = status;
-    resp.exited_at = berth_ts_from_ns(at, &ts);
+    resp.exited_at = berth_pb_ts_or_null(&ts, at);
     berth_svc_pack(out, &resp.base);
     return 0;
 }
@@ -209,10 +209,8 @@ static int tasks_delete_process(struct berth_svc_ctx *ctx, const ProtobufCMessag
                            &containerd__task__v2__delete_response__descriptor,
                            (ProtobufCMessage **)&sresp, CALL_TIMEOUT_MS, err) < 0)
         return -1;
-    reply_delete(
-        req->exec_id, sresp->pid, sresp->exit_status,
-        sresp->exited_at ? sresp->exited_at->seconds * 1000000000LL + sresp->exited_at->nanos : 0,
-        out);
+    reply_delete(req->exec_id, sresp->pid, sresp->exit_status, berth_pb_ts_ns(sresp->exited_at),
+                 out);
     protobuf_c_message_free_unpacked(&sresp->base, NULL);
     return 0;
 }
@@ -230,7 +228,7 @@ static void process_pb(Containerd__V1__Types__Process *p, const char *id,
     p->stderr = st->stderr_path;
     p->terminal = st->terminal;
     p->exit_status = st->exit_status;
-    p->exited_at = berth_ts_from_ns(st->exited_ns, ts);
+    p->exited_at = berth_pb_ts_or_null(ts, st->exited_ns);
 }
 
 static int tasks_get(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct berth_bytes *out,
@@ -467,7 +465,7 @@ static int tasks_metrics(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     stats = berth_xcalloc(n + 1, sizeof(*stats));
     ms = berth_xcalloc(n + 1, sizeof(*ms));
     mp = berth_xcalloc(n + 1, sizeof(*mp));
-    berth_ts_from_ns(berth_now_ns(), &now);
+    berth_pb_ts_or_null(&now, berth_now_ns());
     for (size_t i = 0; i < n; i++) {
         Containerd__Task__V2__StatsRequest sreq = CONTAINERD__TASK__V2__STATS_REQUEST__INIT;
         _cleanup_err_ struct berth_err *e = NULL;
@@ -515,7 +513,7 @@ static int tasks_wait(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         berth_rt_task_wait(berth_svc_app(ctx)->runtime, t, req->exec_id, &status, &at, err) < 0)
         return -1;
     resp.exit_status = status;
-    resp.exited_at = berth_ts_from_ns(at, &ts);
+    resp.exited_at = berth_pb_ts_or_null(&ts, at);
     return berth_stream_send(st, &resp.base, err);
 }
 

@@ -14,7 +14,6 @@
 #include "images/export.h"
 #include "images/import.h"
 #include "metadata/record.h"
-#include "services/convert.h"
 #include "services/events/publish.h"
 #include "services/services.h"
 
