@@ -26,6 +26,7 @@
 
 #include "lib/beneath.h"
 #include "lib/sha256.h"
+#include "lib/strset.h"
 #include "lib/util.h"
 
 #define IN_BUF   (128 * 1024)
@@ -35,68 +36,6 @@
 #define OPQ_NAME "trusted.overlay.opaque"
 
 DEFINE_CLEANUP(struct archive *, archive_read_free)
-
-/* A set of relative paths: the entries this layer wrote (native opaque dirs keep them). */
-struct pathset {
-    char **slots;
-    size_t cap, n;
-};
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return h;
-}
-
-static void pathset_add(struct pathset *ps, const char *s);
-
-static void pathset_grow(struct pathset *ps)
-{
-    struct pathset old = *ps;
-
-    ps->cap = old.cap ? old.cap * 2 : 256;
-    ps->slots = berth_xcalloc(ps->cap, sizeof(char *));
-    ps->n = 0;
-    for (size_t i = 0; i < old.cap; i++)
-        if (old.slots[i]) {
-            pathset_add(ps, old.slots[i]);
-            free(old.slots[i]);
-        }
-    free(old.slots);
-}
-
-static void pathset_add(struct pathset *ps, const char *s)
-{
-    size_t i;
-
-    if ((ps->n + 1) * 2 > ps->cap)
-        pathset_grow(ps);
-    for (i = hash_str(s) & (ps->cap - 1); ps->slots[i]; i = (i + 1) & (ps->cap - 1))
-        if (strcmp(ps->slots[i], s) == 0)
-            return;
-    ps->slots[i] = berth_xstrdup(s);
-    ps->n++;
-}
-
-static bool pathset_has(const struct pathset *ps, const char *s)
-{
-    if (!ps->cap)
-        return false;
-    for (size_t i = hash_str(s) & (ps->cap - 1); ps->slots[i]; i = (i + 1) & (ps->cap - 1))
-        if (strcmp(ps->slots[i], s) == 0)
-            return true;
-    return false;
-}
-
-static void pathset_clear(struct pathset *ps)
-{
-    for (size_t i = 0; i < ps->cap; i++)
-        free(ps->slots[i]);
-    free(ps->slots);
-    memset(ps, 0, sizeof(*ps));
-}
 
 struct dir_time {
     char *rel;
@@ -126,7 +65,8 @@ struct applier {
     char *cache_rel;
     int cache_fd;
 
-    struct pathset written; /* native mode */
+    /* native mode: the paths this layer wrote (its opaque dirs keep them) */
+    struct berth_strset written;
     struct dir_time *dirs;
     size_t n_dirs, cap_dirs;
 };
@@ -606,7 +546,7 @@ static int whiteout(struct applier *ap, struct archive_entry *e, const char *dir
                 continue;
             _cleanup_free_ char *rel =
                 *dir ? berth_strdup_printf("%s/%s", dir, de->d_name) : berth_xstrdup(de->d_name);
-            if (pathset_has(&ap->written, rel))
+            if (berth_strset_has(&ap->written, rel))
                 continue;
             if (remove_all_at(dirfd(d), de->d_name) < 0) {
                 ret = berth_err_set(err, BERTH_E_INTERNAL, errno,
@@ -700,7 +640,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct berth
     if (ret < 0)
         return -1;
     if (ap->opts->mode == BERTH_APPLY_NATIVE)
-        pathset_add(&ap->written, rel);
+        berth_strset_add(&ap->written, rel);
     return 0;
 }
 
@@ -732,7 +672,7 @@ static void applier_clear(struct applier *ap)
     free(ap->inbuf);
     free(ap->outbuf);
     cache_drop(ap);
-    pathset_clear(&ap->written);
+    berth_strset_clear(&ap->written);
     for (size_t i = 0; i < ap->n_dirs; i++)
         free(ap->dirs[i].rel);
     free(ap->dirs);

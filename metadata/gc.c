@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/labels.h"
+#include "lib/strset.h"
 #include "metadata/containers.h"
 #include "metadata/content.h"
 #include "metadata/images.h"
@@ -17,85 +18,8 @@
 #include "metadata/namespaces.h"
 #include "metadata/snapshots.h"
 
-/* ---- a string set with a per-entry state (open addressing) ---- */
-
+/* mark states in a struct berth_strset */
 enum { KEPT = 1, FOLLOWED = 2 };
-
-struct set {
-    char **keys;
-    unsigned char *state;
-    size_t cap, n;
-};
-
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static size_t set_slot(const struct set *st, const char *k)
-{
-    size_t i = hash(k) & (st->cap - 1);
-    while (st->keys[i] && strcmp(st->keys[i], k) != 0)
-        i = (i + 1) & (st->cap - 1);
-    return i;
-}
-
-static void set_grow(struct set *st)
-{
-    struct set old = *st;
-
-    st->cap = old.cap ? old.cap * 2 : 256;
-    st->keys = berth_xcalloc(st->cap, sizeof(char *));
-    st->state = berth_xcalloc(st->cap, 1);
-    for (size_t i = 0; i < old.cap; i++)
-        if (old.keys[i]) {
-            size_t j = set_slot(st, old.keys[i]);
-            st->keys[j] = old.keys[i];
-            st->state[j] = old.state[i];
-        }
-    free(old.keys);
-    free(old.state);
-}
-
-static unsigned char set_get(const struct set *st, const char *k)
-{
-    if (!st->cap)
-        return 0;
-    size_t i = set_slot(st, k);
-    return st->keys[i] ? st->state[i] : 0;
-}
-
-/* Raises k's state to at least state; returns the previous one. */
-static unsigned char set_raise(struct set *st, const char *k, unsigned char state)
-{
-    size_t i;
-    unsigned char prev;
-
-    if ((st->n + 1) * 2 > st->cap)
-        set_grow(st);
-    i = set_slot(st, k);
-    if (!st->keys[i]) {
-        st->keys[i] = berth_xstrdup(k);
-        st->state[i] = 0;
-        st->n++;
-    }
-    prev = st->state[i];
-    if (state > prev)
-        st->state[i] = state;
-    return prev;
-}
-
-static void set_clear(struct set *st)
-{
-    for (size_t i = 0; i < st->cap; i++)
-        free(st->keys[i]);
-    free(st->keys);
-    free(st->state);
-    memset(st, 0, sizeof(*st));
-}
 
 /* ---- marking ---- */
 
@@ -103,7 +27,7 @@ struct marker {
     struct berth_meta_txn *txn;
     struct berth_content_store *content;
     int64_t now_ns;
-    struct set marked;
+    struct berth_strset marked;
     char **stack; /* keys still to follow */
     size_t n_stack, cap_stack;
 };
@@ -111,7 +35,7 @@ struct marker {
 /* Marks key; follow = its references are traversed too (not for a flat lease's resources). */
 static void mark(struct marker *m, const char *key, bool follow)
 {
-    unsigned char prev = set_raise(&m->marked, key, follow ? FOLLOWED : KEPT);
+    unsigned char prev = berth_strset_raise(&m->marked, key, follow ? FOLLOWED : KEPT);
 
     if (!follow || prev == FOLLOWED)
         return;
@@ -353,7 +277,7 @@ static void marker_clear(struct marker *m)
     free(m->stack);
     m->stack = NULL;
     m->n_stack = m->cap_stack = 0;
-    set_clear(&m->marked);
+    berth_strset_clear(&m->marked);
 }
 
 /* Marks everything live as seen by m->txn into m->marked. */
@@ -397,7 +321,7 @@ static int collect_cb(const char *key, const void *val, size_t len, void *arg,
     struct sweep *sw = arg;
 
     (void)val, (void)len, (void)err;
-    if (set_get(&sw->m->marked, key))
+    if (berth_strset_get(&sw->m->marked, key))
         return 0;
     sw->doomed = berth_xrealloc(sw->doomed, (sw->n_doomed + 1) * sizeof(char *));
     sw->doomed[sw->n_doomed++] = berth_xstrdup(key);
@@ -483,7 +407,7 @@ out:
 /* ---- backend cleanup ---- */
 
 struct ref_scan {
-    struct set *set;
+    struct berth_strset *set;
     size_t skip; /* strlen of the kind prefix */
 };
 
@@ -496,7 +420,7 @@ static int digest_cb(const char *key, const void *val, size_t len, void *arg,
 
     (void)val, (void)len, (void)err;
     if (slash)
-        set_raise(rs->set, slash + 1, KEPT);
+        berth_strset_raise(rs->set, slash + 1, KEPT);
     return 0;
 }
 
@@ -506,7 +430,7 @@ static int bref_cb(const char *key, const void *val, size_t len, void *arg, stru
     struct ref_scan *rs = arg;
 
     (void)val, (void)len, (void)err;
-    set_raise(rs->set, key + rs->skip, KEPT);
+    berth_strset_raise(rs->set, key + rs->skip, KEPT);
     return 0;
 }
 
@@ -516,7 +440,7 @@ static int content_cleanup(struct berth_meta_db *db, struct berth_content_store 
     _cleanup_txn_ struct berth_meta_txn *txn = NULL;
     _cleanup_(berth_strv_freep) char **blobs = NULL;
     struct berth_content_status *ing = NULL;
-    struct set digests = {0}, brefs = {0};
+    struct berth_strset digests = {0}, brefs = {0};
     struct ref_scan rd = {&digests, strlen(BERTH_KEY_CONTENT_BLOBS)};
     struct ref_scan ri = {&brefs, strlen(BERTH_KEY_CONTENT_INGESTS)};
     size_t n_ing = 0;
@@ -531,9 +455,9 @@ static int content_cleanup(struct berth_meta_db *db, struct berth_content_store 
         goto out;
     for (size_t i = 0; i < n_ing; i++) {
         _cleanup_err_ struct berth_err *e = NULL;
-        if (set_get(&brefs, ing[i].ref)) {
+        if (berth_strset_get(&brefs, ing[i].ref)) {
             if (ing[i].expected) /* a live ingest keeps the blob it will become */
-                set_raise(&digests, ing[i].expected, KEPT);
+                berth_strset_raise(&digests, ing[i].expected, KEPT);
             continue;
         }
         /* UNAVAILABLE: a writer holds it right now; the next pass gets it. */
@@ -544,7 +468,7 @@ static int content_cleanup(struct berth_meta_db *db, struct berth_content_store 
         goto out;
     for (char **b = blobs; *b; b++) {
         _cleanup_err_ struct berth_err *e = NULL;
-        if (set_get(&digests, *b))
+        if (berth_strset_get(&digests, *b))
             continue;
         if (berth_content_blob_delete(cs, *b, &e) == 0) {
             stats->blobs++;
@@ -556,8 +480,8 @@ static int content_cleanup(struct berth_meta_db *db, struct berth_content_store 
     ret = 0;
 out:
     berth_content_statuses_free(ing, n_ing);
-    set_clear(&digests);
-    set_clear(&brefs);
+    berth_strset_clear(&digests);
+    berth_strset_clear(&brefs);
     return ret;
 }
 

@@ -8,6 +8,7 @@
 
 #include "api/berth/records.pb-c.h"
 #include "lib/ident.h"
+#include "lib/strset.h"
 #include "metadata/keys.h"
 #include "metadata/leases.h"
 #include "metadata/namespaces.h"
@@ -615,44 +616,38 @@ int berth_meta_snapshots_backend_names(struct berth_meta_txn *txn, const char *s
     return berth_meta_scan(txn, BERTH_KEY_SNAPSHOTS, names_cb, &a, err);
 }
 
-struct strset {
+/* The backend's snapshot names, in walk order (removed ones become NULL). */
+struct namelist {
     char **v;
-    size_t n;
+    size_t n, cap;
 };
 
-static int strset_add_cb(const char *name, void *arg, struct berth_err **err)
+static int live_add_cb(const char *name, void *arg, struct berth_err **err)
 {
-    struct strset *s = arg;
-    s->v = berth_xrealloc(s->v, (s->n + 1) * sizeof(char *));
-    s->v[s->n++] = berth_xstrdup(name);
+    berth_strset_add(arg, name);
     return 0;
 }
 
-static int strset_info_cb(const struct berth_snap_info *info, void *arg, struct berth_err **err)
+static int namelist_add_cb(const struct berth_snap_info *info, void *arg, struct berth_err **err)
 {
-    return strset_add_cb(info->name, arg, err);
+    struct namelist *l = arg;
+    berth_vec_push(l->v, l->n, l->cap, berth_xstrdup(info->name));
+    return 0;
 }
 
-static bool strset_has(const struct strset *s, const char *name)
+static void namelist_clear(struct namelist *l)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i] && strcmp(s->v[i], name) == 0)
-            return true;
-    return false;
-}
-
-static void strset_clear(struct strset *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
 }
 
 int berth_meta_snapshots_backend_gc(struct berth_meta_db *db, struct berth_snapshotter *sn,
                                     size_t *n_removed, struct berth_err **err)
 {
     _cleanup_txn_ struct berth_meta_txn *txn = NULL;
-    struct strset live = {0}, all = {0};
+    struct berth_strset live = {0};
+    struct namelist all = {0};
     size_t removed = 0;
     bool progress = true;
     int ret = -1;
@@ -660,15 +655,15 @@ int berth_meta_snapshots_backend_gc(struct berth_meta_db *db, struct berth_snaps
     if (n_removed)
         *n_removed = 0;
     if (berth_meta_txn_begin_read(db, &txn, err) < 0 ||
-        berth_meta_snapshots_backend_names(txn, sn->ops->name, strset_add_cb, &live, err) < 0 ||
-        sn->ops->walk(sn->state, NULL, strset_info_cb, &all, err) < 0)
+        berth_meta_snapshots_backend_names(txn, sn->ops->name, live_add_cb, &live, err) < 0 ||
+        sn->ops->walk(sn->state, NULL, namelist_add_cb, &all, err) < 0)
         goto out;
     /* Leaves first: a pass removes what has no children left; repeat while that helps. */
     while (progress) {
         progress = false;
         for (size_t i = 0; i < all.n; i++) {
             _cleanup_err_ struct berth_err *e = NULL;
-            if (!all.v[i] || strset_has(&live, all.v[i]))
+            if (!all.v[i] || berth_strset_has(&live, all.v[i]))
                 continue;
             if (sn->ops->remove(sn->state, all.v[i], &e) == 0 || e->code == BERTH_E_NOT_FOUND) {
                 free(steal_ptr(all.v[i]));
@@ -686,7 +681,7 @@ int berth_meta_snapshots_backend_gc(struct berth_meta_db *db, struct berth_snaps
         *n_removed = removed;
     ret = 0;
 out:
-    strset_clear(&live);
-    strset_clear(&all);
+    berth_strset_clear(&live);
+    namelist_clear(&all);
     return ret;
 }
