@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Allocation helpers (abort on OOM), string vectors, clocks. */
+/* Allocation helpers (abort on OOM), string vectors, clocks, full writes. */
 #include "lib/util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void *berth_xmalloc(size_t n)
 {
@@ -45,6 +47,25 @@ char *berth_xstrndup(const char *s, size_t n)
     if (!d)
         abort();
     return d;
+}
+
+int berth_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
 }
 
 char *berth_strdup_printf(const char *fmt, ...)

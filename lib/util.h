@@ -75,6 +75,9 @@ void *berth_xcalloc(size_t n, size_t size);
 void *berth_xrealloc(void *p, size_t n);
 char *berth_xstrdup(const char *s);
 char *berth_xstrndup(const char *s, size_t n);
+/* write(2) until all of buf is out (EINTR retried). 0, or -1 with errno (EIO for a write that
+ * took nothing). */
+int berth_write_all(int fd, const void *buf, size_t len);
 char *berth_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* NULL-terminated string vectors. */

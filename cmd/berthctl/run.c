@@ -204,21 +204,6 @@ int berthctl_io_create(struct berthctl_io *io, const char *id, bool tty, struct 
     return 0;
 }
 
-/* Writes all of buf to a blocking fd; false when the destination is gone. */
-static bool write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        buf += w;
-        len -= (size_t)w;
-    }
-    return true;
-}
-
 /* Copies a non-blocking FIFO to its destination: waits in poll() for data or the wake pipe;
  * once woken, reads what is left until EAGAIN (the FIFO is ours O_RDWR, so it never reports
  * EOF) and stops. Nothing read is ever dropped. */
@@ -231,7 +216,7 @@ static void *copy_out(void *arg)
     for (;;) {
         ssize_t r = read(c->src, buf, sizeof(buf));
         if (r > 0) {
-            if (!write_all(c->dst, buf, (size_t)r))
+            if (berth_write_all(c->dst, buf, (size_t)r) < 0)
                 return NULL;
             continue;
         }

@@ -156,7 +156,9 @@ static int save_options(struct shim *s, const Google__Protobuf__Any *any, struct
     buf = berth_xmalloc(len);
     google__protobuf__any__pack(any, buf);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
+    if (fd < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "create \"%s\"", path);
+    if (berth_write_all(fd, buf, len) < 0)
         return berth_err_set(err, BERTH_E_INTERNAL, errno, "write \"%s\"", path);
     return 0;
 }

@@ -21,27 +21,11 @@ char *berth_rt_bundle_path(const char *state, const char *ns, const char *id)
     return berth_strdup_printf("%s/tasks/%s/%s", state, ns, id);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 static int write_file(const char *path, const void *data, size_t len, struct berth_err **err)
 {
     _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
-    if (fd < 0 || write_all(fd, data, len) < 0)
+    if (fd < 0 || berth_write_all(fd, data, len) < 0)
         return berth_err_set(err, BERTH_E_INTERNAL, errno, "write \"%s\"", path);
     return 0;
 }

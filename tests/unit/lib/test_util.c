@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for lib/util.c's full writes. */
+#include "tests/unit/helpers/berth_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/util.h"
+
+static void test_write_all_writes_everything(void **state)
+{
+    struct berth_test_env *env = *state;
+    _cleanup_free_ char *path = berth_strdup_printf("%s/f", env->dir);
+    _cleanup_free_ char *buf = berth_xmalloc(3 << 20);
+    struct stat st;
+    int fd;
+
+    memset(buf, 'x', 3 << 20);
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(berth_write_all(fd, buf, 3 << 20), 0);
+    assert_int_equal(berth_write_all(fd, buf, 0), 0);
+    close(fd);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 3 << 20);
+}
+
+static void test_write_all_reports_errors(void **state)
+{
+    int p[2];
+
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    close(p[0]);
+    errno = 0;
+    assert_int_equal(berth_write_all(p[1], "abc", 3), -1);
+    assert_int_equal(errno, EPIPE);
+    close(p[1]);
+    errno = 0;
+    assert_int_equal(berth_write_all(p[1], "abc", 3), -1);
+    assert_int_equal(errno, EBADF);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_write_all_writes_everything, berth_test_setup_tmpdir,
+                                        berth_test_teardown_tmpdir),
+        cmocka_unit_test(test_write_all_reports_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
