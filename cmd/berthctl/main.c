@@ -7,6 +7,8 @@
 #include "cmd/berthctl/berthctl-internal.h"
 
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #define DEFAULT_ADDRESS    "/run/berth/berthd.sock"
@@ -167,8 +169,14 @@ int main(int argc, char **argv)
         .format = BERTHCTL_FORMAT_TABLE,
     };
     const struct berthctl_noun *noun;
+    sigset_t winch;
     char msg[256];
 
+    /* SIGWINCH is taken with sigwait by the -t resize thread. Blocked here, before gRPC starts
+     * its threads: a thread that does not block it would take the signal and ignore it. */
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    pthread_sigmask(SIG_BLOCK, &winch, NULL);
     if (!g.address || !*g.address)
         g.address = DEFAULT_ADDRESS;
     if (!g.ns || !*g.ns)

@@ -482,15 +482,12 @@ int berthctl_term_raw(struct termios *saved)
 void berthctl_winch_start(struct berthctl *ctl, const char *id, const char *exec_id)
 {
     static struct winch_ctx w;
-    sigset_t set;
     pthread_t t;
 
+    /* main() blocked SIGWINCH in every thread; this one waits for it */
     w.ctl = ctl;
     w.id = id;
     w.exec_id = exec_id;
-    sigemptyset(&set);
-    sigaddset(&set, SIGWINCH);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     pthread_create(&t, NULL, winch_main, &w);
     pthread_detach(t);
 }
@@ -584,6 +581,10 @@ int berthctl_task_attach_run(struct berthctl *ctl, const char *id, const char *e
         berthctl_winch_start(ctl, id, exec_id);
     }
     berthctl_io_start(io);
+    /* An init process's console exists from Create: size it before the process runs (as ctr
+     * does). An exec's console comes with its Start, so it is sized (again) after that. */
+    if (io->tty && !exec_id)
+        berthctl_resize(ctl, id, exec_id);
     ret = berthctl_task_start(ctl, id, exec_id, err);
     if (ret == 0) {
         if (io->tty)

@@ -52,6 +52,42 @@ live_shims() {
     output_has "/dev/pts/"
 }
 
+# berthctl on a pty of its own (python's pty module): the container's terminal starts at the
+# caller's size, follows a resize (SIGWINCH -> ResizePty), and stdin reaches it through raw mode.
+@test "berthctl run -t: initial size, resize and input through berth-shim's console" {
+    run timeout 30 python3 - "$BERTH_BIN/berthctl" "$SOCK" "$IMG" <<'PY'
+import fcntl, os, pty, select, struct, sys, termios, time
+ctl, sock, img = sys.argv[1:4]
+script = 'stty size; read x; while [ "$(stty size)" != "44 122" ]; do sleep 0.1; done; echo resized; echo got:$x'
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    os.execv(ctl, [ctl, "-a", sock, "run", "--rm", "-t", img, "pty1", "sh", "-c", script])
+out = b""
+def until(what, limit=20):
+    global out
+    end = time.time() + limit
+    while what not in out:
+        if time.time() > end:
+            sys.exit("timed out waiting for %r; got %r" % (what, out))
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                break
+until(b"33 111")
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 122, 0, 0))
+os.write(fd, b"hello\r")
+until(b"got:hello")
+if b"resized" not in out:
+    sys.exit("no resize seen: %r" % out)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+    status_is 0
+}
+
 @test "tasks exec, ps, pause/resume, metrics, kill, rm; exec id reuse and signal 99 fail" {
     bctl run -d --runtime "$RUNC" "$IMG" x1 sleep 1000
     run bctl tasks exec --exec-id e1 x1 echo from-exec
