@@ -7,9 +7,9 @@
 #include "cmd/berthctl/berthctl-internal.h"
 
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
+
+#include "cmd/berthctl/run-internal.h"
 
 #define DEFAULT_ADDRESS    "/run/berth/berthd.sock"
 #define DEFAULT_NAMESPACE  "default"
@@ -169,14 +169,9 @@ int main(int argc, char **argv)
         .format = BERTHCTL_FORMAT_TABLE,
     };
     const struct berthctl_noun *noun;
-    sigset_t winch;
     char msg[256];
 
-    /* SIGWINCH is taken with sigwait by the -t resize thread. Blocked here, before gRPC starts
-     * its threads: a thread that does not block it would take the signal and ignore it. */
-    sigemptyset(&winch);
-    sigaddset(&winch, SIGWINCH);
-    pthread_sigmask(SIG_BLOCK, &winch, NULL);
+    berthctl_signals_init(); /* before gRPC starts its threads: see signals.c */
     if (!g.address || !*g.address)
         g.address = DEFAULT_ADDRESS;
     if (!g.ns || !*g.ns)

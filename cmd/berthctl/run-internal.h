@@ -9,8 +9,6 @@
 
 #include "cmd/berthctl/berthctl-internal.h"
 
-struct termios;
-
 /* Client-side FIFOs under /run/berth/fifo/<rand>/ and the threads copying them. */
 struct berthctl_io {
     char *dir, *stdin_path, *stdout_path, *stderr_path;
@@ -47,9 +45,19 @@ void berthctl_io_finish(struct berthctl_io *io);
 /* Closes and removes everything; leaves io re-initialised. */
 void berthctl_io_clear(struct berthctl_io *io);
 
-int berthctl_term_raw(struct termios *saved);
-void berthctl_winch_start(struct berthctl *ctl, const char *id, const char *exec_id);
 void berthctl_resize(struct berthctl *ctl, const char *id, const char *exec_id);
+
+/* signals.c (see there). Called from main() before any other thread exists. */
+void berthctl_signals_init(void);
+/* In a forked child: the signals back to normal (the signal thread is not there). */
+void berthctl_signals_child(void);
+/* While a foreground task runs: resize it on SIGWINCH (tty) or forward the other signals to it
+ * (no tty). ctl NULL: follow nothing. */
+void berthctl_signals_follow(struct berthctl *ctl, const char *id, const char *exec_id, bool tty);
+/* Puts stdin's terminal in raw mode (0) or does nothing (-1, not a terminal); restore undoes
+ * it, and so does a signal that ends berthctl. */
+int berthctl_term_raw(void);
+void berthctl_term_restore(void);
 
 int berthctl_task_create(struct berthctl *ctl, const char *id, const struct berthctl_io *io,
                          struct berth_err **err);

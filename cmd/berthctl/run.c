@@ -325,6 +325,7 @@ int berthctl_io_detach(struct berthctl_io *io, struct berth_err **err)
     }
     if (pid == 0) {
         /* Double fork: the holder is nobody's zombie. */
+        berthctl_signals_child();
         close(ready[0]);
         if (fork() == 0)
             stdin_holder(io->stdin_path, ready[1]);
@@ -430,11 +431,6 @@ void berthctl_io_clear(struct berthctl_io *io)
 
 /* ---- terminal ---- */
 
-struct winch_ctx {
-    struct berthctl *ctl;
-    const char *id, *exec_id;
-};
-
 void berthctl_resize(struct berthctl *ctl, const char *id, const char *exec_id)
 {
     Containerd__Services__Tasks__V1__ResizePtyRequest req =
@@ -451,45 +447,6 @@ void berthctl_resize(struct berthctl *ctl, const char *id, const char *exec_id)
     req.height = ws.ws_row;
     berth_client_unary(ctl->client, T_SVC "ResizePty", &req.base,
                        &google__protobuf__empty__descriptor, &resp, &e);
-}
-
-static void *winch_main(void *arg)
-{
-    struct winch_ctx *w = arg;
-    sigset_t set;
-    int sig;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGWINCH);
-    for (;;)
-        if (sigwait(&set, &sig) == 0)
-            berthctl_resize(w->ctl, w->id, w->exec_id);
-    return NULL;
-}
-
-int berthctl_term_raw(struct termios *saved)
-{
-    struct termios raw;
-
-    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, saved) < 0)
-        return -1;
-    raw = *saved;
-    cfmakeraw(&raw);
-    tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-    return 0;
-}
-
-void berthctl_winch_start(struct berthctl *ctl, const char *id, const char *exec_id)
-{
-    static struct winch_ctx w;
-    pthread_t t;
-
-    /* main() blocked SIGWINCH in every thread; this one waits for it */
-    w.ctl = ctl;
-    w.id = id;
-    w.exec_id = exec_id;
-    pthread_create(&t, NULL, winch_main, &w);
-    pthread_detach(t);
 }
 
 /* ---- task calls ---- */
@@ -572,14 +529,11 @@ int berthctl_task_create(struct berthctl *ctl, const char *id, const struct bert
 int berthctl_task_attach_run(struct berthctl *ctl, const char *id, const char *exec_id,
                              struct berthctl_io *io, uint32_t *status, struct berth_err **err)
 {
-    struct termios saved;
-    bool raw = false;
     int ret;
 
-    if (io->tty) {
-        raw = berthctl_term_raw(&saved) == 0;
-        berthctl_winch_start(ctl, id, exec_id);
-    }
+    if (io->tty)
+        berthctl_term_raw();
+    berthctl_signals_follow(ctl, id, exec_id, io->tty);
     berthctl_io_start(io);
     /* An init process's console exists from Create: size it before the process runs (as ctr
      * does). An exec's console comes with its Start, so it is sized (again) after that. */
@@ -591,9 +545,9 @@ int berthctl_task_attach_run(struct berthctl *ctl, const char *id, const char *e
             berthctl_resize(ctl, id, exec_id);
         ret = berthctl_task_wait(ctl, id, exec_id, status, err);
     }
+    berthctl_signals_follow(NULL, NULL, NULL, false);
     berthctl_io_finish(io);
-    if (raw)
-        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    berthctl_term_restore();
     return ret;
 }
 

@@ -337,9 +337,7 @@ static int tasks_attach(struct berthctl *ctl, int argc, char **argv, struct bert
     struct attach_eof eof;
     Containerd__V1__Types__Process *p;
     struct berthctl_io io;
-    struct termios saved;
     uint32_t status = 0;
-    bool raw = false;
     int ret;
 
     if (argc != 2)
@@ -368,15 +366,15 @@ static int tasks_attach(struct berthctl *ctl, int argc, char **argv, struct bert
     io.on_stdin_eof = attach_stdin_eof;
     io.on_stdin_eof_arg = &eof;
     if (io.tty) {
-        raw = berthctl_term_raw(&saved) == 0;
-        berthctl_winch_start(ctl, argv[1], NULL);
+        berthctl_term_raw();
         berthctl_resize(ctl, argv[1], NULL);
     }
+    berthctl_signals_follow(ctl, argv[1], NULL, io.tty);
     berthctl_io_start(&io);
     ret = berthctl_task_wait(ctl, argv[1], NULL, &status, err);
+    berthctl_signals_follow(NULL, NULL, NULL, false);
     berthctl_io_finish(&io);
-    if (raw)
-        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    berthctl_term_restore();
     /* The stdin thread may still be blocked reading our stdin: leave its descriptor to it. */
     io.on_stdin_eof = NULL;
     if (!io.stdin_eof)

@@ -150,6 +150,35 @@ PY
     bctl tasks rm -f m1 || true
 }
 
+@test "berthctl run forwards the signals it gets to the task (no -t), as ctr does" {
+    local pid
+    # sh as PID 1 only sees signals it has a handler for; berthctl itself in the background
+    # (not the bctl function's subshell), so the signals go to it
+    "$BERTH_BIN/berthctl" -a "$SOCK" run --rm "$IMG" sig1 sh -c \
+        'trap "echo got-term; exit 7" TERM; trap "echo got-usr1" USR1; echo ready; while :; do sleep 0.1; done' \
+        >"$BERTH_TMP/sig1.out" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        grep -q ready "$BERTH_TMP/sig1.out" && break
+        sleep 0.1
+    done
+    kill -USR1 "$pid"
+    for _ in $(seq 100); do
+        grep -q got-usr1 "$BERTH_TMP/sig1.out" && break
+        sleep 0.1
+    done
+    kill -TERM "$pid"
+    local rc=0
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 7 ] || { echo "berthctl exited $rc: $(cat "$BERTH_TMP/sig1.out")" >&2; return 1; }
+    run cat "$BERTH_TMP/sig1.out"
+    output_has got-usr1
+    output_has got-term
+    # --rm still cleaned up after the forwarded signal ended the task
+    run bctl containers ls -q
+    output_lacks sig1
+}
+
 @test "tasks attach to a -d container: stdin in, stdout out, exit status" {
     bctl run -d --runtime io.containerd.berth.v1 "$IMG" a1 sh -c 'read x; echo got $x; exit 7'
     run bash -c "echo hello | timeout 20 '$BERTH_BIN/berthctl' -a '$SOCK' tasks attach a1"
