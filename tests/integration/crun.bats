@@ -52,12 +52,7 @@ crun_list() {
     run bctl tasks metrics cr3
     status_is 0
     bctl tasks kill -s KILL cr3
-    for _ in $(seq 100); do
-        bctl tasks ls | grep -q "cr3 .*STOPPED" && break
-        sleep 0.05
-    done
-    run bctl tasks ls
-    output_has "STOPPED"
+    wait_task_stopped cr3
     run bctl tasks rm cr3
     status_is 0
     run crun_list
@@ -90,12 +85,7 @@ crun_list() {
     [ -s "$STATE/tasks/default/cr4/options.pb" ]
     kill -KILL "$shim"
     # berthd sees the shim go, runs `berth-shim delete` (crun delete --force) and reports an exit
-    for _ in $(seq 100); do
-        bctl tasks ls | grep -q "cr4 .*STOPPED" && break
-        sleep 0.1
-    done
-    run bctl tasks ls
-    output_has "STOPPED"
+    wait_task_stopped cr4
     run crun_list
     output_lacks "cr4"
     # the container's process went with it (a `runc delete` would have left it running)

@@ -154,6 +154,17 @@ tasks_teardown() {
     berth_teardown
 }
 
+# Waits up to 10 s for task $1 to show STOPPED in `berthctl tasks ls`; fails (saying so)
+# otherwise.
+wait_task_stopped() {
+    for _ in $(seq 100); do
+        bctl tasks ls | grep -Eq "^$1 .*STOPPED" && return 0
+        sleep 0.1
+    done
+    echo "task $1 never stopped: $(bctl tasks ls)" >&2
+    return 1
+}
+
 bctl() {
     "$BERTH_BIN/berthctl" -a "$SOCK" "$@"
 }
