@@ -73,6 +73,10 @@ int berth_open_beneath_walk(int dirfd, const char *rel, int flags)
     int links = 0, ret = -1, e = 0;
     const char *p;
 
+    if (rel[0] == '/') { /* as RESOLVE_BENEATH has it: an absolute path is not beneath */
+        errno = EXDEV;
+        return -1;
+    }
     w.todo = berth_xstrdup(rel);
     berth_vec_push(w.fds, w.n, w.cap, fcntl(dirfd, F_DUPFD_CLOEXEC, 3));
     if (w.fds[0] < 0) {
