@@ -230,6 +230,28 @@ static int c_get(struct berthctl *ctl, const char *id, get_resp_t **out, struct 
     return 0;
 }
 
+json_t *berthctl_container_process(struct berthctl *ctl, const char *id, struct berth_err **err)
+{
+    _cleanup_(get_resp_freep) get_resp_t *resp = NULL;
+    const Google__Protobuf__Any *any;
+    json_t *spec, *proc;
+
+    if (c_get(ctl, id, &resp, err) < 0)
+        return NULL;
+    any = resp->container->spec;
+    spec = any && any->value.len
+               ? json_loadb((const char *)any->value.data, any->value.len, 0, NULL)
+               : NULL;
+    proc = spec ? json_object_get(spec, "process") : NULL;
+    proc = json_is_object(proc) ? json_deep_copy(proc) : NULL;
+    json_decref(spec);
+    if (!proc) /* no spec or no process in it: root in / with the usual PATH */
+        proc = json_pack("{s:{s:i,s:i},s:[s],s:s}", "user", "uid", 0, "gid", 0, "env",
+                         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "cwd",
+                         "/");
+    return proc;
+}
+
 static int c_info(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
     static const struct option opts[] = {{"spec", no_argument, NULL, 's'}, {0}};

@@ -3,6 +3,7 @@
 #ifndef BERTH_CMD_BERTHCTL_RUN_INTERNAL_H
 #define BERTH_CMD_BERTHCTL_RUN_INTERNAL_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +47,11 @@ void berthctl_io_finish(struct berthctl_io *io);
 void berthctl_io_clear(struct berthctl_io *io);
 
 void berthctl_resize(struct berthctl *ctl, const char *id, const char *exec_id);
+/* stdin's terminal size: true with both above 0, else false. */
+bool berthctl_term_size(unsigned *width, unsigned *height);
+/* The container's spec.process (a new reference), as ctr exec starts from; a default one
+ * (root, /, PATH) when the spec has none. NULL with *err when the container is missing. */
+json_t *berthctl_container_process(struct berthctl *ctl, const char *id, struct berth_err **err);
 
 /* signals.c (see there). Called from main() before any other thread exists. */
 void berthctl_signals_init(void);

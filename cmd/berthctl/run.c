@@ -431,20 +431,31 @@ void berthctl_io_clear(struct berthctl_io *io)
 
 /* ---- terminal ---- */
 
+bool berthctl_term_size(unsigned *width, unsigned *height)
+{
+    struct winsize ws;
+
+    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_col == 0 || ws.ws_row == 0)
+        return false;
+    *width = ws.ws_col;
+    *height = ws.ws_row;
+    return true;
+}
+
 void berthctl_resize(struct berthctl *ctl, const char *id, const char *exec_id)
 {
     Containerd__Services__Tasks__V1__ResizePtyRequest req =
         CONTAINERD__SERVICES__TASKS__V1__RESIZE_PTY_REQUEST__INIT;
     _cleanup_(berthctl_pb_freep) ProtobufCMessage *resp = NULL;
     _cleanup_err_ struct berth_err *e = NULL;
-    struct winsize ws;
+    unsigned w, h;
 
-    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_col == 0)
+    if (!berthctl_term_size(&w, &h))
         return;
     req.container_id = (char *)id;
     req.exec_id = (char *)(exec_id ? exec_id : "");
-    req.width = ws.ws_col;
-    req.height = ws.ws_row;
+    req.width = w;
+    req.height = h;
     berth_client_unary(ctl->client, T_SVC "ResizePty", &req.base,
                        &google__protobuf__empty__descriptor, &resp, &e);
 }
@@ -719,6 +730,8 @@ static int build_spec(struct berthctl *ctl, const struct berthctl_run_opts *o,
     so.user = o->user;
     so.mounts = (const char *const *)o->mounts;
     so.tty = o->tty;
+    if (o->tty && !berthctl_term_size(&so.console_width, &so.console_height))
+        so.console_width = so.console_height = 0;
     so.net_host = o->net_host;
     so.privileged = o->privileged;
     so.seccomp = o->seccomp;

@@ -152,6 +152,7 @@ static int tasks_exec(struct berthctl *ctl, int argc, char **argv, struct berth_
     _cleanup_free_ char *json = NULL;
     json_t *proc, *args;
     uint32_t status = 0;
+    unsigned w, h;
     int c, ret;
 
     berthctl_getopt_reset();
@@ -167,13 +168,21 @@ static int tasks_exec(struct berthctl *ctl, int argc, char **argv, struct berth_
     }
     if (argc - optind < 2 || !exec_id)
         return berthctl_usage(ctl, err, "exec needs --exec-id E ID CMD...");
+    /* As ctr exec: the container's own process (user, env, cwd, capabilities, ...) with new
+     * args, and for a terminal its size from the start. */
+    proc = berthctl_container_process(ctl, argv[optind], err);
+    if (!proc)
+        return -1;
     args = json_array();
     for (int i = optind + 1; i < argc; i++)
         json_array_append_new(args, json_string(argv[i]));
-    proc =
-        json_pack("{s:b,s:{s:i,s:i},s:o,s:[s],s:s}", "terminal", tty, "user", "uid", 0, "gid", 0,
-                  "args", args, "env",
-                  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "cwd", "/");
+    json_object_set_new(proc, "args", args);
+    json_object_set_new(proc, "terminal", json_boolean(tty));
+    json_object_del(proc, "consoleSize");
+    if (tty && berthctl_term_size(&w, &h))
+        json_object_set_new(
+            proc, "consoleSize",
+            json_pack("{s:I,s:I}", "height", (json_int_t)h, "width", (json_int_t)w));
     json = json_dumps(proc, JSON_COMPACT);
     json_decref(proc);
     spec.type_url = (char *)"types.containerd.io/opencontainers/runtime-spec/1/Process";

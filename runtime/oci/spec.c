@@ -283,6 +283,10 @@ static int build_process(const struct berth_oci_opts *o, json_t **out, struct be
     p = json_object();
     if (o->tty)
         json_object_set_new(p, "terminal", json_true());
+    if (o->tty && o->console_width && o->console_height)
+        json_object_set_new(p, "consoleSize",
+                            json_pack("{s:I,s:I}", "height", (json_int_t)o->console_height, "width",
+                                      (json_int_t)o->console_width));
     user = json_object();
     json_object_set_new(user, "uid", json_integer(u.uid));
     json_object_set_new(user, "gid", json_integer(u.gid));

@@ -60,7 +60,8 @@ struct berth_oci_opts {
     const char *const *annotations; /* "k=v" */
     const char *const *mounts;      /* ctr --mount: "type=bind,src=/a,dst=/b,options=rbind:ro" */
     bool tty;                       /* terminal + TERM=xterm */
-    bool net_host;                  /* no netns, host /etc/hosts + /etc/resolv.conf, HOSTNAME env */
+    unsigned console_width, console_height; /* tty: process.consoleSize when both > 0 */
+    bool net_host;   /* no netns, host /etc/hosts + /etc/resolv.conf, HOSTNAME env */
     bool privileged; /* all current caps, no masked/readonly paths, all devices, rw sysfs */
     bool readonly_rootfs;
     bool seccomp;         /* add the default profile (ignored when privileged) */

@@ -150,6 +150,20 @@ PY
     bctl tasks rm -f m1 || true
 }
 
+@test "tasks exec runs with the container's own user, env and cwd, as ctr exec does" {
+    bctl run -d --user 1000:1000 --env FOO=bar --cwd /tmp "$IMG" ex1 sleep 1000
+    run bctl tasks exec --exec-id e1 ex1 sh -c 'echo "$(id -u):$(id -g) $FOO $PWD"'
+    status_is 0
+    [ "$output" = "1000:1000 bar /tmp" ]
+    # and a terminal of the caller's size from its first byte (process.consoleSize)
+    run script -qc "stty cols 91 rows 27; $BERTH_BIN/berthctl -a $SOCK tasks exec -t --exec-id e2 ex1 stty size" /dev/null
+    status_is 0
+    output_has "27 91"
+    run bctl tasks exec --exec-id e3 nosuch true
+    status_is 1
+    output_has "not found"
+}
+
 @test "berthctl run forwards the signals it gets to the task (no -t), as ctr does" {
     local pid
     # sh as PID 1 only sees signals it has a handler for; berthctl itself in the background

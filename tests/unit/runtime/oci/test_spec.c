@@ -245,6 +245,13 @@ static void test_spec_build_env_merge(void **state)
         (const char *const[]){"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                               "TERM=xterm", NULL});
     assert_true(json_is_true(at(spec, "process/terminal")));
+    assert_null(at(spec, "process/consoleSize")); /* size unknown: left to ResizePty */
+    json_decref(spec);
+    o.console_width = 111;
+    o.console_height = 33;
+    spec = build_ok(&o);
+    assert_int_equal(json_integer_value(at(spec, "process/consoleSize/width")), 111);
+    assert_int_equal(json_integer_value(at(spec, "process/consoleSize/height")), 33);
     json_decref(spec);
     o.env = bad;
     build_fails(&o, BERTH_E_INVALID_ARGUMENT);
