@@ -21,7 +21,7 @@ teardown() {
         echo "---- valgrind log ----" >&2
         cat "$VG_LOG" >&2
     fi
-    berth_teardown
+    tasks_teardown # a failed life-cycle test may leave a task (and its shim) running
 }
 
 @test "berthd has no memory errors or definite leaks over a container and namespace cycle" {
