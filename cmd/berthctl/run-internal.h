@@ -10,7 +10,9 @@
 
 #include "cmd/berthctl/berthctl-internal.h"
 
-/* Client-side FIFOs under /run/berth/fifo/<rand>/ and the threads copying them. */
+#define BERTHCTL_FIFO_ROOT "/run/berth/fifo"
+
+/* Client-side FIFOs under BERTHCTL_FIFO_ROOT/<rand>/ and the threads copying them. */
 struct berthctl_io {
     char *dir, *stdin_path, *stdout_path, *stderr_path;
     int in_fd, out_fd, err_fd;

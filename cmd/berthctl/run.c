@@ -184,8 +184,8 @@ int berthctl_io_create(struct berthctl_io *io, const char *id, bool tty, struct 
         snprintf(rnd + 2 * i, 3, "%02x", raw[i]);
     io->tty = tty;
     mkdir("/run/berth", 0711);
-    mkdir("/run/berth/fifo", 0700);
-    io->dir = berth_strdup_printf("/run/berth/fifo/%s", rnd);
+    mkdir(BERTHCTL_FIFO_ROOT, 0700);
+    io->dir = berth_strdup_printf(BERTHCTL_FIFO_ROOT "/%s", rnd);
     if (mkdir(io->dir, 0700) < 0)
         return berth_err_set(err, BERTH_E_INTERNAL, errno, "create \"%s\"", io->dir);
     io->stdin_path = berth_strdup_printf("%s/%s-stdin", io->dir, id);

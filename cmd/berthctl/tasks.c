@@ -297,12 +297,54 @@ static int tasks_metrics(struct berthctl *ctl, int argc, char **argv, struct ber
     return 0;
 }
 
+/* The task's init process as Tasks.Get reports it; *msg owns it. NULL with *err. */
+static Containerd__V1__Types__Process *task_process(struct berthctl *ctl, const char *id,
+                                                    ProtobufCMessage **msg, struct berth_err **err)
+{
+    Containerd__Services__Tasks__V1__GetRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
+    Containerd__V1__Types__Process *p;
+
+    req.container_id = (char *)id;
+    if (berth_client_unary(ctl->client, T_SVC "Get", &req.base,
+                           &containerd__services__tasks__v1__get_response__descriptor, msg,
+                           err) < 0)
+        return NULL;
+    p = ((Containerd__Services__Tasks__V1__GetResponse *)*msg)->process;
+    if (!p)
+        berth_err_set(err, BERTH_E_INTERNAL, 0, "server returned no process for \"%s\"", id);
+    return p;
+}
+
+/* Removes a FIFO berthctl made (/run/berth/fifo/<dir>/<name>, nothing else) and its dir once
+ * empty: what a `run -d` leaves for the task's end, as ctr's t rm closes its FIFO set. */
+static void remove_own_fifo(const char *path)
+{
+    static const char root[] = BERTHCTL_FIFO_ROOT "/";
+    _cleanup_free_ char *dir = NULL;
+    const char *rest, *slash;
+
+    if (!path || strncmp(path, root, sizeof(root) - 1) != 0)
+        return;
+    rest = path + sizeof(root) - 1;
+    slash = strchr(rest, '/');
+    if (!slash || slash == rest || strchr(slash + 1, '/') || strstr(rest, ".."))
+        return;
+    unlink(path);
+    dir = berth_xstrndup(path, (size_t)(slash - path));
+    rmdir(dir);
+}
+
 static int tasks_rm(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
     bool force = argc == 3 && strcmp(argv[1], "-f") == 0;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *msg = NULL;
+    _cleanup_err_ struct berth_err *gerr = NULL;
+    Containerd__V1__Types__Process *p;
 
     if (argc != 2 && !force)
         return berthctl_usage(ctl, err, "rm needs [-f] ID");
+    p = task_process(ctl, argv[argc - 1], &msg, &gerr);
     if (force) {
         Containerd__Services__Tasks__V1__KillRequest k =
             CONTAINERD__SERVICES__TASKS__V1__KILL_REQUEST__INIT;
@@ -314,7 +356,14 @@ static int tasks_rm(struct berthctl *ctl, int argc, char **argv, struct berth_er
         if (berthctl_task_simple(ctl, "Kill", &k.base, &e) == 0)
             berthctl_task_wait(ctl, argv[2], NULL, &st, &e);
     }
-    return berthctl_task_delete(ctl, argv[argc - 1], err);
+    if (berthctl_task_delete(ctl, argv[argc - 1], err) < 0)
+        return -1;
+    if (p) {
+        remove_own_fifo(p->stdin);
+        remove_own_fifo(p->stdout);
+        remove_own_fifo(p->stderr);
+    }
+    return 0;
 }
 
 struct attach_eof {
@@ -340,8 +389,6 @@ static void attach_stdin_eof(void *arg)
  * copies until the task exits and exits with its status. */
 static int tasks_attach(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
-    Containerd__Services__Tasks__V1__GetRequest req =
-        CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
     _cleanup_(berthctl_pb_freep) ProtobufCMessage *msg = NULL;
     struct attach_eof eof;
     Containerd__V1__Types__Process *p;
@@ -351,14 +398,9 @@ static int tasks_attach(struct berthctl *ctl, int argc, char **argv, struct bert
 
     if (argc != 2)
         return berthctl_usage(ctl, err, "attach needs ID");
-    req.container_id = argv[1];
-    if (berth_client_unary(ctl->client, T_SVC "Get", &req.base,
-                           &containerd__services__tasks__v1__get_response__descriptor, &msg,
-                           err) < 0)
-        return -1;
-    p = ((Containerd__Services__Tasks__V1__GetResponse *)msg)->process;
+    p = task_process(ctl, argv[1], &msg, err);
     if (!p)
-        return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "task \"%s\" not found", argv[1]);
+        return -1;
     if (p->status == CONTAINERD__V1__TYPES__STATUS__STOPPED)
         return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "task \"%s\" has exited",
                              argv[1]);

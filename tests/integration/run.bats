@@ -207,6 +207,19 @@ PY
     bctl tasks rm a1
 }
 
+@test "the FIFOs run -d made go with tasks rm, as with ctr t rm" {
+    local before dir
+    before=$(ls /run/berth/fifo 2>/dev/null || true)
+    bctl run -d "$IMG" fr1 sleep 1000
+    dir=$(ls /run/berth/fifo | grep -vxF -- "$before" | head -1)
+    [ -n "$dir" ]
+    [ -p "/run/berth/fifo/$dir/fr1-stdout" ]
+    bctl tasks kill -s KILL fr1
+    wait_task_stopped fr1
+    bctl tasks rm fr1
+    [ ! -e "/run/berth/fifo/$dir" ]
+}
+
 @test "containers create IMAGE ID CMD from the image, then tasks start; old form intact" {
     bctl containers create --runtime "$RUNC" "$IMG" cc1 sh -c 'exit 4'
     run bctl containers info cc1
