@@ -3,6 +3,7 @@
  * berth_server_invoke (handlers run without a socket in tests). */
 #include <string.h>
 
+#include "api/pbcheck.h"
 #include "lib/ident.h"
 #include "services/server/server-internal.h"
 
@@ -80,6 +81,11 @@ int berth_server_check_ns(const struct berth_method *m, const char *ns, struct b
 int berth_server_decode(const ProtobufCMessageDescriptor *desc, const void *body, size_t len,
                         ProtobufCMessage **out, struct berth_err **err)
 {
+    *out = NULL;
+    /* Before protobuf-c: it would cut "ab\0cd" to "ab" (handlers see C strings), accept
+     * invalid UTF-8 that Go's protobuf refuses and recurse without a limit. */
+    if (berth_pb_check(desc, body, len, err) < 0)
+        return berth_err_wrap(err, "cannot decode %zu-byte request as %s", len, desc->name);
     *out = protobuf_c_message_unpack(desc, NULL, len, body);
     if (!*out)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,

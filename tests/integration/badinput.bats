@@ -34,10 +34,21 @@ store_unchanged() {
     fi
 }
 
-# CreateContainerRequest{container{id: $1, image: img, runtime{name: io.containerd.runc.v2},
-# spec: Any{types.containerd.io/opencontainers/runtime-spec/1/Spec, "{}"}}} as hex.
+# The bytes of string $1 as hex (pb_field takes hex, so "$(hex_of ab)00$(hex_of cd)" is "ab\0cd",
+# which no shell string can hold).
+hex_of() {
+    printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'
+}
+
+# CreateContainerRequest{container{id: <hex $1>, image: img, runtime{name: io.containerd.runc.v2},
+# spec: Any{types.containerd.io/opencontainers/runtime-spec/1/Spec, "{}"}, <hex $2>}} as hex.
+pb_container_hex() {
+    pb_field 1 "$(pb_field 1 "$1")$(pb_str 3 img)$(pb_field 4 "$(pb_str 1 io.containerd.runc.v2)")$(pb_field 5 "$(pb_str 1 types.containerd.io/opencontainers/runtime-spec/1/Spec)$(pb_str 2 '{}')")${2:-}"
+}
+
+# The same with a plain id.
 pb_container() {
-    pb_field 1 "$(pb_str 1 "$1")$(pb_str 3 img)$(pb_field 4 "$(pb_str 1 io.containerd.runc.v2)")$(pb_field 5 "$(pb_str 1 types.containerd.io/opencontainers/runtime-spec/1/Spec)$(pb_str 2 '{}')")"
+    pb_container_hex "$(hex_of "$1")"
 }
 
 # bad_id ID: create (and get, label, rm) with an invalid container id -> InvalidArgument
@@ -246,4 +257,99 @@ bad_id() {
     status_is 0
     line_present "code=3 INVALID_ARGUMENT"
     store_unchanged
+}
+
+@test "a NUL byte in a container id is InvalidArgument and creates nothing" {
+    # protobuf-c alone would hand the handler "ab" and create that.
+    run rawcall -n keep "$C_SVC/Create" --hex "$(pb_container_hex "$(hex_of ab)00$(hex_of cd)")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    output_has 'container.id'
+    output_has '"ab\x00cd"'
+    store_unchanged
+    run bctl -n keep containers info ab
+    status_is 1
+    output_has "not found"
+}
+
+@test "Get and Delete with a NUL byte in the id do not act on the prefix" {
+    bctl -n keep containers create img ab
+    BEFORE="$(store_dump)"
+    run rawcall -n keep "$C_SVC/Get" --hex "$(pb_field 1 "$(hex_of ab)00$(hex_of zz)")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    output_lacks "response="
+    run rawcall -n keep "$C_SVC/Delete" --hex "$(pb_field 1 "$(hex_of ab)00$(hex_of zz)")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    store_unchanged
+    run bctl -n keep containers info ab
+    status_is 0
+}
+
+@test "content Info, Delete and Status with a NUL byte in the digest or ref are InvalidArgument" {
+    local CT_SVC=/containerd.services.content.v1.Content d bad
+    # The blob below is referenced by nothing: keep garbage collection away from it.
+    printf '[gc]\nstartup_delay_ms = 3600000\nschedule_delay_ms = 3600000\n' >"$BERTH_TMP/nogc.toml"
+    stop_berthd --keep
+    start_berthd --config "$BERTH_TMP/nogc.toml"
+    printf 'hello berth\n' >"$BERTH_TMP/blob"
+    d="sha256:$(sha256sum "$BERTH_TMP/blob" | cut -d' ' -f1)"
+    bctl -n keep content ingest --expected-digest "$d" r1 <"$BERTH_TMP/blob"
+    # A failed commit keeps the ingest "badref" active.
+    bad=sha256:0000000000000000000000000000000000000000000000000000000000000000
+    run ctrb -n keep content ingest --expected-digest "$bad" badref <"$BERTH_TMP/blob"
+    [ "$status" -ne 0 ]
+    # Both exist under their real names...
+    run rawcall -n keep "$CT_SVC/Info" --hex "$(pb_str 1 "$d")"
+    line_present "code=0 OK"
+    run rawcall -n keep "$CT_SVC/Status" --hex "$(pb_str 1 badref)"
+    line_present "code=0 OK"
+    # ...and not under a longer name that a NUL would cut back to them.
+    run rawcall -n keep "$CT_SVC/Info" --hex "$(pb_field 1 "$(hex_of "$d")00$(hex_of zz)")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    output_has "field digest"
+    run rawcall -n keep "$CT_SVC/Delete" --hex "$(pb_field 1 "$(hex_of "$d")00")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    run rawcall -n keep "$CT_SVC/Status" --hex "$(pb_field 1 "$(hex_of badref)00$(hex_of x)")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    output_has "field ref"
+    run bctl -n keep content get "$d"
+    status_is 0
+    [ "$output" = "hello berth" ]
+    run ctrb -n keep content active
+    output_has badref
+}
+
+@test "a label that is not valid UTF-8 is InvalidArgument" {
+    # labels {"k": "\xff"}, and an overlong "/" as a key
+    run rawcall -n keep "$C_SVC/Create" --hex "$(pb_container_hex "$(hex_of u1)" "$(pb_field 2 "$(pb_str 1 k)$(pb_field 2 ff)")")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    output_has 'container.labels["k"]'
+    output_has "not valid UTF-8"
+    run rawcall -n keep "$C_SVC/Create" --hex "$(pb_container_hex "$(hex_of u2)" "$(pb_field 2 "$(pb_field 1 c0af)$(pb_str 2 v)")")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    output_has '"\xc0\xaf"'
+    # The same through the namespaces service.
+    run rawcall "$NS_SVC/Create" --hex "$(pb_field 1 "$(pb_str 1 u3)$(pb_field 2 "$(pb_str 1 k)$(pb_field 2 eda080)")")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    store_unchanged
+}
+
+@test "valid UTF-8 and empty strings are still accepted" {
+    run bctl -n keep containers create --label 'k=été € 😀' --label 'e=' img utf8ok
+    status_is 0
+    run bctl -n keep containers info utf8ok
+    status_is 0
+    output_has 'été € 😀'
+    # An explicitly empty string on the wire (proto3 encoders omit it, but may send it).
+    run rawcall -n keep "$C_SVC/List" --hex "$(pb_field 1 "")"
+    status_is 0
+    line_present "code=0 OK"
 }
