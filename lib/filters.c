@@ -4,15 +4,15 @@
  * at a time, following containerd's filters/scanner.go + parser.go grammar. Deliberate
  * differences: whitespace is skipped before every token (containerd rejects "a==1 ,b"), '-' is
  * a field character (as in containerd >= 1.7), and regexes are compiled at parse time so a bad
- * one is an error instead of a silent non-match.
+ * one is an error instead of a silent non-match. Regexes are lib/regex (Go syntax, linear time).
  */
 #include "lib/filters.h"
 
-#include <regex.h> /* POSIX ERE stands in for Go's RE2 */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/regex.h"
 #include "lib/util.h"
 
 enum sel_op { OP_PRESENT, OP_EQ, OP_NE, OP_MATCH };
@@ -21,8 +21,8 @@ struct selector {
     char **path; /* n_path components, unquoted */
     size_t n_path;
     enum sel_op op;
-    char *value; /* NULL for OP_PRESENT */
-    regex_t re;  /* compiled only for OP_MATCH */
+    char *value;            /* NULL for OP_PRESENT */
+    struct berth_regex *re; /* OP_MATCH only */
 };
 
 struct conjunction { /* one filter string; n == 0 matches everything */
@@ -45,8 +45,7 @@ static void selector_clear(struct selector *s)
     for (size_t i = 0; i < s->n_path; i++)
         free(s->path[i]);
     free(s->path);
-    if (s->op == OP_MATCH && s->value)
-        regfree(&s->re);
+    berth_regex_free(s->re);
     free(s->value);
 }
 
@@ -63,11 +62,33 @@ void berth_filter_free(struct berth_filter *f)
     free(f);
 }
 
+/* Bytes of a filter or regex quoted in an error message: the message travels back in a gRPC
+ * status, whose metadata gRPC caps at a few KiB. */
+#define QUOTE_MAX 200
+
+/* printf arguments "%.*s%s" for s cut at QUOTE_MAX bytes (on a UTF-8 boundary) plus "...". */
+static int quote_len(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n <= QUOTE_MAX)
+        return (int)n;
+    n = QUOTE_MAX;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return (int)n;
+}
+
+static const char *quote_tail(const char *s)
+{
+    return strlen(s) > QUOTE_MAX ? "..." : "";
+}
+
 static int scan_err(struct scanner *sc, size_t pos, struct berth_err **err, const char *what)
 {
     return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
-                         "invalid filter \"%s\": parse error at position %zu: %s", sc->in, pos,
-                         what);
+                         "invalid filter \"%.*s%s\": parse error at position %zu: %s",
+                         quote_len(sc->in), sc->in, quote_tail(sc->in), pos, what);
 }
 
 static bool is_space(char c)
@@ -346,13 +367,12 @@ static int parse_selector(struct scanner *sc, struct selector *sel, struct berth
     if (!value)
         return -1;
     if (sel->op == OP_MATCH) {
-        int rc = regcomp(&sel->re, value, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
-            char buf[256];
-            regerror(rc, &sel->re, buf, sizeof(buf));
+        _cleanup_err_ struct berth_err *rerr = NULL;
+        if (berth_regex_compile(value, &sel->re, &rerr) < 0) {
             berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
-                          "invalid filter \"%s\": invalid regular expression \"%s\": %s", sc->in,
-                          value, buf);
+                          "invalid filter \"%.*s%s\": invalid regular expression \"%.*s%s\": %s",
+                          quote_len(sc->in), sc->in, quote_tail(sc->in), quote_len(value), value,
+                          quote_tail(value), rerr->msg);
             free(value);
             return -1;
         }
@@ -419,7 +439,7 @@ static bool selector_match(const struct selector *s, berth_filter_field_fn field
     case OP_NE:
         return strcmp(v, s->value) != 0;
     case OP_MATCH:
-        return regexec(&s->re, v, 0, NULL, 0) == 0;
+        return berth_regex_match(s->re, v, strlen(v));
     }
     return false;
 }

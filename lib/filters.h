@@ -4,7 +4,7 @@
  * A request carries several filter strings (OR); each is a comma-separated list of selectors
  * (AND): `fieldpath`, `fieldpath==v`, `fieldpath!=v`, `fieldpath~=regex`. Objects are matched
  * through a field-lookup callback, so this module knows nothing about records. Regular
- * expressions are POSIX extended (regcomp), not Go RE2: `\d` and `(?i)` are not available.
+ * expressions are Go's (RE2) syntax through lib/regex.h, which also lists what it refuses.
  */
 #ifndef BERTH_LIB_FILTERS_H
 #define BERTH_LIB_FILTERS_H
@@ -21,9 +21,11 @@
 struct berth_filter;
 
 /* Parses n filter strings. n == 0 (filters may then be NULL) or any empty string yields a
- * filter that matches everything. On a syntax error, bad quoting/escape or an invalid regex
- * returns -1 with BERTH_E_INVALID_ARGUMENT naming the filter and the byte position. On success
- * *out is owned by the caller (berth_filter_free); on failure *out is NULL. */
+ * filter that matches everything. On a syntax error or bad quoting/escape returns -1 with
+ * BERTH_E_INVALID_ARGUMENT naming the filter and the byte position; on a regex that
+ * berth_regex_compile refuses, the same code naming the filter, the regex and the reason
+ * (quoted filters and regexes are cut at 200 bytes). On success *out is owned by the caller
+ * (berth_filter_free); on failure *out is NULL. */
 int berth_filter_parse(const char *const *filters, size_t n, struct berth_filter **out,
                        struct berth_err **err);
 /* NULL-safe. */

@@ -7,6 +7,7 @@
 
 #include "lib/filters.h"
 #include "lib/labels.h"
+#include "lib/util.h"
 
 struct obj {
     const char *name;
@@ -238,6 +239,43 @@ static void test_filter_parse_invalid_regex(void **state)
     assert_parse_fails("name~=/a\\d/"); /* \d is not a valid escape inside /.../ quoting */
 }
 
+/* Go's regexp syntax, as containerd compiles ~= values. */
+static void test_filter_match_regex_is_go_syntax(void **state)
+{
+    struct obj o;
+
+    obj_init(&o, "web-12", "Hello World");
+    assert_true(matches("name~=^web-\\d+$", &o));
+    assert_true(matches("other~=(?i)^hello\\sworld$", &o));
+    assert_false(matches("other~=^hello", &o));
+    assert_true(matches("other~=\\bWorld\\z", &o));
+    assert_true(matches("name~=/^(?:web|db)-[[:digit:]]{2}$/", &o));
+    assert_true(matches("name~=^.{6}$", &o));
+}
+
+/* The security probe's two filters: 20000 nested groups (glibc's recursive regcomp ran out of
+ * stack) and a backreference (glibc's regexec backtracked for minutes). Both are refused. */
+static void test_filter_parse_regex_probes_are_invalid_argument(void **state)
+{
+    _cleanup_free_ char *deep = berth_xmalloc(4 + 20000 + 1 + 20000 + 1);
+    const char *backref = "labels.k~=^(b*)*\\1\\1\\1\\1\\1c$";
+    struct berth_filter *f = NULL;
+    struct berth_err *err = NULL;
+
+    memcpy(deep, "id~=", 4);
+    memset(deep + 4, '(', 20000);
+    deep[4 + 20000] = 'a';
+    memset(deep + 4 + 20000 + 1, ')', 20000);
+    deep[4 + 20000 + 1 + 20000] = '\0';
+    assert_int_equal(berth_filter_parse((const char *const *)&deep, 1, &f, &err), -1);
+    assert_null(f);
+    assert_non_null(err);
+    /* the 40 KB filter is cut in the message: it must fit a gRPC status */
+    assert_true(strlen(err->msg) < 1024);
+    assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
+    assert_parse_fails(backref);
+}
+
 static void test_filter_parse_error_in_any_string_fails(void **state)
 {
     const char *fs[] = {"name==ok", "name=="};
@@ -288,6 +326,8 @@ int main(void)
         cmocka_unit_test(test_filter_match_quoted_value_with_comma),
         cmocka_unit_test(test_filter_parse_syntax_errors),
         cmocka_unit_test(test_filter_parse_invalid_regex),
+        cmocka_unit_test(test_filter_match_regex_is_go_syntax),
+        cmocka_unit_test(test_filter_parse_regex_probes_are_invalid_argument),
         cmocka_unit_test(test_filter_parse_error_in_any_string_fails),
         cmocka_unit_test(test_filter_labels_lookup_join),
     };
