@@ -17,7 +17,8 @@
 #include "lib/labels.h"
 
 /* Opaque: a parsed list of filter strings (OR of ANDs), regexes compiled. Immutable after
- * parsing, so one filter may be matched from several threads at once. */
+ * parsing apart from the stop state (berth_filter_set_stop), which is atomic, so one filter
+ * may be matched from several threads at once. */
 struct berth_filter;
 
 /* Parses n filter strings. n == 0 (filters may then be NULL) or any empty string yields a
@@ -45,8 +46,21 @@ typedef const char *(*berth_filter_field_fn)(void *obj, const char *const *path,
  *   a!=v           value differs from v; an absent field counts as "", so it matches
  *                  any non-empty v (containerd semantics)
  *   a~=re          unanchored regex search in the value (absent counts as "")
- * f == NULL matches everything. */
+ * f == NULL matches everything. Once a stop callback set by berth_filter_set_stop has said
+ * done, returns false for every object. */
 bool berth_filter_match(const struct berth_filter *f, berth_filter_field_fn field, void *obj);
+
+/* Lets a caller end a long listing: from now on berth_filter_match calls done(arg) on its
+ * first call and every 64th after, and also before any costly regex match (long value, big
+ * pattern), so a stop is seen within about one regex match. Once done returns true that match
+ * and every later one return false and berth_filter_stopped returns true (answer
+ * DEADLINE_EXCEEDED or CANCELED then). done may run on any thread that matches f, concurrently
+ * when several do, and must be cheap. Setting
+ * again replaces the callback and clears the stopped state; done == NULL removes it. f ==
+ * NULL (match-all) is a no-op, so that filter cannot be stopped: parse one from n == 0. */
+void berth_filter_set_stop(struct berth_filter *f, bool (*done)(void *arg), void *arg);
+/* True once f's stop callback has returned true. NULL-safe (false). */
+bool berth_filter_stopped(const struct berth_filter *f);
 
 /* Label adaptor helper: looks up the label whose key is path[0..n) joined with '.', so
  * `labels.a.b` (path {"a","b"} after the caller strips "labels") finds key "a.b" and

@@ -1274,6 +1274,11 @@ int berth_regex_compile(const char *pattern, struct berth_regex **out, struct be
     return 0;
 }
 
+size_t berth_regex_size(const struct berth_regex *re)
+{
+    return re->n_prog;
+}
+
 void berth_regex_free(struct berth_regex *re)
 {
     if (!re)

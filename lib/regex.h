@@ -63,6 +63,10 @@ int berth_regex_compile(const char *pattern, struct berth_regex **out, struct be
  * programs; larger ones take 16 bytes per instruction from the heap for the call. */
 bool berth_regex_match(const struct berth_regex *re, const char *s, size_t len);
 
+/* The program size in NFA instructions (<= BERTH_REGEX_MAX_PROG): a match does at most about
+ * this much work per input byte, so callers can tell a costly match before running it. */
+size_t berth_regex_size(const struct berth_regex *re);
+
 /* NULL-safe. */
 void berth_regex_free(struct berth_regex *re);
 DEFINE_CLEANUP(struct berth_regex *, berth_regex_free)

@@ -276,6 +276,88 @@ static void test_filter_parse_regex_probes_are_invalid_argument(void **state)
     assert_parse_fails(backref);
 }
 
+struct stop_state {
+    int calls, stop_on;
+};
+
+static bool stop_after_cb(void *arg)
+{
+    struct stop_state *st = arg;
+    return ++st->calls >= st->stop_on;
+}
+
+static void test_filter_set_stop_stops_match_loop(void **state)
+{
+    const char *fs[] = {"name==baz"};
+    struct berth_filter *f = NULL;
+    struct berth_err *err = NULL;
+    struct stop_state st = {.calls = 0, .stop_on = 3};
+    struct obj o;
+    int matched = 0;
+
+    obj_init(&o, "baz", NULL);
+    assert_ok(berth_filter_parse(fs, 1, &f, &err), &err);
+    berth_filter_set_stop(f, stop_after_cb, &st);
+    assert_false(berth_filter_stopped(f));
+    for (int i = 0; i < 1000; i++)
+        matched += berth_filter_match(f, obj_field_cb, &o);
+    /* asked on calls 0, 64 and 128; the third answer stops every match from call 128 on */
+    assert_int_equal(st.calls, 3);
+    assert_int_equal(matched, 128);
+    assert_true(berth_filter_stopped(f));
+
+    /* a new callback starts afresh; NULL removes it */
+    st = (struct stop_state){.calls = 0, .stop_on = 1000};
+    berth_filter_set_stop(f, stop_after_cb, &st);
+    assert_false(berth_filter_stopped(f));
+    assert_true(berth_filter_match(f, obj_field_cb, &o));
+    berth_filter_set_stop(f, NULL, NULL);
+    assert_true(berth_filter_match(f, obj_field_cb, &o));
+    assert_int_equal(st.calls, 1);
+    assert_false(berth_filter_stopped(f));
+    assert_false(berth_filter_stopped(NULL));
+    berth_filter_free(f);
+}
+
+/* A costly regex match asks done() before it runs instead of waiting for the 64th call. */
+static void test_filter_set_stop_checked_before_costly_regex(void **state)
+{
+    const char *fs[] = {"other~=^(.*){1000}a$"};
+    _cleanup_free_ char *big = berth_xmalloc(4097);
+    struct berth_filter *f = NULL;
+    struct berth_err *err = NULL;
+    struct stop_state st = {.calls = 0, .stop_on = 2};
+    struct obj o;
+
+    memset(big, 'a', 4096);
+    big[4096] = '\0';
+    obj_init(&o, "x", big);
+    assert_ok(berth_filter_parse(fs, 1, &f, &err), &err);
+    assert_true(berth_filter_match(f, obj_field_cb, &o));
+    berth_filter_set_stop(f, stop_after_cb, &st);
+    /* call 0 asks once (not done yet), the regex asks again and is told to stop */
+    assert_false(berth_filter_match(f, obj_field_cb, &o));
+    assert_int_equal(st.calls, 2);
+    assert_true(berth_filter_stopped(f));
+    berth_filter_free(f);
+}
+
+/* A match-everything filter (no filter strings) can be stopped too. */
+static void test_filter_set_stop_on_match_all_filter(void **state)
+{
+    struct berth_filter *f = NULL;
+    struct berth_err *err = NULL;
+    struct stop_state st = {.calls = 0, .stop_on = 1};
+    struct obj o;
+
+    obj_init(&o, "x", NULL);
+    assert_ok(berth_filter_parse(NULL, 0, &f, &err), &err);
+    berth_filter_set_stop(f, stop_after_cb, &st);
+    assert_false(berth_filter_match(f, obj_field_cb, &o));
+    assert_true(berth_filter_stopped(f));
+    berth_filter_free(f);
+}
+
 static void test_filter_parse_error_in_any_string_fails(void **state)
 {
     const char *fs[] = {"name==ok", "name=="};
@@ -328,6 +410,9 @@ int main(void)
         cmocka_unit_test(test_filter_parse_invalid_regex),
         cmocka_unit_test(test_filter_match_regex_is_go_syntax),
         cmocka_unit_test(test_filter_parse_regex_probes_are_invalid_argument),
+        cmocka_unit_test(test_filter_set_stop_stops_match_loop),
+        cmocka_unit_test(test_filter_set_stop_checked_before_costly_regex),
+        cmocka_unit_test(test_filter_set_stop_on_match_all_filter),
         cmocka_unit_test(test_filter_parse_error_in_any_string_fails),
         cmocka_unit_test(test_filter_labels_lookup_join),
     };
