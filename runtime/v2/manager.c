@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The task table and the shim life cycle (containerd 1.6 runtime/v2/manager.go + shim.go):
- * create = bundle + `start` + ttrpc dial + Task.Create; reattach after a restart by dialling
- * each bundle's address and calling Connect; a shim that is gone has its `delete` run, its
- * bundle removed and stays in the table as a stopped task until Tasks.Delete. Also serves the
- * events endpoint shims forward to, and drains their log FIFOs to our stderr.
+ * create = bundle + `start` + ttrpc dial + Task.Create; a shim that is gone has its `delete`
+ * run, its bundle removed and stays in the table as a stopped task until Tasks.Delete.
+ * Reattaching after a restart, and clearing what a crash mid-create left, is restore.c. Also
+ * serves the events endpoint shims forward to, and drains their log FIFOs to our stderr.
  */
 #define BERTH_LOG_SUBSYS "runtime"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,10 +29,6 @@
 #include "runtime/v2/runtime-internal.h"
 #include "ttrpc/server.h"
 
-#define CONNECT_TIMEOUT_MS  5000
-#define SHUTDOWN_TIMEOUT_MS 3000
-#define STATE_TIMEOUT_MS    2000
-
 /* ---- table ---- */
 
 static void task_free(struct berth_rt_task *t)
@@ -49,7 +44,7 @@ static void task_free(struct berth_rt_task *t)
     free(t);
 }
 
-static struct berth_rt_task *task_new(struct berth_rt *rt, const char *ns, const char *id)
+struct berth_rt_task *berth_rt_task_alloc(struct berth_rt *rt, const char *ns, const char *id)
 {
     struct berth_rt_task *t = berth_xcalloc(1, sizeof(*t));
 
@@ -70,7 +65,7 @@ static struct berth_rt_task *find_locked(struct berth_rt *rt, const char *ns, co
     return NULL;
 }
 
-static void unlink_task(struct berth_rt *rt, struct berth_rt_task *t)
+void berth_rt_task_unlink(struct berth_rt *rt, struct berth_rt_task *t)
 {
     bool found = false;
 
@@ -118,11 +113,33 @@ const char *berth_rt_task_ns(const struct berth_rt_task *t)
     return t->ns;
 }
 
-static void task_ref(struct berth_rt_task *t)
+void berth_rt_task_ref(struct berth_rt_task *t)
 {
     pthread_mutex_lock(&t->lock);
     t->refs++;
     pthread_mutex_unlock(&t->lock);
+}
+
+struct berth_rt_task *berth_rt_table_add(struct berth_rt *rt, struct berth_rt_task *t)
+{
+    struct berth_rt_task *other;
+
+    pthread_mutex_lock(&rt->lock);
+    other = find_locked(rt, t->ns, t->id);
+    berth_rt_task_ref(other ? other : t);
+    if (!other) {
+        t->next = rt->tasks;
+        rt->tasks = t;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return other;
+}
+
+void berth_rt_task_publish(struct berth_rt *rt, struct berth_rt_task *t)
+{
+    pthread_mutex_lock(&rt->lock);
+    t->creating = false;
+    pthread_mutex_unlock(&rt->lock);
 }
 
 int berth_rt_task_get(struct berth_rt *rt, const char *ns, const char *id,
@@ -136,7 +153,7 @@ int berth_rt_task_get(struct berth_rt *rt, const char *ns, const char *id,
     if (t && t->creating)
         t = NULL;
     if (t)
-        task_ref(t);
+        berth_rt_task_ref(t);
     pthread_mutex_unlock(&rt->lock);
     if (!t)
         return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "task \"%s\" not found", id);
@@ -160,7 +177,7 @@ void berth_rt_task_list(struct berth_rt *rt, const char *ns, struct berth_rt_tas
     for (struct berth_rt_task *t = rt->tasks; t; t = t->next) {
         if (t->creating || (ns && strcmp(t->ns, ns) != 0))
             continue;
-        task_ref(t);
+        berth_rt_task_ref(t);
         (*out)[i++] = t;
     }
     pthread_mutex_unlock(&rt->lock);
@@ -303,7 +320,7 @@ static void *log_main(void *arg)
     }
 }
 
-static void log_attach(struct berth_rt *rt, struct berth_rt_task *t)
+void berth_rt_log_attach(struct berth_rt *rt, struct berth_rt_task *t)
 {
     _cleanup_free_ char *path = berth_strdup_printf("%s/log", t->bundle);
     struct epoll_event ev = {.events = EPOLLIN};
@@ -316,7 +333,7 @@ static void log_attach(struct berth_rt *rt, struct berth_rt_task *t)
     epoll_ctl(rt->log_epfd, EPOLL_CTL_ADD, t->log_fd, &ev);
 }
 
-static void log_detach(struct berth_rt *rt, struct berth_rt_task *t)
+void berth_rt_log_detach(struct berth_rt *rt, struct berth_rt_task *t)
 {
     pthread_mutex_lock(&rt->lock);
     if (t->log_fd >= 0) {
@@ -331,7 +348,7 @@ static void log_detach(struct berth_rt *rt, struct berth_rt_task *t)
 /* ---- dead shims ---- */
 
 /* The shim is gone: run its `delete`, drop the bundle and keep t as a stopped task. */
-static void mark_dead(struct berth_rt *rt, struct berth_rt_task *t)
+void berth_rt_task_mark_dead(struct berth_rt *rt, struct berth_rt_task *t)
 {
     uint32_t pid, status;
     int64_t at;
@@ -346,7 +363,7 @@ static void mark_dead(struct berth_rt *rt, struct berth_rt_task *t)
     pthread_mutex_unlock(&t->lock);
     log_warn("shim of task %s/%s is gone: cleaning up dead shim", t->ns, t->id);
     berth_rt_shim_delete(rt, t->binary, t->ns, t->id, t->bundle, &pid, &status, &at);
-    log_detach(rt, t);
+    berth_rt_log_detach(rt, t);
     berth_rt_bundle_remove(t->bundle);
     pthread_mutex_lock(&t->lock);
     had_exit = t->exited_ns != 0;
@@ -361,7 +378,7 @@ static void mark_dead(struct berth_rt *rt, struct berth_rt_task *t)
 
 /* ---- calls ---- */
 
-static struct berth_ttrpc_client *client_get(struct berth_rt_task *t)
+struct berth_ttrpc_client *berth_rt_task_client(struct berth_rt_task *t)
 {
     /* Borrowed: the client lives until the task is freed (close happens in task_free). */
     struct berth_ttrpc_client *c;
@@ -376,7 +393,7 @@ int berth_rt_task_call(struct berth_rt *rt, struct berth_rt_task *t, const char 
                        const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                        ProtobufCMessage **resp, int64_t timeout_ms, struct berth_err **err)
 {
-    struct berth_ttrpc_client *c = client_get(t);
+    struct berth_ttrpc_client *c = berth_rt_task_client(t);
 
     if (resp)
         *resp = NULL;
@@ -388,7 +405,7 @@ int berth_rt_task_call(struct berth_rt *rt, struct berth_rt_task *t, const char 
     if (berth_ttrpc_client_call(c, BERTH_RT_TASK_SERVICE, method, req, resp_desc, resp, timeout_ms,
                                 t->ns, err) < 0) {
         if ((*err)->code == BERTH_E_UNAVAILABLE)
-            mark_dead(rt, t);
+            berth_rt_task_mark_dead(rt, t);
         return berth_err_wrap(err, "task \"%s\": %s", t->id, method);
     }
     return 0;
@@ -437,7 +454,7 @@ int berth_rt_task_state(struct berth_rt *rt, struct berth_rt_task *t, const char
     if (!task_dead(t) &&
         berth_rt_task_call(rt, t, "State", &req.base,
                            &containerd__task__v2__state_response__descriptor,
-                           (ProtobufCMessage **)&resp, STATE_TIMEOUT_MS, err) < 0 &&
+                           (ProtobufCMessage **)&resp, BERTH_RT_STATE_TIMEOUT_MS, err) < 0 &&
         !task_dead(t))
         return -1;
     if (!resp) {
@@ -494,18 +511,18 @@ int berth_rt_task_wait(struct berth_rt *rt, struct berth_rt_task *t, const char 
 static void shim_finish(struct berth_rt *rt, struct berth_rt_task *t)
 {
     Containerd__Task__V2__ShutdownRequest req = CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
-    struct berth_ttrpc_client *c = client_get(t);
+    struct berth_ttrpc_client *c = berth_rt_task_client(t);
     _cleanup_err_ struct berth_err *err = NULL;
 
     if (c) {
         req.id = t->id;
         /* The shim exits while answering, so a lost connection is the normal outcome. */
         berth_ttrpc_client_call(c, BERTH_RT_TASK_SERVICE, "Shutdown", &req.base, NULL, NULL,
-                                SHUTDOWN_TIMEOUT_MS, t->ns, &err);
+                                BERTH_RT_SHUTDOWN_TIMEOUT_MS, t->ns, &err);
     }
-    log_detach(rt, t);
+    berth_rt_log_detach(rt, t);
     berth_rt_bundle_remove(t->bundle);
-    unlink_task(rt, t);
+    berth_rt_task_unlink(rt, t);
 }
 
 int berth_rt_task_delete(struct berth_rt *rt, struct berth_rt_task *t, uint32_t *pid,
@@ -522,8 +539,13 @@ int berth_rt_task_delete(struct berth_rt *rt, struct berth_rt_task *t, uint32_t 
         berth_rt_task_call(rt, t, "Delete", &req.base,
                            &containerd__task__v2__delete_response__descriptor,
                            (ProtobufCMessage **)&resp, 0, err) < 0 &&
-        !task_dead(t))
+        !task_dead(t)) {
+        /* The shim holds no task (its daemon stopped before Create finished): as containerd
+         * does, shut it down and remove the bundle all the same, and answer NOT_FOUND. */
+        if ((*err)->code == BERTH_E_NOT_FOUND)
+            berth_rt_task_reap_orphan(rt, t);
         return -1;
+    }
     if (resp) {
         p = resp->pid;
         st = resp->exit_status;
@@ -550,6 +572,24 @@ int berth_rt_task_delete(struct berth_rt *rt, struct berth_rt_task *t, uint32_t 
 
 /* ---- create ---- */
 
+/* Puts t (creating) into the table. ALREADY_EXISTS when ns/id has an entry, unless that entry's
+ * shim answers that it holds no task: then it is cleaned away and t takes the id. */
+static int reserve(struct berth_rt *rt, struct berth_rt_task *t, struct berth_err **err)
+{
+    for (int i = 0; i < 2; i++) {
+        struct berth_rt_task *other = berth_rt_table_add(rt, t);
+        bool reaped;
+
+        if (!other)
+            return 0;
+        reaped = i == 0 && berth_rt_task_reap_orphan(rt, other);
+        berth_rt_task_put(other);
+        if (!reaped)
+            break;
+    }
+    return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "task \"%s\" already exists", t->id);
+}
+
 int berth_rt_task_create(struct berth_rt *rt, const struct berth_rt_create_opts *o, uint32_t *pid,
                          struct berth_err **err)
 {
@@ -558,21 +598,20 @@ int berth_rt_task_create(struct berth_rt *rt, const struct berth_rt_create_opts 
     _cleanup_free_ Containerd__Types__Mount **pbs = NULL;
     _cleanup_free_ char *addr = NULL;
     const char *runtime = o->runtime && *o->runtime ? o->runtime : rt->default_runtime;
-    struct berth_rt_task *t, *other;
+    struct berth_rt_task *t;
     bool bundle_made = false;
 
     *pid = 0;
-    t = task_new(rt, o->ns, o->id);
+    t = berth_rt_task_alloc(rt, o->ns, o->id);
     t->creating = true;
-    pthread_mutex_lock(&rt->lock);
-    other = find_locked(rt, o->ns, o->id);
-    if (!other) {
-        task_ref(t); /* the table's */
-        t->next = rt->tasks;
-        rt->tasks = t;
+    if (reserve(rt, t, err) < 0) {
+        berth_rt_task_put(t);
+        return -1;
     }
-    pthread_mutex_unlock(&rt->lock);
-    if (other) {
+    /* A bundle with no entry is what a daemon stopped while creating this task left: clean it
+     * away, unless it still holds a task (then that one is the task that exists). */
+    if (access(t->bundle, F_OK) == 0 && berth_rt_task_recover(rt, t) != BERTH_RT_RECOVERED_GONE) {
+        berth_rt_task_publish(rt, t);
         berth_rt_task_put(t);
         return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "task \"%s\" already exists", o->id);
     }
@@ -583,14 +622,18 @@ int berth_rt_task_create(struct berth_rt *rt, const struct berth_rt_create_opts 
     } else if (berth_rt_binary_resolve(runtime, rt->bin_dir, &t->binary, err) < 0) {
         goto fail;
     }
+    /* shim-binary-path before `start`: a restart after a crash in between can then still ask
+     * the shim binary for the address of a shim that started (berth_rt_task_recover). */
     if (berth_rt_bundle_create(t->bundle, o->spec, o->spec_len, err) < 0)
         goto fail;
     bundle_made = true;
-    log_attach(rt, t);
+    if (berth_rt_bundle_write(t->bundle, "shim-binary-path", t->binary, err) < 0)
+        goto fail;
+    bundle_made = true;
+    berth_rt_log_attach(rt, t);
     if (berth_rt_shim_start(rt, t->binary, o->ns, o->id, t->bundle, o->options, &addr, err) < 0)
         goto fail;
-    if (berth_rt_bundle_write(t->bundle, "shim-binary-path", t->binary, err) < 0 ||
-        berth_ttrpc_client_dial(addr, CONNECT_TIMEOUT_MS, &t->client, err) < 0)
+    if (berth_ttrpc_client_dial(addr, BERTH_RT_CONNECT_TIMEOUT_MS, &t->client, err) < 0)
         goto fail_shim;
 
     req.id = (char *)o->id;
@@ -610,9 +653,7 @@ int berth_rt_task_create(struct berth_rt *rt, const struct berth_rt_create_opts 
     t->pid = resp->pid;
     *pid = resp->pid;
     protobuf_c_message_free_unpacked(&resp->base, NULL);
-    pthread_mutex_lock(&rt->lock);
-    t->creating = false;
-    pthread_mutex_unlock(&rt->lock);
+    berth_rt_task_publish(rt, t);
     berth_rt_task_put(t);
     return 0;
 
@@ -627,91 +668,19 @@ fail_shim : {
         sreq.id = (char *)o->id;
         sreq.now = true;
         berth_ttrpc_client_call(c, BERTH_RT_TASK_SERVICE, "Shutdown", &sreq.base, NULL, NULL,
-                                SHUTDOWN_TIMEOUT_MS, o->ns, &ignored);
+                                BERTH_RT_SHUTDOWN_TIMEOUT_MS, o->ns, &ignored);
         berth_ttrpc_client_close(c);
     }
     /* `delete` removes whatever runc state and rootfs mount the failed Create left. */
     berth_rt_shim_delete(rt, t->binary, o->ns, o->id, t->bundle, &p, &st, &at);
 }
 fail:
-    log_detach(rt, t);
+    berth_rt_log_detach(rt, t);
     if (bundle_made)
         berth_rt_bundle_remove(t->bundle);
-    unlink_task(rt, t);
+    berth_rt_task_unlink(rt, t);
     berth_rt_task_put(t);
     return berth_err_wrap(err, "create task \"%s\"", o->id);
-}
-
-/* ---- reattach ---- */
-
-static void restore_one(struct berth_rt *rt, const char *ns, const char *id)
-{
-    Containerd__Task__V2__ConnectRequest req = CONTAINERD__TASK__V2__CONNECT_REQUEST__INIT;
-    Containerd__Task__V2__ConnectResponse *resp = NULL;
-    _cleanup_err_ struct berth_err *err = NULL;
-    _cleanup_free_ char *addr = NULL;
-    struct berth_rt_task *t = task_new(rt, ns, id);
-
-    t->binary = berth_rt_bundle_read(t->bundle, "shim-binary-path");
-    addr = berth_rt_bundle_read(t->bundle, "address");
-    pthread_mutex_lock(&rt->lock);
-    task_ref(t);
-    t->next = rt->tasks;
-    rt->tasks = t;
-    pthread_mutex_unlock(&rt->lock);
-    log_attach(rt, t);
-    req.id = (char *)id;
-    if (addr && *addr && berth_ttrpc_client_dial(addr, 0, &t->client, &err) == 0 &&
-        berth_ttrpc_client_call(t->client, BERTH_RT_TASK_SERVICE, "Connect", &req.base,
-                                &containerd__task__v2__connect_response__descriptor,
-                                (ProtobufCMessage **)&resp, CONNECT_TIMEOUT_MS, ns, &err) == 0) {
-        t->pid = resp->task_pid;
-        protobuf_c_message_free_unpacked(&resp->base, NULL);
-        log_info("reattached to task %s/%s (pid %u)", ns, id, t->pid);
-    } else {
-        log_warn("task %s/%s: shim unreachable (%s)", ns, id, err ? err->msg : "no address");
-        mark_dead(rt, t);
-    }
-    berth_rt_task_put(t);
-}
-
-static void restore(struct berth_rt *rt)
-{
-    _cleanup_free_ char *tasks = berth_strdup_printf("%s/tasks", rt->state);
-    DIR *nsd = opendir(tasks);
-    struct dirent *nse;
-
-    if (!nsd)
-        return;
-    while ((nse = readdir(nsd))) {
-        _cleanup_free_ char *nsdir = NULL;
-        DIR *idd;
-        struct dirent *ide;
-        bool empty = true;
-
-        if (nse->d_name[0] == '.')
-            continue;
-        nsdir = berth_strdup_printf("%s/%s", tasks, nse->d_name);
-        idd = opendir(nsdir);
-        if (!idd)
-            continue;
-        while ((ide = readdir(idd))) {
-            _cleanup_free_ char *b = NULL;
-            if (strcmp(ide->d_name, ".") == 0 || strcmp(ide->d_name, "..") == 0)
-                continue;
-            b = berth_strdup_printf("%s/%s", nsdir, ide->d_name);
-            if (ide->d_name[0] == '.') { /* a removal that did not finish */
-                berth_rt_bundle_remove(b);
-                continue;
-            }
-            empty = false;
-            restore_one(rt, nse->d_name, ide->d_name);
-        }
-        closedir(idd);
-        if (empty)
-            rmdir(nsdir);
-    }
-    closedir(nsd);
 }
 
 /* ---- manager ---- */
@@ -780,7 +749,7 @@ int berth_rt_start(struct berth_rt *rt, struct berth_err **err)
     if (pthread_create(&rt->log_thread, NULL, log_main, rt) != 0)
         return berth_err_set(err, BERTH_E_INTERNAL, 0, "runtime: start log thread");
     rt->log_started = true;
-    restore(rt);
+    berth_rt_restore(rt);
     return 0;
 }
 

@@ -44,7 +44,8 @@ struct berth_rt_opts {
 int berth_rt_new(const struct berth_rt_opts *opts, struct berth_rt **out, struct berth_err **err);
 /* Listens on <address>.ttrpc, starts the events and shim-log threads and reattaches to the
  * shims whose bundles survive under <state>/tasks (dead ones are cleaned up and kept as
- * stopped tasks). INTERNAL on socket/thread errors. */
+ * stopped tasks; a shim holding no task is shut down and a bundle whose task was never
+ * created removed, with no entry left). INTERNAL on socket/thread errors. */
 int berth_rt_start(struct berth_rt *rt, struct berth_err **err);
 /* Stops the threads and drops every connection (shims keep running). NULL-safe. */
 void berth_rt_free(struct berth_rt *rt);
@@ -81,8 +82,10 @@ struct berth_rt_create_opts { /* all borrowed */
 };
 
 /* Writes the bundle, spawns the shim and sends Task.Create. ALREADY_EXISTS if ns/id has a
- * task; the shim's error class otherwise. On failure nothing is left: the shim is shut down
- * (and its `delete` run), the rootfs unmounted and the bundle removed. *pid = the init pid. */
+ * task (leftovers of a create a daemon crash cut short do not count: they are cleared as by
+ * berth_rt_task_reap); the shim's error class otherwise. On failure nothing is left: the shim is
+ * shut down (and its `delete` run), the rootfs unmounted and the bundle removed. *pid = the init
+ * pid. */
 int berth_rt_task_create(struct berth_rt *rt, const struct berth_rt_create_opts *o, uint32_t *pid,
                          struct berth_err **err);
 /* NOT_FOUND ("task \"id\" not found") when ns/id has no task. *out holds a reference. */
@@ -123,8 +126,16 @@ int berth_rt_task_state(struct berth_rt *rt, struct berth_rt_task *t, const char
 int berth_rt_task_wait(struct berth_rt *rt, struct berth_rt_task *t, const char *exec_id,
                        uint32_t *exit_status, int64_t *exited_ns, struct berth_err **err);
 /* Deletes the init process (the shim refuses a running one: FAILED_PRECONDITION), shuts the
- * shim down, removes the bundle and the table entry. Outputs may be NULL. */
+ * shim down, removes the bundle and the table entry. Outputs may be NULL. A shim that holds
+ * no task (NOT_FOUND) is shut down and its bundle and entry removed all the same. */
 int berth_rt_task_delete(struct berth_rt *rt, struct berth_rt_task *t, uint32_t *pid,
                          uint32_t *exit_status, int64_t *exited_ns, struct berth_err **err);
+
+/* Clears what a daemon that stopped while creating ns/id's task left, when that is all there
+ * is: an entry whose shim answers that it holds no task (shim shut down, `delete` run, bundle
+ * and entry removed), or a bundle with no entry (reattached if it holds a task, else removed
+ * with its shim). A task that exists, running or stopped, and a create in progress are left
+ * alone. Never fails. */
+void berth_rt_task_reap(struct berth_rt *rt, const char *ns, const char *id);
 
 #endif
