@@ -209,6 +209,10 @@ static int containers_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *
 
     if (berth_meta_update(berth_svc_app(ctx)->db, delete_cb, &op, err) < 0)
         return -1;
+    /* A shim a crash mid-create left for this id (one that holds no task) would outlive the
+     * record for good: shut it down now. A real task is left alone, as containerd does. */
+    if (berth_svc_app(ctx)->runtime)
+        berth_rt_task_reap(berth_svc_app(ctx)->runtime, ctx->ns, req->id);
     berth_publish_container(ctx, "/containers/delete", &key);
     berth_svc_pack(out, &empty.base);
     return 0;

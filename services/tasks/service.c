@@ -185,7 +185,14 @@ static int tasks_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     uint32_t pid = 0, status = 0;
     int64_t at = 0;
 
-    if (!t || berth_rt_task_delete(berth_svc_app(ctx)->runtime, t, &pid, &status, &at, err) < 0)
+    if (!t) {
+        /* No task, but maybe what a crash mid-create left (a bundle, a shim without a task):
+         * clear that, then answer NOT_FOUND all the same. */
+        if ((*err)->code == BERTH_E_NOT_FOUND)
+            berth_rt_task_reap(berth_svc_app(ctx)->runtime, ctx->ns, req->container_id);
+        return -1;
+    }
+    if (berth_rt_task_delete(berth_svc_app(ctx)->runtime, t, &pid, &status, &at, err) < 0)
         return -1;
     return reply_delete(req->container_id, pid, status, at, out);
 }
