@@ -69,7 +69,7 @@ enum berth_rt_recovered {
 };
 /* Reattaches t (in the table with creating set, nothing else filled in) to what its bundle
  * holds. A shim that answers without a task and a bundle whose task was never created are
- * cleaned away (GONE): t is then as berth_rt_task_alloc left it. Logs one line per bundle. */
+ * cleaned away (GONE): t is then as berth_rt_task_alloc left it. Logs what it found. */
 enum berth_rt_recovered berth_rt_task_recover(struct berth_rt *rt, struct berth_rt_task *t);
 /* When t's shim answers that it holds no task (Connect's task pid 0, State NOT_FOUND): shuts it
  * down, runs its `delete`, removes the bundle and the entry, and returns true. False for a task

@@ -26,8 +26,10 @@ teardown() {
     tasks_teardown
     # shims a failed test left (no task holds them): their command line names this test's socket
     [ -n "$sock" ] || return 0
+    # TERM first: runc-v2 removes its socket under /run/containerd/s then
     for p in $(pgrep -f -- "-address $sock( |$)" || true); do
-        kill -KILL "$p" 2>/dev/null || true
+        kill -TERM "$p" 2>/dev/null || true
+        wait_pid "$p" 2 || true
     done
 }
 
@@ -112,19 +114,19 @@ assert_id_free() {
 @test "berth-shim started before Create: a restart shuts it down and frees the id" {
     leftover "$BERTH_RT" b1
     restart_berthd
+    assert_id_free b1 "$BERTH_RT"
     run cat "$LOG"
     output_has "task default/b1: its shim holds no task"
     output_lacks "reattached to task default/b1 (pid 0)"
-    assert_id_free b1 "$BERTH_RT"
 }
 
 @test "containerd-shim-runc-v2 started before Create: a restart shuts it down and frees the id" {
     leftover "$RUNC_RT" r1
     restart_berthd
+    assert_id_free r1 "$RUNC_RT"
     run cat "$LOG"
     output_has "task default/r1: its shim holds no task"
     output_lacks "reattached to task default/r1 (pid 0)"
-    assert_id_free r1 "$RUNC_RT"
 }
 
 @test "a shim that started before its address was written: a restart finds and shuts it down" {
@@ -134,11 +136,11 @@ assert_id_free() {
     leftover "$RUNC_RT" a2
     rm "$(bundle_of a2)/address"
     restart_berthd
+    assert_id_free a1 "$BERTH_RT"
+    assert_id_free a2 "$RUNC_RT"
     run cat "$LOG"
     output_has "task default/a1: its shim holds no task"
     output_has "task default/a2: its shim holds no task"
-    assert_id_free a1 "$BERTH_RT"
-    assert_id_free a2 "$RUNC_RT"
 }
 
 @test "bundles without a live shim: a restart removes them and lists no task" {
@@ -147,14 +149,14 @@ assert_id_free() {
     leftover "$BERTH_RT" h3        # the shim died too
     kill -KILL "$SHIM_PID"
     restart_berthd
+    assert_id_free h1 "$RUNC_RT"
+    assert_id_free h2 "$BERTH_RT"
+    assert_id_free h3 "$BERTH_RT"
     run cat "$LOG"
     output_has "task default/h1: no shim and no task"
     output_has "task default/h3: no shim and no task"
     # h2's `start`, run again, brings up a shim that holds no task: shut down as well
     output_has "task default/h2: its shim holds no task"
-    assert_id_free h1 "$RUNC_RT"
-    assert_id_free h2 "$BERTH_RT"
-    assert_id_free h3 "$BERTH_RT"
 }
 
 @test "while berthd runs: Tasks.Create, Tasks.Delete and Containers.Delete clear a leftover shim" {
@@ -231,7 +233,7 @@ invariants_hold() {
 }
 
 @test "kill -9 berthd at random points of ctr run -d: no shim or bundle without its task" {
-    local i id rt cpid end=$((SECONDS + 25))
+    local i id rt cpid end=$((SECONDS + 20))
     for i in 1 2 3 4 5 6 7 8; do
         [ "$SECONDS" -lt "$end" ] || break
         id="k$i"
@@ -249,6 +251,9 @@ invariants_hold() {
         # whatever got made, it goes with t rm and c rm, and the id works again
         ctrb t rm -f "$id" >/dev/null 2>&1 || true
         ctrb c rm "$id" >/dev/null 2>&1 || true
+        # a kill between ctr's snapshot Prepare and its container Create leaves the snapshot
+        # under ctr's lease (24 h), with containerd too: not what this test is about
+        ctrb snapshots rm "$id" >/dev/null 2>&1 || true
         wait_no_shim "$id"
         [ ! -e "$(bundle_of "$id")" ]
         ctrb run -d --runtime "$rt" "$IMG" "$id" sleep 1000
