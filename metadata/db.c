@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/lmdb-env.h"
 #include "metadata/migrations.h"
 
 #define DEFAULT_MAP_SIZE  ((size_t)8 << 30)
@@ -56,28 +57,10 @@ struct berth_meta_db {
     pthread_rwlock_t gc_lock;
 };
 
-static int mdb_err(int rc, struct berth_err **err, const char *what)
+/* LMDB and errno codes become berth classes in lib/lmdb-env.c, shared with the snapshot stores. */
+static int mdb_err(struct berth_meta_db *db, int rc, struct berth_err **err, const char *what)
 {
-    enum berth_errc code = BERTH_E_INTERNAL;
-
-    switch (rc) {
-    case MDB_NOTFOUND:
-        code = BERTH_E_NOT_FOUND;
-        break;
-    case MDB_KEYEXIST:
-        code = BERTH_E_ALREADY_EXISTS;
-        break;
-    case MDB_MAP_FULL:
-    case MDB_TXN_FULL:
-        code = BERTH_E_RESOURCE_EXHAUSTED;
-        break;
-    case MDB_BAD_VALSIZE:
-        code = BERTH_E_INVALID_ARGUMENT;
-        break;
-    default:
-        break;
-    }
-    return berth_err_set(err, code, 0, "%s: %s", what, mdb_strerror(rc));
+    return berth_lmdb_err(db->env, rc, err, what);
 }
 
 static int key_val(const char *key, MDB_val *k, struct berth_err **err)
@@ -106,7 +89,7 @@ int berth_meta_get(struct berth_meta_txn *txn, const char *key, struct berth_byt
     if (rc == MDB_NOTFOUND)
         return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "key \"%s\" not found", key);
     if (rc)
-        return mdb_err(rc, err, "get");
+        return mdb_err(txn->db, rc, err, "get");
     out->data = berth_xmalloc(v.mv_size);
     memcpy(out->data, v.mv_data, v.mv_size);
     out->len = v.mv_size;
@@ -137,7 +120,7 @@ int berth_meta_put(struct berth_meta_txn *txn, const char *key, const void *val,
         return -1;
     rc = mdb_put(txn->t, txn->db->dbi, &k, &v, 0);
     if (rc)
-        return mdb_err(rc, err, "put");
+        return mdb_err(txn->db, rc, err, "put");
     return 0;
 }
 
@@ -154,7 +137,7 @@ int berth_meta_del(struct berth_meta_txn *txn, const char *key, struct berth_err
     if (rc == MDB_NOTFOUND)
         return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "key \"%s\" not found", key);
     if (rc)
-        return mdb_err(rc, err, "delete");
+        return mdb_err(txn->db, rc, err, "delete");
     return 0;
 }
 
@@ -174,7 +157,7 @@ int berth_meta_del_prefix(struct berth_meta_txn *txn, const char *prefix, size_t
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "empty prefix");
     rc = mdb_cursor_open(txn->t, txn->db->dbi, &cur);
     if (rc)
-        return mdb_err(rc, err, "open cursor");
+        return mdb_err(txn->db, rc, err, "open cursor");
     /* Re-seek after each delete rather than relying on cursor position after mdb_cursor_del. */
     for (;;) {
         MDB_val k = {.mv_size = plen, .mv_data = (void *)prefix}, v;
@@ -188,7 +171,7 @@ int berth_meta_del_prefix(struct berth_meta_txn *txn, const char *prefix, size_t
     }
     mdb_cursor_close(cur);
     if (rc != 0 && rc != MDB_NOTFOUND)
-        return mdb_err(rc, err, "delete prefix");
+        return mdb_err(txn->db, rc, err, "delete prefix");
     if (n_out)
         *n_out = n;
     return 0;
@@ -212,7 +195,7 @@ int berth_meta_scan_after(struct berth_meta_txn *txn, const char *prefix, const 
 
     rc = mdb_cursor_open(txn->t, txn->db->dbi, &cur);
     if (rc)
-        return mdb_err(rc, err, "open cursor");
+        return mdb_err(txn->db, rc, err, "open cursor");
     rc = k.mv_size ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
                    : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     /* resume strictly after the given key */
@@ -237,7 +220,7 @@ int berth_meta_scan_after(struct berth_meta_txn *txn, const char *prefix, const 
     if (ret < 0)
         return -1;
     if (rc != 0 && rc != MDB_NOTFOUND)
-        return mdb_err(rc, err, "scan");
+        return mdb_err(txn->db, rc, err, "scan");
     return 0;
 }
 
@@ -270,7 +253,7 @@ int berth_meta_txn_begin_read(struct berth_meta_db *db, struct berth_meta_txn **
     rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn->t);
     if (rc) {
         free(txn);
-        return mdb_err(rc, err, "begin read transaction");
+        return mdb_err(db, rc, err, "begin read transaction");
     }
     *out = txn;
     return 0;
@@ -294,7 +277,7 @@ static void writer_apply(struct berth_meta_db *db, struct update_req *batch)
 
     rc = mdb_txn_begin(db->env, NULL, 0, &parent.t);
     if (rc) {
-        mdb_err(rc, &commit_err, "begin write transaction");
+        mdb_err(db, rc, &commit_err, "begin write transaction");
     } else {
         for (struct update_req *r = batch; r; r = r->next) {
             struct berth_meta_txn child = {.db = db, .write = true};
@@ -302,14 +285,14 @@ static void writer_apply(struct berth_meta_db *db, struct update_req *batch)
             db->batch_applied = n_ok;
             rc = mdb_txn_begin(db->env, parent.t, 0, &child.t);
             if (rc) {
-                r->ret = mdb_err(rc, &r->err, "begin nested transaction");
+                r->ret = mdb_err(db, rc, &r->err, "begin nested transaction");
                 continue;
             }
             r->ret = r->fn(&child, r->arg, &r->err);
             if (r->ret == 0) {
                 rc = mdb_txn_commit(child.t);
                 if (rc) {
-                    r->ret = mdb_err(rc, &r->err, "commit nested transaction");
+                    r->ret = mdb_err(db, rc, &r->err, "commit nested transaction");
                 } else {
                     n_ok++;
                     n_dirty += child.dirty;
@@ -322,7 +305,7 @@ static void writer_apply(struct berth_meta_db *db, struct update_req *batch)
         }
         rc = mdb_txn_commit(parent.t);
         if (rc)
-            mdb_err(rc, &commit_err, "commit");
+            mdb_err(db, rc, &commit_err, "commit");
     }
     if (commit_err) {
         for (struct update_req *r = batch; r; r = r->next) {
@@ -418,14 +401,14 @@ static int update_direct(struct berth_meta_db *db, berth_meta_update_fn fn, void
     int rc = mdb_txn_begin(db->env, NULL, 0, &txn.t);
 
     if (rc)
-        return mdb_err(rc, err, "begin write transaction");
+        return mdb_err(db, rc, err, "begin write transaction");
     if (fn(&txn, arg, err) < 0) {
         mdb_txn_abort(txn.t);
         return -1;
     }
     rc = mdb_txn_commit(txn.t);
     if (rc)
-        return mdb_err(rc, err, "commit");
+        return mdb_err(db, rc, err, "commit");
     return 0;
 }
 
@@ -529,9 +512,10 @@ int berth_meta_db_open(const char *dir, const struct berth_meta_opts *opts,
     rc = mdb_env_set_maxreaders(db->env, 1024);
     if (rc)
         goto fail_rc;
-    rc = mdb_env_open(db->env, dir, flags, 0600);
-    if (rc)
-        goto fail_rc;
+    if (berth_lmdb_env_open(db->env, dir, flags, 0600, err) < 0) {
+        berth_err_wrap(err, "open metadata store \"%s\"", dir);
+        goto fail;
+    }
     rc = mdb_txn_begin(db->env, NULL, 0, &t);
     if (rc)
         goto fail_rc;
@@ -558,7 +542,10 @@ int berth_meta_db_open(const char *dir, const struct berth_meta_opts *opts,
     return 0;
 
 fail_rc:
-    mdb_err(rc, err, "open metadata store");
+    if (db->env)
+        berth_lmdb_err(db->env, rc, err, "open metadata store");
+    else
+        berth_err_set(err, BERTH_E_INTERNAL, 0, "open metadata store: %s", mdb_strerror(rc));
     berth_err_wrap(err, "\"%s\"", dir);
 fail:
     if (db->env)

@@ -27,9 +27,16 @@ int berth_snap_registry_open(const char *root, struct berth_snap_registry **out,
             return -1;
         }
         reg->snaps[i].ops = builtin[i];
-        /* A backend that cannot work here (no d_type...) is reported, not fatal. */
-        if (builtin[i]->open(dir, &reg->snaps[i].state, &reg->init_err[i]) < 0)
+        /* A backend that cannot work here (no d_type...) is reported, not fatal. A damaged
+         * store is: serving without it would hide the damage until a snapshot goes missing. */
+        if (builtin[i]->open(dir, &reg->snaps[i].state, &reg->init_err[i]) < 0) {
             reg->snaps[i].state = NULL;
+            if (reg->init_err[i]->code == BERTH_E_DATA_LOSS) {
+                *err = steal_ptr(reg->init_err[i]);
+                berth_snap_registry_close(reg);
+                return berth_err_wrap(err, "snapshotter %s", builtin[i]->name);
+            }
+        }
     }
     *out = reg;
     return 0;

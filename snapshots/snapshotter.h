@@ -113,7 +113,8 @@ struct berth_snapshotter {
 struct berth_snap_registry;
 /* Opens every built-in backend (overlayfs, native) under <root>/snapshots/<name>. A backend
  * that fails to open (e.g. overlay on a filesystem without d_type) is left out and its error
- * kept for introspection; *out is owned by the caller (berth_snap_registry_close). */
+ * kept for introspection, except DATA_LOSS (its store is damaged, e.g. a truncated data.mdb),
+ * which fails the whole call. *out is owned by the caller (berth_snap_registry_close). */
 int berth_snap_registry_open(const char *root, struct berth_snap_registry **out,
                              struct berth_err **err);
 void berth_snap_registry_close(struct berth_snap_registry *reg); /* NULL-safe */

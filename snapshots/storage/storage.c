@@ -12,6 +12,7 @@
 
 #include "api/berth/records.pb-c.h"
 #include "lib/fieldpath.h"
+#include "lib/lmdb-env.h"
 #include "snapshots/snapshots-internal.h"
 
 typedef Berth__Records__V1__BackendSnapshot rec_pb;
@@ -26,20 +27,14 @@ struct berth_snap_store {
 
 struct berth_snap_store_txn {
     MDB_txn *txn;
+    MDB_env *env;
     MDB_dbi dbi;
 };
 
-static int mdb_fail(struct berth_err **err, int rc, const char *what)
+/* The translation shared by every LMDB environment (lib/lmdb-env.h). */
+static int mdb_fail(MDB_env *env, struct berth_err **err, int rc, const char *what)
 {
-    enum berth_errc code = BERTH_E_INTERNAL;
-
-    if (rc == MDB_NOTFOUND)
-        code = BERTH_E_NOT_FOUND;
-    else if (rc == MDB_KEYEXIST)
-        code = BERTH_E_ALREADY_EXISTS;
-    else if (rc == MDB_MAP_FULL)
-        code = BERTH_E_RESOURCE_EXHAUSTED;
-    return berth_err_set(err, code, 0, "%s: %s", what, mdb_strerror(rc));
+    return berth_lmdb_err(env, rc, err, what);
 }
 
 void berth_snap_rec_clear(struct berth_snap_rec *r)
@@ -60,14 +55,21 @@ int berth_snap_store_open(const char *dir, struct berth_snap_store **out, struct
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return berth_err_set(err, BERTH_E_INTERNAL, errno, "mkdir \"%s\"", dir);
     st = berth_xcalloc(1, sizeof(*st));
-    if ((rc = mdb_env_create(&st->env)) != 0)
-        goto fail;
+    if ((rc = mdb_env_create(&st->env)) != 0) {
+        free(st);
+        return berth_err_set(err, BERTH_E_INTERNAL, 0, "open snapshot store \"%s\": %s", dir,
+                             mdb_strerror(rc));
+    }
     mdb_env_set_mapsize(st->env, (size_t)1 << 30);
-    if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0 ||
-        (rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0 ||
-        (rc = mdb_dbi_open(txn, NULL, 0, &st->dbi)) != 0 || (rc = mdb_txn_commit(txn)) != 0) {
-        if (txn)
-            mdb_txn_abort(txn);
+    if (berth_lmdb_env_open(st->env, dir, MDB_NOTLS, 0600, err) < 0)
+        goto fail;
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) == 0 &&
+        (rc = mdb_dbi_open(txn, NULL, 0, &st->dbi)) != 0)
+        mdb_txn_abort(txn);
+    else if (rc == 0)
+        rc = mdb_txn_commit(txn); /* frees txn, failing or not */
+    if (rc != 0) {
+        mdb_fail(st->env, err, rc, "open database");
         goto fail;
     }
     *out = st;
@@ -75,8 +77,7 @@ int berth_snap_store_open(const char *dir, struct berth_snap_store **out, struct
 fail:
     mdb_env_close(st->env);
     free(st);
-    return berth_err_set(err, BERTH_E_INTERNAL, 0, "open snapshot store \"%s\": %s", dir,
-                         mdb_strerror(rc));
+    return berth_err_wrap(err, "open snapshot store \"%s\"", dir);
 }
 
 void berth_snap_store_close(struct berth_snap_store *st)
@@ -95,19 +96,21 @@ int berth_snap_store_txn_begin(struct berth_snap_store *st, bool write,
 
     *out = NULL;
     if (rc != 0)
-        return mdb_fail(err, rc, "begin snapshot store transaction");
+        return mdb_fail(st->env, err, rc, "begin snapshot store transaction");
     *out = berth_xcalloc(1, sizeof(**out));
     (*out)->txn = t;
+    (*out)->env = st->env;
     (*out)->dbi = st->dbi;
     return 0;
 }
 
 int berth_snap_store_txn_commit(struct berth_snap_store_txn *txn, struct berth_err **err)
 {
+    MDB_env *env = txn->env;
     int rc = mdb_txn_commit(txn->txn);
 
     free(txn);
-    return rc ? mdb_fail(err, rc, "commit snapshot store") : 0;
+    return rc ? mdb_fail(env, err, rc, "commit snapshot store") : 0;
 }
 
 void berth_snap_store_txn_abort(struct berth_snap_store_txn *txn)
@@ -186,7 +189,7 @@ static int put_rec(struct berth_snap_store_txn *txn, const struct berth_snap_rec
     if (rc == MDB_KEYEXIST)
         return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "snapshot \"%s\" already exists",
                              r->info.name);
-    return rc ? mdb_fail(err, rc, "put snapshot") : 0;
+    return rc ? mdb_fail(txn->env, err, rc, "put snapshot") : 0;
 }
 
 int berth_snap_store_get(struct berth_snap_store_txn *txn, const char *name,
@@ -207,7 +210,7 @@ int berth_snap_store_get(struct berth_snap_store_txn *txn, const char *name,
     if (rc == MDB_NOTFOUND)
         return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "snapshot \"%s\" does not exist", name);
     if (rc)
-        return mdb_fail(err, rc, "get snapshot");
+        return mdb_fail(txn->env, err, rc, "get snapshot");
     p = berth__records__v1__backend_snapshot__unpack(NULL, v.mv_size, v.mv_data);
     if (!p)
         return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt snapshot record \"%s\"", name);
@@ -227,13 +230,13 @@ static int next_id(struct berth_snap_store_txn *txn, uint64_t *id, struct berth_
         buf[v.mv_size] = 0;
         cur = strtoull(buf, NULL, 10);
     } else if (rc != MDB_NOTFOUND && rc != 0) {
-        return mdb_fail(err, rc, "read snapshot sequence");
+        return mdb_fail(txn->env, err, rc, "read snapshot sequence");
     }
     *id = ++cur;
     snprintf(buf, sizeof(buf), "%" PRIu64, cur);
     v = kv(buf);
     rc = mdb_put(txn->txn, txn->dbi, &k, &v, 0);
-    return rc ? mdb_fail(err, rc, "write snapshot sequence") : 0;
+    return rc ? mdb_fail(txn->env, err, rc, "write snapshot sequence") : 0;
 }
 
 int berth_snap_store_parent_ids(struct berth_snap_store_txn *txn, const char *name, uint64_t **ids,
@@ -329,7 +332,7 @@ int berth_snap_store_create(struct berth_snap_store_txn *txn, const char *name, 
         v = kv(name);
         int rc = mdb_put(txn->txn, txn->dbi, &k, &v, 0);
         if (rc) {
-            mdb_fail(err, rc, "put child link");
+            mdb_fail(txn->env, err, rc, "put child link");
             goto fail;
         }
         if (parent_ids) {
@@ -394,7 +397,7 @@ int berth_snap_store_commit(struct berth_snap_store_txn *txn, const char *name, 
         goto fail;
     k = kv(k1);
     if ((rc = mdb_del(txn->txn, txn->dbi, &k, NULL)) != 0) {
-        mdb_fail(err, rc, "delete active record");
+        mdb_fail(txn->env, err, rc, "delete active record");
         goto fail;
     }
     free(r.info.name);
@@ -414,7 +417,7 @@ int berth_snap_store_commit(struct berth_snap_store_txn *txn, const char *name, 
         k = kv(ck);
         v = kv(name);
         if ((rc = mdb_put(txn->txn, txn->dbi, &k, &v, 0)) != 0) {
-            mdb_fail(err, rc, "put child link");
+            mdb_fail(txn->env, err, rc, "put child link");
             goto fail;
         }
     }
@@ -451,7 +454,7 @@ int berth_snap_store_remove(struct berth_snap_store_txn *txn, const char *name,
         k = kv(ck);
         rc = mdb_del(txn->txn, txn->dbi, &k, NULL);
         if (rc && rc != MDB_NOTFOUND) {
-            mdb_fail(err, rc, "delete child link");
+            mdb_fail(txn->env, err, rc, "delete child link");
             goto fail;
         }
     }
@@ -459,7 +462,7 @@ int berth_snap_store_remove(struct berth_snap_store_txn *txn, const char *name,
         goto fail;
     k = kv(key);
     if ((rc = mdb_del(txn->txn, txn->dbi, &k, NULL)) != 0) {
-        mdb_fail(err, rc, "delete snapshot");
+        mdb_fail(txn->env, err, rc, "delete snapshot");
         goto fail;
     }
     berth_snap_rec_clear(&pr);
@@ -526,7 +529,7 @@ int berth_snap_store_walk(struct berth_snap_store_txn *txn, berth_snap_store_wal
     int rc, ret = 0;
 
     if ((rc = mdb_cursor_open(txn->txn, txn->dbi, &c)) != 0)
-        return mdb_fail(err, rc, "open cursor");
+        return mdb_fail(txn->env, err, rc, "open cursor");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         _cleanup_(rec_pb_freep) rec_pb *p = NULL;

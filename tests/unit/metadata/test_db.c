@@ -2,6 +2,8 @@
 /* Tests for metadata/db.c: group commit, failure isolation, crash safety, schema checks. */
 #include "tests/unit/helpers/meta_fixture.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/util.h"
+#include "tests/unit/helpers/lmdb_raw.h"
 
 struct put_arg {
     char key[64];
@@ -286,6 +289,73 @@ static void test_del_prefix_deletes_only_the_prefix(void **state)
     assert_true(has_value(env->db, "q", NULL));
 }
 
+static int put_many_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
+{
+    char val[100];
+
+    memset(val, 'v', sizeof(val));
+    for (int i = 0; i < *(int *)arg; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k/%06d", i);
+        if (berth_meta_put(txn, key, val, sizeof(val), err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void test_open_truncated_is_data_loss(void **state)
+{
+    struct meta_env *env = *state;
+    struct berth_err *err = NULL;
+    struct berth_meta_db *db = NULL;
+    int n = 2000;
+
+    assert_ok(berth_meta_update(env->db, put_many_cb, &n, &err), &err);
+    berth_meta_db_close(env->db);
+    env->db = NULL;
+    berth_test_truncate_half(env->dir);
+    /* Before: the schema check read a page past the end of the file and died of SIGBUS. */
+    assert_int_equal(berth_meta_db_open(env->dir, NULL, &db, &err), -1);
+    assert_null(db);
+    assert_non_null(strstr(err->msg, "data.mdb"));
+    assert_err_code(err, BERTH_E_DATA_LOSS);
+}
+
+static void test_update_on_full_disk_is_resource_exhausted_and_recovers(void **state)
+{
+    struct meta_env *env = *state;
+    struct berth_err *err = NULL;
+    struct berth_meta_db *db = NULL;
+    struct berth_meta_opts opts = {.map_size = 64 << 20};
+    _cleanup_free_ char *fs = berth_strdup_printf("%s/fs", env->tmp->dir);
+    _cleanup_free_ char *dir = berth_strdup_printf("%s/metadata", fs);
+    _cleanup_free_ char *filler = berth_strdup_printf("%s/fill", fs);
+    struct put_arg a = {.key = "k/after", .val = "1"};
+    int n = 200;
+
+    if (!berth_test_tmpfs_mount(fs, 1 << 20))
+        skip();
+    assert_ok(berth_meta_db_open(dir, &opts, &db, &err), &err);
+    {
+        _cleanup_close_ int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        char buf[4096] = {0};
+        while (write(fd, buf, sizeof(buf)) > 0)
+            ;
+        assert_int_equal(errno, ENOSPC);
+    }
+    /* Before: INTERNAL "commit: No space left on device" (or "Input/output error"). */
+    assert_int_equal(berth_meta_update(db, put_many_cb, &n, &err), -1);
+    assert_non_null(strstr(err->msg, "disk full"));
+    assert_non_null(strstr(err->msg, dir));
+    assert_err_code(err, BERTH_E_RESOURCE_EXHAUSTED);
+    /* Space back: the store takes writes again, no restart needed. */
+    assert_int_equal(unlink(filler), 0);
+    assert_ok(berth_meta_update(db, put_cb, &a, &err), &err);
+    assert_true(has_value(db, "k/after", "1"));
+    berth_meta_db_close(db);
+    berth_test_tmpfs_umount(fs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +373,10 @@ int main(void)
                                         meta_teardown),
         cmocka_unit_test_setup_teardown(test_key_too_long_is_invalid_argument, meta_setup,
                                         meta_teardown),
+        cmocka_unit_test_setup_teardown(test_open_truncated_is_data_loss, meta_setup,
+                                        meta_teardown),
+        cmocka_unit_test_setup_teardown(test_update_on_full_disk_is_resource_exhausted_and_recovers,
+                                        meta_setup, meta_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
