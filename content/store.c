@@ -40,6 +40,12 @@ struct berth_content_writer {
     struct berth_sha256 hash;
 };
 
+/* The class of a failed write: a full disk (or quota) is RESOURCE_EXHAUSTED, as for LMDB. */
+static enum berth_errc io_errc(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? BERTH_E_RESOURCE_EXHAUSTED : BERTH_E_INTERNAL;
+}
+
 static int mkdir_p(const char *path, mode_t mode, struct berth_err **err)
 {
     _cleanup_free_ char *p = berth_xstrdup(path);
@@ -50,7 +56,7 @@ static int mkdir_p(const char *path, mode_t mode, struct berth_err **err)
         char saved = *c;
         *c = '\0';
         if (mkdir(p, mode) < 0 && errno != EEXIST)
-            return berth_err_set(err, BERTH_E_INTERNAL, errno, "mkdir \"%s\"", p);
+            return berth_err_set(err, io_errc(errno), errno, "mkdir \"%s\"", p);
         *c = saved;
         if (!saved)
             return 0;
@@ -98,17 +104,17 @@ static int write_file_at(int dfd, const char *name, const char *content, struct 
     size_t len = strlen(content), done = 0;
 
     if (fd < 0)
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "create ingest file \"%s\"", name);
+        return berth_err_set(err, io_errc(errno), errno, "create ingest file \"%s\"", name);
     while (done < len) {
         ssize_t n = write(fd, content + done, len - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return berth_err_set(err, BERTH_E_INTERNAL, errno, "write ingest file \"%s\"", name);
+            return berth_err_set(err, io_errc(errno), errno, "write ingest file \"%s\"", name);
         done += (size_t)n;
     }
     if (fsync(fd) < 0)
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "fsync ingest file \"%s\"", name);
+        return berth_err_set(err, io_errc(errno), errno, "fsync ingest file \"%s\"", name);
     return 0;
 }
 
@@ -492,7 +498,7 @@ static int create_ingest(struct berth_content_store *s, const char *path, const 
     tmp = berth_strdup_printf("%s/" INGEST_TMP_PREFIX "%d-%lu", s->ingest, getpid(),
                               __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     if (mkdir(tmp, 0700) < 0)
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "create ingest \"%s\"", ref);
+        return berth_err_set(err, io_errc(errno), errno, "create ingest \"%s\"", ref);
     dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         berth_err_set(err, BERTH_E_INTERNAL, errno, "open ingest \"%s\"", ref);
@@ -503,8 +509,12 @@ static int create_ingest(struct berth_content_store *s, const char *path, const 
         write_i64_at(dfd, "startedat", now, false, err) < 0 ||
         write_i64_at(dfd, "expiresat", now + BERTH_CONTENT_INGEST_EXPIRY_NS, false, err) < 0 ||
         write_file_at(dfd, "expected", expected ? expected : "", err) < 0 ||
-        write_file_at(dfd, "data", "", err) < 0 || fsync(dfd) < 0)
+        write_file_at(dfd, "data", "", err) < 0)
         goto out;
+    if (fsync(dfd) < 0) {
+        berth_err_set(err, io_errc(errno), errno, "fsync ingest \"%s\"", ref);
+        goto out;
+    }
     if (rename(tmp, path) < 0) {
         if (errno != EEXIST && errno != ENOTEMPTY) {
             berth_err_set(err, BERTH_E_INTERNAL, errno, "create ingest \"%s\"", ref);
@@ -668,9 +678,7 @@ int berth_content_writer_write(struct berth_content_writer *w, int64_t offset, c
             int saved = errno;
             /* Keep the file and the hash in step: drop the part that made it. */
             (void)!ftruncate(w->data, w->offset);
-            return berth_err_set(err,
-                                 saved == ENOSPC ? BERTH_E_RESOURCE_EXHAUSTED : BERTH_E_INTERNAL,
-                                 saved, "write ingest \"%s\"", w->ref);
+            return berth_err_set(err, io_errc(saved), saved, "write ingest \"%s\"", w->ref);
         }
         done += (size_t)n;
     }
@@ -706,7 +714,7 @@ int berth_content_writer_commit(struct berth_content_writer *w, int64_t size, co
         return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
                              "unexpected commit digest %s, expected %s", digest, expected);
     if (fsync(w->data) < 0)
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "fsync ingest \"%s\"", w->ref);
+        return berth_err_set(err, io_errc(errno), errno, "fsync ingest \"%s\"", w->ref);
     target = blob_path(w->s, digest + 7);
     data_path = berth_strdup_printf("%s/data", w->path);
     (void)fchmod(w->data, 0444); /* blobs are immutable */

@@ -2,6 +2,8 @@
 /* Tests for content/store.c: ingest, resume, commit verification, abort, locking, crash. */
 #include "tests/unit/helpers/berth_test.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 
 #include "content/store.h"
 #include "lib/sha256.h"
+#include "tests/unit/helpers/lmdb_raw.h"
 
 static struct berth_content_store *open_store(void **state)
 {
@@ -245,9 +248,52 @@ static void test_blob_delete_and_list(void **state)
     assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
 }
 
+static int teardown_fs(void **state)
+{
+    struct berth_test_env *env = *state;
+    _cleanup_free_ char *fs = berth_strdup_printf("%s/fs", env->dir);
+
+    berth_test_tmpfs_umount(fs);
+    return berth_test_teardown_tmpdir(state);
+}
+
+/* A full disk is RESOURCE_EXHAUSTED wherever the store writes, as for the metadata store. */
+static void test_writer_on_full_disk_is_resource_exhausted(void **state)
+{
+    struct berth_test_env *env = *state;
+    _cleanup_free_ char *fs = berth_strdup_printf("%s/fs", env->dir);
+    _cleanup_free_ char *dir = berth_strdup_printf("%s/content", fs);
+    _cleanup_free_ char *filler = berth_strdup_printf("%s/fill", fs);
+    _cleanup_(berth_content_store_closep) struct berth_content_store *s = NULL;
+    struct berth_content_writer *w = NULL;
+    struct berth_err *err = NULL;
+    char buf[4096] = {0};
+
+    if (!berth_test_tmpfs_mount(fs, 256 << 10))
+        skip();
+    assert_ok(berth_content_store_open(dir, &s, &err), &err);
+    assert_ok(berth_content_writer_open(s, "default/before", 0, NULL, &w, &err), &err);
+    {
+        _cleanup_close_ int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        while (write(fd, buf, sizeof(buf)) > 0)
+            ;
+        assert_int_equal(errno, ENOSPC);
+    }
+    assert_int_equal(berth_content_writer_write(w, 0, buf, sizeof(buf), &err), -1);
+    assert_err_code(err, BERTH_E_RESOURCE_EXHAUSTED);
+    berth_content_writer_close(w);
+    w = NULL;
+    /* Before: INTERNAL "write ingest file \"ref\": No space left on device". */
+    assert_int_equal(berth_content_writer_open(s, "default/after", 0, NULL, &w, &err), -1);
+    assert_err_code(err, BERTH_E_RESOURCE_EXHAUSTED);
+    assert_null(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_writer_on_full_disk_is_resource_exhausted,
+                                        berth_test_setup_tmpdir, teardown_fs),
         cmocka_unit_test_setup_teardown(test_writer_commit_makes_blob_visible,
                                         berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_writer_resume_and_status, berth_test_setup_tmpdir,
