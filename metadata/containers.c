@@ -204,6 +204,7 @@ int berth_meta_containers_get(struct berth_meta_txn *txn, const char *ns, const 
 }
 
 struct list_acc {
+    struct berth_meta_txn *txn;
     const struct berth_filter *filter;
     struct berth_container **v;
     size_t n, cap;
@@ -222,8 +223,10 @@ static int list_cb(const char *key, const void *val, size_t len, void *arg, stru
         return 1;
     }
     r = berth__records__v1__container__unpack(NULL, len, val);
-    if (!r)
-        return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt container record at \"%s\"", key);
+    if (!r) { /* one bad record must not hide the others */
+        berth_meta_txn_report_corrupt(acc->txn, key);
+        return 0;
+    }
     c = from_rec(r);
     if (acc->filter && !berth_filter_match(acc->filter, berth_container_filter_field, c)) {
         berth_container_free(c);
@@ -238,7 +241,7 @@ int berth_meta_containers_list_page(struct berth_meta_txn *txn, const char *ns,
                                     size_t limit, struct berth_container ***out, size_t *n_out,
                                     bool *more, struct berth_err **err)
 {
-    struct list_acc acc = {.filter = filter, .limit = limit};
+    struct list_acc acc = {.txn = txn, .filter = filter, .limit = limit};
     char prefix[BERTH_KEY_MAX], after[BERTH_KEY_MAX] = "";
 
     *out = NULL;

@@ -198,6 +198,7 @@ int berth_meta_content_update(struct berth_meta_txn *txn, const char *ns,
 }
 
 struct list_acc {
+    struct berth_meta_txn *txn;
     const struct berth_filter *filter;
     size_t skip; /* prefix length to strip from keys */
     struct berth_content_info **v;
@@ -211,8 +212,10 @@ static int list_cb(const char *key, const void *val, size_t len, void *arg, stru
     struct berth_content_info *i;
 
     r = berth__records__v1__content_blob__unpack(NULL, len, val);
-    if (!r)
-        return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt content record at \"%s\"", key);
+    if (!r) { /* one bad record must not hide the others */
+        berth_meta_txn_report_corrupt(acc->txn, key);
+        return 0;
+    }
     i = from_rec(key + acc->skip, r);
     if (acc->filter && !berth_filter_match(acc->filter, berth_content_info_filter_field, i)) {
         berth_content_info_free(i);
@@ -226,7 +229,7 @@ int berth_meta_content_list(struct berth_meta_txn *txn, const char *ns,
                             const struct berth_filter *f, struct berth_content_info ***out,
                             size_t *n, struct berth_err **err)
 {
-    struct list_acc acc = {.filter = f};
+    struct list_acc acc = {.txn = txn, .filter = f};
     char prefix[BERTH_KEY_MAX];
 
     *out = NULL;
@@ -377,6 +380,7 @@ int berth_meta_content_ingest_delete(struct berth_meta_txn *txn, const char *ns,
 }
 
 struct ingest_acc {
+    struct berth_meta_txn *txn;
     size_t skip;
     struct berth_content_ingest **v;
     size_t n, cap;
@@ -390,8 +394,10 @@ static int ingest_cb(const char *key, const void *val, size_t len, void *arg,
     struct berth_content_ingest *i;
 
     r = berth__records__v1__content_ingest__unpack(NULL, len, val);
-    if (!r)
-        return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt ingest record at \"%s\"", key);
+    if (!r) { /* one bad record must not hide the others */
+        berth_meta_txn_report_corrupt(acc->txn, key);
+        return 0;
+    }
     i = berth_xcalloc(1, sizeof(*i));
     i->ref = berth_xstrdup(key + acc->skip);
     i->expires_ns = r->expires_ns;
@@ -404,7 +410,7 @@ int berth_meta_content_ingest_list(struct berth_meta_txn *txn, const char *ns,
                                    struct berth_content_ingest ***out, size_t *n,
                                    struct berth_err **err)
 {
-    struct ingest_acc acc = {0};
+    struct ingest_acc acc = {.txn = txn};
     char prefix[BERTH_KEY_MAX];
 
     *out = NULL;

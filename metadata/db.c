@@ -26,6 +26,8 @@ struct berth_meta_txn {
     MDB_txn *t;
     bool write;
     bool dirty; /* the mutation deleted something (berth_meta_txn_mark_dirty) */
+    berth_meta_corrupt_fn corrupt_hook; /* NULL: the store's */
+    void *corrupt_hook_arg;
 };
 
 struct update_req {
@@ -54,6 +56,9 @@ struct berth_meta_db {
     size_t batch_applied; /* successful mutations so far in the running batch (writer only) */
     berth_meta_write_fn write_hook;
     void *write_hook_arg;
+    berth_meta_corrupt_fn corrupt_hook;
+    void *corrupt_hook_arg;
+    uint64_t corrupt_skips; /* atomic */
     pthread_rwlock_t gc_lock;
 };
 
@@ -597,6 +602,35 @@ void berth_meta_db_set_write_hook(struct berth_meta_db *db, berth_meta_write_fn 
 {
     db->write_hook_arg = arg;
     db->write_hook = fn;
+}
+
+void berth_meta_db_set_corrupt_hook(struct berth_meta_db *db, berth_meta_corrupt_fn fn, void *arg)
+{
+    db->corrupt_hook_arg = arg;
+    db->corrupt_hook = fn;
+}
+
+uint64_t berth_meta_db_corrupt_skips(struct berth_meta_db *db)
+{
+    return __atomic_load_n(&db->corrupt_skips, __ATOMIC_RELAXED);
+}
+
+void berth_meta_txn_set_corrupt_hook(struct berth_meta_txn *txn, berth_meta_corrupt_fn fn,
+                                     void *arg)
+{
+    txn->corrupt_hook = fn;
+    txn->corrupt_hook_arg = arg;
+}
+
+void berth_meta_txn_report_corrupt(struct berth_meta_txn *txn, const char *key)
+{
+    struct berth_meta_db *db = txn->db;
+
+    __atomic_add_fetch(&db->corrupt_skips, 1, __ATOMIC_RELAXED);
+    if (txn->corrupt_hook)
+        txn->corrupt_hook(txn->corrupt_hook_arg, key);
+    else if (db->corrupt_hook)
+        db->corrupt_hook(db->corrupt_hook_arg, key);
 }
 
 uint64_t berth_meta_txn_snapshot_id(struct berth_meta_txn *txn)

@@ -97,6 +97,25 @@ struct berth_meta_stats {
 };
 void berth_meta_db_stats(struct berth_meta_db *db, struct berth_meta_stats *out);
 
+/* ---- records that cannot be decoded ---- */
+
+/* A value that does not decode stays in place (a future fsck deals with it): listings and the
+ * GC skip it and report it here, a get of its key fails with DATA_LOSS. */
+/* Called for each skipped record; key is borrowed for the call. Runs on the thread that read
+ * it, possibly the writer's: must not block or touch the store. */
+typedef void (*berth_meta_corrupt_fn)(void *arg, const char *key);
+/* Installs (fn NULL: removes) the store-wide hook (berthd logs from it, rate-limited). Same
+ * rule as berth_meta_db_set_write_hook: set it before reads start. */
+void berth_meta_db_set_corrupt_hook(struct berth_meta_db *db, berth_meta_corrupt_fn fn, void *arg);
+/* Records skipped since open; a record counts again each time a listing meets it. */
+uint64_t berth_meta_db_corrupt_skips(struct berth_meta_db *db);
+/* Sends txn's reports to fn (NULL: back to the store's hook) instead of the store's hook: the
+ * GC collects them for its own pass. */
+void berth_meta_txn_set_corrupt_hook(struct berth_meta_txn *txn, berth_meta_corrupt_fn fn,
+                                     void *arg);
+/* For the record modules: key was skipped because its value cannot be decoded. */
+void berth_meta_txn_report_corrupt(struct berth_meta_txn *txn, const char *key);
+
 /* ---- garbage collection support (metadata/gc.h) ---- */
 
 /* Marks the running mutation as one that may have made something collectable (a record or

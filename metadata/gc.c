@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "api/berth/records.pb-c.h" /* to tell a sweepable record that cannot be decoded */
 #include "lib/labels.h"
 #include "lib/strset.h"
 #include "metadata/containers.h"
@@ -30,6 +31,13 @@ struct marker {
     struct berth_strset marked;
     char **stack; /* keys still to follow */
     size_t n_stack, cap_stack;
+    /* Records that cannot be decoded might reference anything in their namespace, so the
+     * sweep leaves those namespaces alone (all of them for a key of unknown shape). Kept
+     * across a re-mark: the union is the safe side. */
+    struct berth_strset corrupt; /* their keys */
+    struct berth_strset unswept; /* their namespaces */
+    bool unswept_all;
+    char first_corrupt[128];
 };
 
 /* Marks key; follow = its references are traversed too (not for a flat lease's resources). */
@@ -111,6 +119,65 @@ static bool split_ns(const char *key, const char *prefix, char ns[BERTH_KEY_MAX]
     return true;
 }
 
+/* Record kinds whose keys are "<prefix><ns>/...". */
+static const char *const ns_kinds[] = {
+    BERTH_KEY_CONTAINERS,      BERTH_KEY_LEASES,    BERTH_KEY_LEASE_RES, BERTH_KEY_CONTENT_BLOBS,
+    BERTH_KEY_CONTENT_INGESTS, BERTH_KEY_SNAPSHOTS, BERTH_KEY_IMAGES,
+};
+
+/* The namespace of a record key into ns; false if key has no "<kind><ns>/" shape. */
+static bool key_ns(const char *key, char ns[BERTH_KEY_MAX])
+{
+    const char *rest;
+
+    for (size_t i = 0; i < BERTH_N(ns_kinds); i++)
+        if (berth_str_has_prefix(key, ns_kinds[i]))
+            return split_ns(key, ns_kinds[i], ns, &rest);
+    return false;
+}
+
+/* The marker's corrupt-record hook (berth_meta_txn_set_corrupt_hook on every txn it reads). */
+static void corrupt_cb(void *arg, const char *key)
+{
+    struct marker *m = arg;
+    char ns[BERTH_KEY_MAX];
+
+    if (berth_strset_has(&m->corrupt, key))
+        return;
+    berth_strset_add(&m->corrupt, key);
+    if (!m->first_corrupt[0])
+        snprintf(m->first_corrupt, sizeof(m->first_corrupt), "%s", key);
+    /* A namespace record holds only labels: nothing for the GC to protect. */
+    if (berth_str_has_prefix(key, BERTH_KEY_NS_PREFIX))
+        return;
+    if (key_ns(key, ns))
+        berth_strset_add(&m->unswept, ns);
+    else
+        m->unswept_all = true;
+}
+
+static bool unswept(const struct marker *m, const char *key)
+{
+    char ns[BERTH_KEY_MAX];
+
+    if (m->unswept_all)
+        return true;
+    return key_ns(key, ns) && berth_strset_has(&m->unswept, ns);
+}
+
+/* For a get that failed: a record that cannot be decoded is reported (and its namespace left
+ * unswept), absent ones and bad references (a label's bad digest) have no references; -1 for
+ * anything else, with *err. */
+static int follow_failed(struct marker *m, const char *key, struct berth_err **e,
+                         struct berth_err **err)
+{
+    if ((*e)->code == BERTH_E_DATA_LOSS)
+        berth_meta_txn_report_corrupt(m->txn, key);
+    else if ((*e)->code != BERTH_E_NOT_FOUND && (*e)->code != BERTH_E_INVALID_ARGUMENT)
+        return *err = steal_ptr(*e), -1;
+    return 0;
+}
+
 /* Follows one marked node's references. A record that vanished has none. */
 static int follow(struct marker *m, const char *key, struct berth_err **err)
 {
@@ -122,10 +189,8 @@ static int follow(struct marker *m, const char *key, struct berth_err **err)
         _cleanup_(berth_content_info_freep) struct berth_content_info *i = NULL;
         if (!split_ns(key, BERTH_KEY_CONTENT_BLOBS, ns, &rest))
             return 0;
-        if (berth_meta_content_get(m->txn, ns, rest, &i, &e) < 0) /* a label's bad digest too */
-            return e->code == BERTH_E_NOT_FOUND || e->code == BERTH_E_INVALID_ARGUMENT
-                       ? 0
-                       : (*err = steal_ptr(e), -1);
+        if (berth_meta_content_get(m->txn, ns, rest, &i, &e) < 0)
+            return follow_failed(m, key, &e, err);
         mark_label_refs(m, ns, &i->labels);
     } else if (berth_str_has_prefix(key, BERTH_KEY_SNAPSHOTS)) {
         _cleanup_(berth_snapshot_freep) struct berth_snapshot *s = NULL;
@@ -135,9 +200,7 @@ static int follow(struct marker *m, const char *key, struct berth_err **err)
         {
             _cleanup_free_ char *sn = berth_xstrndup(rest, (size_t)(slash - rest));
             if (berth_meta_snapshots_get(m->txn, ns, sn, slash + 1, &s, &e) < 0)
-                return e->code == BERTH_E_NOT_FOUND || e->code == BERTH_E_INVALID_ARGUMENT
-                           ? 0
-                           : (*err = steal_ptr(e), -1);
+                return follow_failed(m, key, &e, err);
         }
         if (s->info.parent)
             mark_snapshot(m, ns, rest, (size_t)(slash - rest), s->info.parent, true);
@@ -262,14 +325,18 @@ static int snap_root_cb(const char *key, const void *val, size_t len, void *arg,
         return 0;
     {
         _cleanup_free_ char *sn = berth_xstrndup(rest, (size_t)(slash - rest));
-        if (berth_meta_snapshots_get(a->m->txn, ns, sn, slash + 1, &s, &e) < 0)
+        if (berth_meta_snapshots_get(a->m->txn, ns, sn, slash + 1, &s, &e) < 0) {
+            if (e->code == BERTH_E_DATA_LOSS) /* might be a root: its namespace stays */
+                berth_meta_txn_report_corrupt(a->m->txn, key);
             return 0;
+        }
     }
     if (berth_labels_get(&s->info.labels, BERTH_LABEL_GC_ROOT))
         mark(a->m, key, true);
     return 0;
 }
 
+/* Forgets the marks (not what was found corrupt). */
 static void marker_clear(struct marker *m)
 {
     for (size_t i = 0; i < m->n_stack; i++)
@@ -309,20 +376,52 @@ static int mark_all(struct marker *m, struct berth_err **err)
 
 struct sweep {
     uint64_t snap_id;
+    struct berth_meta_txn *txn; /* the writer's, while sweep_cb runs */
     struct marker *m;
     struct berth_gc_stats *stats;
     char **doomed; /* keys to delete, collected before deleting */
     size_t n_doomed;
 };
 
+/* Whether a record the sweep would delete can be decoded: one that cannot is left in place
+ * (and its namespace unswept) even where nothing references it. */
+static bool decodes(const char *key, const void *val, size_t len)
+{
+    static const struct {
+        const char *prefix;
+        const ProtobufCMessageDescriptor *desc;
+    } kinds[] = {
+        {BERTH_KEY_LEASES, &berth__records__v1__lease__descriptor},
+        {BERTH_KEY_SNAPSHOTS, &berth__records__v1__snapshot__descriptor},
+        {BERTH_KEY_CONTENT_BLOBS, &berth__records__v1__content_blob__descriptor},
+        {BERTH_KEY_CONTENT_INGESTS, &berth__records__v1__content_ingest__descriptor},
+    };
+
+    for (size_t i = 0; i < BERTH_N(kinds); i++) {
+        ProtobufCMessage *msg;
+        if (!berth_str_has_prefix(key, kinds[i].prefix))
+            continue;
+        msg = protobuf_c_message_unpack(kinds[i].desc, NULL, len, val);
+        if (!msg)
+            return false;
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return true;
+    }
+    return true;
+}
+
 static int collect_cb(const char *key, const void *val, size_t len, void *arg,
                       struct berth_err **err)
 {
     struct sweep *sw = arg;
 
-    (void)val, (void)len, (void)err;
+    (void)err;
     if (berth_strset_get(&sw->m->marked, key))
         return 0;
+    if (!decodes(key, val, len)) {
+        berth_meta_txn_report_corrupt(sw->txn, key);
+        return 0;
+    }
     sw->doomed = berth_xrealloc(sw->doomed, (sw->n_doomed + 1) * sizeof(char *));
     sw->doomed[sw->n_doomed++] = berth_xstrdup(key);
     return 0;
@@ -382,6 +481,8 @@ static int sweep_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **er
 
     /* A retried batch runs us again: count from zero. */
     sw->stats->leases = sw->stats->snapshots = sw->stats->content = sw->stats->ingests = 0;
+    sw->txn = txn;
+    berth_meta_txn_set_corrupt_hook(txn, corrupt_cb, sw->m);
     if (!berth_meta_txn_unchanged_since(txn, sw->snap_id)) {
         /* Something was written after the read snapshot: it may reference what the mark
          * found dead, so mark again here, where nothing can change underneath. */
@@ -394,8 +495,9 @@ static int sweep_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **er
     for (size_t k = 0; k < BERTH_N(kinds); k++)
         if (berth_meta_scan(txn, kinds[k], collect_cb, sw, err) < 0)
             goto out;
+    /* Only now is every corrupt record of the pass known. */
     for (size_t i = 0; i < sw->n_doomed; i++)
-        if (sweep_one(sw, txn, sw->doomed[i], err) < 0)
+        if (!unswept(sw->m, sw->doomed[i]) && sweep_one(sw, txn, sw->doomed[i], err) < 0)
             goto out;
     ret = 0;
 out:
@@ -491,8 +593,10 @@ static int backend_cleanup(struct berth_meta_db *db, const struct berth_gc_backe
     if (be->content && content_cleanup(db, be->content, stats, err) < 0)
         return -1;
     for (size_t i = 0; i < be->n_snapshotters; i++) {
-        size_t n = 0;
-        if (berth_meta_snapshots_backend_gc(db, be->snapshotters[i], &n, err) < 0)
+        size_t n = 0, bad = 0;
+        int r = berth_meta_snapshots_backend_gc(db, be->snapshotters[i], &n, &bad, err);
+        stats->corrupt_backend += bad;
+        if (r < 0)
             return berth_err_wrap(err, "snapshotter %s", be->snapshotters[i]->ops->name);
         stats->backend_snapshots += n;
     }
@@ -520,6 +624,7 @@ int berth_meta_gc_run(struct berth_meta_db *db, const struct berth_gc_backends *
         _cleanup_txn_ struct berth_meta_txn *txn = NULL;
         if (berth_meta_txn_begin_read(db, &txn, err) < 0)
             goto out;
+        berth_meta_txn_set_corrupt_hook(txn, corrupt_cb, &m);
         m.txn = txn;
         sw.snap_id = berth_meta_txn_snapshot_id(txn);
         if (mark_all(&m, err) < 0)
@@ -537,7 +642,12 @@ int berth_meta_gc_run(struct berth_meta_db *db, const struct berth_gc_backends *
     berth_meta_gc_unlock(db);
     stats->cleanup_ns = berth_mono_ns() - t;
 out:
+    stats->corrupt = m.corrupt.n;
+    stats->unswept_namespaces = m.unswept_all ? SIZE_MAX : m.unswept.n;
+    snprintf(stats->first_corrupt, sizeof(stats->first_corrupt), "%s", m.first_corrupt);
     marker_clear(&m);
+    berth_strset_clear(&m.corrupt);
+    berth_strset_clear(&m.unswept);
     stats->total_ns = berth_mono_ns() - t0;
     return ret;
 }

@@ -37,6 +37,12 @@ struct berth_gc_stats {
     size_t leases, snapshots, content, ingests;
     /* backend objects removed */
     size_t blobs, backend_ingests, backend_snapshots;
+    /* Records that cannot be decoded stay in place (db.h) and keep their whole namespace from
+     * being swept: they might reference anything in it. */
+    size_t corrupt;            /* such metadata records the pass met */
+    size_t unswept_namespaces; /* namespaces left unswept for them; SIZE_MAX: all */
+    size_t corrupt_backend;    /* such snapshotter store records (left with what they hang from) */
+    char first_corrupt[128];   /* one such metadata key (truncated), "" if none */
     bool remarked;      /* writes landed between mark and sweep: marked again in the writer */
     int64_t mark_ns;    /* marking over the read snapshot */
     int64_t sweep_ns;   /* inside the write transaction (what the GC added to it) */
@@ -48,7 +54,8 @@ struct berth_gc_stats {
 /* One full pass at time now_ns (ns since the epoch: lease and ingest expiry). *stats (may be
  * NULL) is filled even on failure with what was done so far. Errors from the store
  * (INTERNAL, RESOURCE_EXHAUSTED, UNAVAILABLE while closing) fail the pass; a backend object
- * that cannot be removed (busy ingest, snapshot with children) is skipped. */
+ * that cannot be removed (busy ingest, snapshot with children) is skipped, and so is a
+ * namespace holding a record that cannot be decoded (counted in stats, the pass succeeds). */
 int berth_meta_gc_run(struct berth_meta_db *db, const struct berth_gc_backends *be, int64_t now_ns,
                       struct berth_gc_stats *stats, struct berth_err **err);
 

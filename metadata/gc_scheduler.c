@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -94,17 +95,31 @@ static void write_hook_cb(void *arg, size_t mutations, size_t dirty)
 
 static void log_pass(const struct berth_gc_stats *st, const struct berth_err *e)
 {
+    char corrupt[256] = "";
+
+    /* Still one line per pass: records that cannot be decoded ride along with it. */
+    if (st->corrupt || st->corrupt_backend) {
+        char ns[32] = "all";
+        if (st->unswept_namespaces != SIZE_MAX)
+            snprintf(ns, sizeof(ns), "%zu", st->unswept_namespaces);
+        snprintf(corrupt, sizeof(corrupt),
+                 "; left in place: %zu record(s) that cannot be decoded (e.g. \"%.100s\"), "
+                 "%s namespace(s) unswept for them, %zu snapshotter record(s)",
+                 st->corrupt, st->first_corrupt, ns, st->corrupt_backend);
+    }
     if (e) {
-        log_error("pass failed after %.3f ms: %s", (double)st->total_ns / MS, e->msg);
+        log_error("pass failed after %.3f ms: %s%s", (double)st->total_ns / MS, e->msg, corrupt);
         return;
     }
-    log_info("pass removed %zu leases, %zu snapshots, %zu content, %zu ingests; backends: %zu "
-             "blobs, %zu ingests, %zu snapshots; write txn %.3f ms (sweep %.3f ms%s), mark %.3f "
-             "ms, cleanup %.3f ms, total %.3f ms",
-             st->leases, st->snapshots, st->content, st->ingests, st->blobs, st->backend_ingests,
-             st->backend_snapshots, (double)st->write_ns / MS, (double)st->sweep_ns / MS,
-             st->remarked ? ", remarked" : "", (double)st->mark_ns / MS,
-             (double)st->cleanup_ns / MS, (double)st->total_ns / MS);
+    berth_log_write(*corrupt ? BERTH_LOG_WARN : BERTH_LOG_INFO, BERTH_LOG_SUBSYS, 0,
+                    "pass removed %zu leases, %zu snapshots, %zu content, %zu ingests; backends: "
+                    "%zu blobs, %zu ingests, %zu snapshots; write txn %.3f ms (sweep %.3f ms%s), "
+                    "mark %.3f ms, cleanup %.3f ms, total %.3f ms%s",
+                    st->leases, st->snapshots, st->content, st->ingests, st->blobs,
+                    st->backend_ingests, st->backend_snapshots, (double)st->write_ns / MS,
+                    (double)st->sweep_ns / MS, st->remarked ? ", remarked" : "",
+                    (double)st->mark_ns / MS, (double)st->cleanup_ns / MS,
+                    (double)st->total_ns / MS, corrupt);
 }
 
 static void timespec_at(struct timespec *ts, int64_t mono_ns)

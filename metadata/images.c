@@ -164,6 +164,7 @@ int berth_meta_images_get(struct berth_meta_txn *txn, const char *ns, const char
 }
 
 struct list_acc {
+    struct berth_meta_txn *txn;
     const struct berth_filter *filter;
     struct berth_image **v;
     size_t n, cap;
@@ -176,8 +177,10 @@ static int list_cb(const char *key, const void *val, size_t len, void *arg, stru
     struct berth_image *im;
 
     r = berth__records__v1__image__unpack(NULL, len, val);
-    if (!r)
-        return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt image record at \"%s\"", key);
+    if (!r) { /* one bad record must not hide the others */
+        berth_meta_txn_report_corrupt(acc->txn, key);
+        return 0;
+    }
     im = from_rec(r);
     if (acc->filter && !berth_filter_match(acc->filter, berth_image_filter_field, im)) {
         berth_image_free(im);
@@ -191,7 +194,7 @@ int berth_meta_images_list(struct berth_meta_txn *txn, const char *ns,
                            const struct berth_filter *filter, struct berth_image ***out,
                            size_t *n_out, struct berth_err **err)
 {
-    struct list_acc acc = {.filter = filter};
+    struct list_acc acc = {.txn = txn, .filter = filter};
     char prefix[BERTH_KEY_MAX];
 
     *out = NULL;

@@ -183,6 +183,7 @@ int berth_meta_leases_get(struct berth_meta_txn *txn, const char *ns, const char
 }
 
 struct list_acc {
+    struct berth_meta_txn *txn;
     const struct berth_filter *filter;
     size_t prefix_len;
     struct berth_lease **v;
@@ -196,8 +197,10 @@ static int list_cb(const char *key, const void *val, size_t len, void *arg, stru
     struct berth_lease *l;
 
     r = berth__records__v1__lease__unpack(NULL, len, val);
-    if (!r)
-        return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt lease record at \"%s\"", key);
+    if (!r) { /* one bad record must not hide the others */
+        berth_meta_txn_report_corrupt(acc->txn, key);
+        return 0;
+    }
     l = from_rec(key + acc->prefix_len, r);
     if (acc->filter && !berth_filter_match(acc->filter, berth_lease_filter_field, l)) {
         berth_lease_free(l);
@@ -211,7 +214,7 @@ int berth_meta_leases_list(struct berth_meta_txn *txn, const char *ns,
                            const struct berth_filter *filter, struct berth_lease ***out,
                            size_t *n_out, struct berth_err **err)
 {
-    struct list_acc acc = {.filter = filter};
+    struct list_acc acc = {.txn = txn, .filter = filter};
     char prefix[BERTH_KEY_MAX];
 
     *out = NULL;

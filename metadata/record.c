@@ -100,7 +100,12 @@ int berth_meta_get_pb(struct berth_meta_txn *txn, const char *key,
     *out = protobuf_c_message_unpack(desc, NULL, val.len, val.data);
     berth_bytes_clear(&val);
     if (!*out)
-        return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt %s record at \"%s\"",
-                             desc->short_name, key);
+        return berth_meta_record_corrupt(err, key, desc->short_name);
     return 0;
+}
+
+int berth_meta_record_corrupt(struct berth_err **err, const char *key, const char *what)
+{
+    return berth_err_set(err, BERTH_E_DATA_LOSS, 0, "record \"%s\" is corrupt (not a valid %s)",
+                         key, what);
 }

@@ -46,10 +46,15 @@ void berth_labels_to_pb(const struct berth_labels *l, const ProtobufCMessageDesc
 /* Packs msg and stores it under key. */
 int berth_meta_put_pb(struct berth_meta_txn *txn, const char *key, const ProtobufCMessage *msg,
                       struct berth_err **err);
-/* Loads key and unpacks it with desc; NOT_FOUND if absent, INTERNAL if corrupt. *out is
- * owned by the caller (protobuf_c_message_free_unpacked). */
+/* Loads key and unpacks it with desc; NOT_FOUND if absent, DATA_LOSS if its value cannot be
+ * decoded. *out is owned by the caller (protobuf_c_message_free_unpacked). */
 int berth_meta_get_pb(struct berth_meta_txn *txn, const char *key,
                       const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
                       struct berth_err **err);
+
+/* Sets *err to DATA_LOSS "record \"<key>\" is corrupt (not a valid <what>)", returns -1: how a
+ * get of a record whose value cannot be decoded fails. Listings skip such a record instead and
+ * report it (berth_meta_txn_report_corrupt). */
+int berth_meta_record_corrupt(struct berth_err **err, const char *key, const char *what);
 
 #endif

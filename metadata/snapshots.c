@@ -134,6 +134,7 @@ int berth_meta_snapshots_get(struct berth_meta_txn *txn, const char *ns, const c
 }
 
 struct list_acc {
+    struct berth_meta_txn *txn;
     const struct berth_filter *filter;
     size_t prefix_len;
     struct berth_snapshot **v;
@@ -146,8 +147,10 @@ static int list_cb(const char *key, const void *val, size_t len, void *arg, stru
     _cleanup_(rec_freep) rec_t *r = berth__records__v1__snapshot__unpack(NULL, len, val);
     struct berth_snapshot *s;
 
-    if (!r)
-        return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt snapshot record at \"%s\"", key);
+    if (!r) { /* one bad record must not hide the others */
+        berth_meta_txn_report_corrupt(acc->txn, key);
+        return 0;
+    }
     s = from_rec(key + acc->prefix_len, r);
     if (acc->filter && !berth_filter_match(acc->filter, berth_snap_info_filter_field, &s->info)) {
         berth_snapshot_free(s);
@@ -162,7 +165,7 @@ int berth_meta_snapshots_list(struct berth_meta_txn *txn, const char *ns, const 
                               const struct berth_filter *filter, struct berth_snapshot ***out,
                               size_t *n, struct berth_err **err)
 {
-    struct list_acc acc = {.filter = filter};
+    struct list_acc acc = {.txn = txn, .filter = filter};
     char prefix[BERTH_KEY_MAX];
 
     *out = NULL;
@@ -587,6 +590,7 @@ int berth_meta_snapshots_sweep(struct berth_meta_txn *txn, const char *ns, const
 /* ---- GC hooks ---- */
 
 struct names_arg {
+    struct berth_meta_txn *txn;
     const char *sn;
     berth_meta_snap_name_fn fn;
     void *arg;
@@ -596,23 +600,27 @@ static int names_cb(const char *key, const void *val, size_t len, void *arg, str
 {
     struct names_arg *a = arg;
     _cleanup_(rec_freep) rec_t *r = NULL;
+    _cleanup_free_ char *ns_prefix = NULL;
     /* key is "s/<ns>/<snapshotter>/<key>": ns and snapshotter are identifiers (no '/'). */
-    const char *p = strchr(key + strlen(BERTH_KEY_SNAPSHOTS), '/');
+    const char *ns = key + strlen(BERTH_KEY_SNAPSHOTS), *p = strchr(ns, '/');
     size_t snlen = strlen(a->sn);
 
     if (!p || strncmp(p + 1, a->sn, snlen) != 0 || p[1 + snlen] != '/')
         return 0;
     r = berth__records__v1__snapshot__unpack(NULL, len, val);
-    if (!r)
-        return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt snapshot record at \"%s\"", key);
-    return a->fn(r->backend_name, a->arg, err);
+    if (r)
+        return a->fn(r->backend_name, false, a->arg, err);
+    /* Its backend name is lost, but names are "<ns>/<seq>/<key>": keep the namespace's. */
+    berth_meta_txn_report_corrupt(a->txn, key);
+    ns_prefix = berth_xstrndup(ns, (size_t)(p - ns + 1));
+    return a->fn(ns_prefix, true, a->arg, err);
 }
 
 int berth_meta_snapshots_backend_names(struct berth_meta_txn *txn, const char *snapshotter,
                                        berth_meta_snap_name_fn fn, void *arg,
                                        struct berth_err **err)
 {
-    struct names_arg a = {snapshotter, fn, arg};
+    struct names_arg a = {txn, snapshotter, fn, arg};
     return berth_meta_scan(txn, BERTH_KEY_SNAPSHOTS, names_cb, &a, err);
 }
 
@@ -620,17 +628,55 @@ int berth_meta_snapshots_backend_names(struct berth_meta_txn *txn, const char *s
 struct namelist {
     char **v;
     size_t n, cap;
+    size_t corrupt; /* backend records that cannot be decoded (walked as kind UNKNOWN) */
 };
 
-static int live_add_cb(const char *name, void *arg, struct berth_err **err)
+/* What the metadata still references: names, and name prefixes of namespaces holding a
+ * record that cannot be decoded. */
+struct live_set {
+    struct berth_strset names;
+    char **prefixes;
+    size_t n_prefixes, cap_prefixes;
+};
+
+static int live_add_cb(const char *name, bool prefix, void *arg, struct berth_err **err)
 {
-    berth_strset_add(arg, name);
+    struct live_set *l = arg;
+
+    if (prefix)
+        berth_vec_push(l->prefixes, l->n_prefixes, l->cap_prefixes, berth_xstrdup(name));
+    else
+        berth_strset_add(&l->names, name);
     return 0;
+}
+
+static bool live_has(const struct live_set *l, const char *name)
+{
+    if (berth_strset_has(&l->names, name))
+        return true;
+    for (size_t i = 0; i < l->n_prefixes; i++)
+        if (berth_str_has_prefix(name, l->prefixes[i]))
+            return true;
+    return false;
+}
+
+static void live_clear(struct live_set *l)
+{
+    berth_strset_clear(&l->names);
+    for (size_t i = 0; i < l->n_prefixes; i++)
+        free(l->prefixes[i]);
+    free(l->prefixes);
 }
 
 static int namelist_add_cb(const struct berth_snap_info *info, void *arg, struct berth_err **err)
 {
     struct namelist *l = arg;
+
+    /* A backend record that cannot be decoded is left alone: who knows what it holds. */
+    if (info->kind == BERTH_SNAP_UNKNOWN) {
+        l->corrupt++;
+        return 0;
+    }
     berth_vec_push(l->v, l->n, l->cap, berth_xstrdup(info->name));
     return 0;
 }
@@ -643,10 +689,10 @@ static void namelist_clear(struct namelist *l)
 }
 
 int berth_meta_snapshots_backend_gc(struct berth_meta_db *db, struct berth_snapshotter *sn,
-                                    size_t *n_removed, struct berth_err **err)
+                                    size_t *n_removed, size_t *n_corrupt, struct berth_err **err)
 {
     _cleanup_txn_ struct berth_meta_txn *txn = NULL;
-    struct berth_strset live = {0};
+    struct live_set live = {0};
     struct namelist all = {0};
     size_t removed = 0;
     bool progress = true;
@@ -654,6 +700,8 @@ int berth_meta_snapshots_backend_gc(struct berth_meta_db *db, struct berth_snaps
 
     if (n_removed)
         *n_removed = 0;
+    if (n_corrupt)
+        *n_corrupt = 0;
     if (berth_meta_txn_begin_read(db, &txn, err) < 0 ||
         berth_meta_snapshots_backend_names(txn, sn->ops->name, live_add_cb, &live, err) < 0 ||
         sn->ops->walk(sn->state, NULL, namelist_add_cb, &all, err) < 0)
@@ -663,13 +711,14 @@ int berth_meta_snapshots_backend_gc(struct berth_meta_db *db, struct berth_snaps
         progress = false;
         for (size_t i = 0; i < all.n; i++) {
             _cleanup_err_ struct berth_err *e = NULL;
-            if (!all.v[i] || berth_strset_has(&live, all.v[i]))
+            if (!all.v[i] || live_has(&live, all.v[i]))
                 continue;
             if (sn->ops->remove(sn->state, all.v[i], &e) == 0 || e->code == BERTH_E_NOT_FOUND) {
                 free(steal_ptr(all.v[i]));
                 removed++;
                 progress = true;
-            } else if (e->code != BERTH_E_FAILED_PRECONDITION) {
+            } else if (e->code != BERTH_E_FAILED_PRECONDITION && e->code != BERTH_E_DATA_LOSS) {
+                /* DATA_LOSS: its parent's record cannot be decoded; it stays */
                 *err = steal_ptr(e);
                 goto out;
             }
@@ -681,7 +730,9 @@ int berth_meta_snapshots_backend_gc(struct berth_meta_db *db, struct berth_snaps
         *n_removed = removed;
     ret = 0;
 out:
-    berth_strset_clear(&live);
+    if (n_corrupt)
+        *n_corrupt = all.corrupt;
+    live_clear(&live);
     namelist_clear(&all);
     return ret;
 }

@@ -85,17 +85,23 @@ int berth_meta_snapshots_update(struct berth_meta_txn *txn, const char *ns, cons
 int berth_meta_snapshots_sweep(struct berth_meta_txn *txn, const char *ns, const char *snapshotter,
                                const char *key, struct berth_err **err);
 
-/* GC hooks. Calls fn(name, arg) for every backend name of snapshotter referenced by any
- * namespace (name borrowed for the call; fn returns 0 to go on). */
-typedef int (*berth_meta_snap_name_fn)(const char *backend_name, void *arg, struct berth_err **err);
+/* GC hooks. Calls fn(name, false, arg) for every backend name of snapshotter referenced by any
+ * namespace (name borrowed for the call; fn returns 0 to go on). A record that cannot be
+ * decoded is reported (berth_meta_txn_report_corrupt) and yields fn("<ns>/", true, arg): its
+ * backend name is lost but starts with that, so every name with that prefix counts as
+ * referenced. */
+typedef int (*berth_meta_snap_name_fn)(const char *name, bool prefix, void *arg,
+                                       struct berth_err **err);
 int berth_meta_snapshots_backend_names(struct berth_meta_txn *txn, const char *snapshotter,
                                        berth_meta_snap_name_fn fn, void *arg,
                                        struct berth_err **err);
 /* Removes every backend snapshot of sn no namespace references (children first; ones that
  * still have children are skipped), then runs the backend's cleanup. *n_removed (may be NULL)
- * gets the count. The caller must keep Prepare/View/Commit out while it runs (their backend
- * snapshot exists before its record does): this is for the GC, which holds that lock. */
+ * gets the count, *n_corrupt (may be NULL) how many backend records could not be decoded
+ * (those, and what they hang from, are left alone). The caller must keep Prepare/View/Commit
+ * out while it runs (their backend snapshot exists before its record does): this is for the
+ * GC, which holds that lock. */
 int berth_meta_snapshots_backend_gc(struct berth_meta_db *db, struct berth_snapshotter *sn,
-                                    size_t *n_removed, struct berth_err **err);
+                                    size_t *n_removed, size_t *n_corrupt, struct berth_err **err);
 
 #endif

@@ -259,11 +259,16 @@ int berth_snap_base_usage(struct berth_snap_base *b, const char *key, struct ber
 struct id_set {
     uint64_t *v;
     size_t n;
+    bool unsure; /* a record that cannot be decoded: its id, so its directory, is unknown */
 };
 
 static int collect_ids_cb(const struct berth_snap_rec *rec, void *arg, struct berth_err **err)
 {
     struct id_set *s = arg;
+    if (rec->info.kind == BERTH_SNAP_UNKNOWN) {
+        s->unsure = true;
+        return 0;
+    }
     s->v = berth_xrealloc(s->v, (s->n + 1) * sizeof(uint64_t));
     s->v[s->n++] = rec->id;
     return 0;
@@ -307,6 +312,8 @@ int berth_snap_base_cleanup(struct berth_snap_base *b, struct berth_err **err)
         if (*end == 0 && end != de->d_name)
             for (size_t i = 0; i < ids.n && !used; i++)
                 used = ids.v[i] == id;
+        if (*end == 0 && end != de->d_name && ids.unsure)
+            used = true;
         if (used)
             continue;
         if (berth_snap_rmrf(path, err) < 0) {

@@ -90,7 +90,8 @@ struct berth_snapshotter_ops {
     /* Labels only: paths "labels" or "labels.<k>" (n == 0: replace all labels). */
     int (*update)(void *state, const struct berth_snap_info *info, char *const *paths, size_t n,
                   struct berth_snap_info *out, struct berth_err **err);
-    /* Every snapshot matching filter (NULL: all), in name order. */
+    /* Every snapshot matching filter (NULL: all), in name order. One whose record cannot be
+     * decoded comes with only its name and kind UNKNOWN: the caller must leave it alone. */
     int (*walk)(void *state, const struct berth_filter *filter, berth_snap_walk_fn fn, void *arg,
                 struct berth_err **err);
     /* Active: computed now; committed: recorded at commit; view: zero. */

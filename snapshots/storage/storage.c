@@ -143,6 +143,19 @@ static void child_key(char buf[64], uint64_t parent, uint64_t child)
         snprintf(buf, 64, "p/%020" PRIu64 "/", parent);
 }
 
+/* DATA_LOSS for a record whose value cannot be decoded, naming it and the store. */
+static int corrupt_err(struct berth_snap_store_txn *txn, const char *key, struct berth_err **err)
+{
+    const char *dir = NULL;
+
+    if (mdb_env_get_path(txn->env, &dir) != 0 || !dir)
+        dir = "?";
+    return berth_err_set(err, BERTH_E_DATA_LOSS, 0,
+                         "record \"%s\" of snapshot store \"%s\" is corrupt (not a valid "
+                         "BackendSnapshot)",
+                         key, dir);
+}
+
 static void rec_from_pb(struct berth_snap_rec *r, const char *name, const rec_pb *p)
 {
     memset(r, 0, sizeof(*r));
@@ -213,7 +226,7 @@ int berth_snap_store_get(struct berth_snap_store_txn *txn, const char *name,
         return mdb_fail(txn->env, err, rc, "get snapshot");
     p = berth__records__v1__backend_snapshot__unpack(NULL, v.mv_size, v.mv_data);
     if (!p)
-        return berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt snapshot record \"%s\"", name);
+        return corrupt_err(txn, key, err);
     rec_from_pb(out, name, p);
     return 0;
 }
@@ -540,11 +553,13 @@ int berth_snap_store_walk(struct berth_snap_store_txn *txn, berth_snap_store_wal
             break;
         name = berth_xstrndup((const char *)k.mv_data + 2, k.mv_size - 2);
         p = berth__records__v1__backend_snapshot__unpack(NULL, v.mv_size, v.mv_data);
-        if (!p) {
-            ret = berth_err_set(err, BERTH_E_INTERNAL, 0, "corrupt snapshot record \"%s\"", name);
-            break;
+        if (p) {
+            rec_from_pb(&r, name, p);
+        } else {
+            /* Walked by name only (kind UNKNOWN, id 0): the others still show. */
+            memset(&r, 0, sizeof(r));
+            r.info.name = berth_xstrdup(name);
         }
-        rec_from_pb(&r, name, p);
         ret = fn(&r, arg, err);
         berth_snap_rec_clear(&r);
         if (ret != 0)
@@ -562,7 +577,8 @@ struct id_find {
 static int id_find_cb(const struct berth_snap_rec *rec, void *arg, struct berth_err **err)
 {
     struct id_find *f = arg;
-    if (rec->id != f->id)
+    /* a record that cannot be decoded may have it */
+    if (rec->id != f->id && rec->info.kind != BERTH_SNAP_UNKNOWN)
         return 0;
     f->found = true;
     return 1;

@@ -38,7 +38,8 @@ int berth_snap_store_txn_commit(struct berth_snap_store_txn *txn, struct berth_e
 void berth_snap_store_txn_abort(struct berth_snap_store_txn *txn); /* NULL-safe */
 DEFINE_CLEANUP(struct berth_snap_store_txn *, berth_snap_store_txn_abort)
 
-/* NOT_FOUND "snapshot \"name\" does not exist". *out filled on success (clear it). */
+/* NOT_FOUND "snapshot \"name\" does not exist", DATA_LOSS if its record cannot be decoded.
+ * *out filled on success (clear it). */
 int berth_snap_store_get(struct berth_snap_store_txn *txn, const char *name,
                          struct berth_snap_rec *out, struct berth_err **err);
 /* Creates name (active or view) on parent (NULL/"" = none) with a fresh id. ALREADY_EXISTS if
@@ -66,12 +67,14 @@ int berth_snap_store_remove(struct berth_snap_store_txn *txn, const char *name,
 int berth_snap_store_update(struct berth_snap_store_txn *txn, const struct berth_snap_info *info,
                             char *const *paths, size_t n, struct berth_snap_info *out,
                             struct berth_err **err);
-/* Calls fn for each record in name order (rec borrowed for the call; 1 stops). */
+/* Calls fn for each record in name order (rec borrowed for the call; 1 stops). A record that
+ * cannot be decoded is left in place and walked with only its name (kind UNKNOWN, id 0): the
+ * others still show, and callers must not act on what they cannot know about it. */
 typedef int (*berth_snap_store_walk_fn)(const struct berth_snap_rec *rec, void *arg,
                                         struct berth_err **err);
 int berth_snap_store_walk(struct berth_snap_store_txn *txn, berth_snap_store_walk_fn fn, void *arg,
                           struct berth_err **err);
-/* True if some record has id. */
+/* True if some record has id (or may have it: a record that cannot be decoded). */
 bool berth_snap_store_id_used(struct berth_snap_store_txn *txn, uint64_t id);
 
 #endif

@@ -3,6 +3,7 @@
 #include "tests/unit/helpers/meta_fixture.h"
 
 #include "lib/util.h"
+#include "tests/unit/helpers/lmdb_raw.h"
 
 int meta_setup(void **state)
 {
@@ -33,6 +34,14 @@ void meta_reopen(struct meta_env *env)
     env->db = NULL;
     if (berth_meta_db_open(env->dir, &opts, &env->db, &err) < 0)
         fail_msg("reopen store: %s", err->msg);
+}
+
+void meta_raw_put(struct meta_env *env, const char *key, const void *val, size_t len)
+{
+    berth_meta_db_close(env->db);
+    env->db = NULL;
+    berth_test_lmdb_put(env->dir, key, val, len);
+    meta_reopen(env);
 }
 
 int meta_teardown(void **state)

@@ -16,5 +16,8 @@ int meta_setup(void **state);
 int meta_teardown(void **state);
 /* Closes and reopens env->db (same files). */
 void meta_reopen(struct meta_env *env);
+/* Closes env->db, puts key = val with raw LMDB calls (no validation, no encoding: for
+ * injecting damage) and reopens it. */
+void meta_raw_put(struct meta_env *env, const char *key, const void *val, size_t len);
 
 #endif

@@ -2,12 +2,14 @@
 /* Tests for metadata/containers.c and metadata/namespaces.c over a real LMDB store. */
 #include "tests/unit/helpers/meta_fixture.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/filters.h"
 #include "lib/util.h"
 #include "metadata/containers.h"
 #include "metadata/namespaces.h"
+#include "tests/unit/helpers/lmdb_raw.h"
 
 struct op {
     int kind; /* 0 create, 1 update, 2 delete, 3 ns create, 4 ns update, 5 ns delete */
@@ -319,6 +321,68 @@ static void test_namespaces_lifecycle(void **state)
     berth_container_free(c);
 }
 
+struct seen {
+    int n;
+    char last[64];
+};
+
+static void seen_cb(void *arg, const char *key)
+{
+    struct seen *s = arg;
+    s->n++;
+    snprintf(s->last, sizeof(s->last), "%s", key);
+}
+
+static void test_containers_list_skips_and_reports_a_corrupt_record(void **state)
+{
+    struct meta_env *env = *state;
+    struct berth_err *err = NULL;
+    struct berth_container *c = NULL, **v = NULL;
+    struct berth_meta_txn *txn = NULL;
+    struct seen seen = {0};
+    size_t n = 0;
+    struct op o;
+
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "c%d", i);
+        c = make(id);
+        o = (struct op){.kind = 0, .ns = "n1", .c = c};
+        assert_ok(run(env, &o, &err), &err);
+        berth_container_free(c);
+    }
+    /* garbage where c1's value was */
+    meta_raw_put(env, "c/n1/c1", BERTH_TEST_GARBAGE, BERTH_TEST_GARBAGE_LEN);
+    berth_meta_db_set_corrupt_hook(env->db, seen_cb, &seen);
+
+    /* Before: the whole listing failed with INTERNAL. */
+    assert_ok(berth_meta_txn_begin_read(env->db, &txn, &err), &err);
+    assert_ok(berth_meta_containers_list(txn, "n1", NULL, &v, &n, &err), &err);
+    berth_meta_txn_abort(txn);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0]->id, "c0");
+    assert_string_equal(v[1]->id, "c2");
+    berth_containers_free(v, n);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.last, "c/n1/c1");
+    assert_int_equal(berth_meta_db_corrupt_skips(env->db), 1);
+
+    /* A get of exactly that record names it. */
+    assert_null(get(env, "n1", "c1", &err));
+    assert_non_null(strstr(err->msg, "c/n1/c1"));
+    assert_err_code(err, BERTH_E_DATA_LOSS);
+    c = get(env, "n1", "c2", &err);
+    assert_non_null(c);
+    berth_container_free(c);
+
+    /* It stays in place, and delete still removes it. */
+    c = make("c1");
+    o = (struct op){.kind = 2, .ns = "n1", .c = c};
+    assert_ok(run(env, &o, &err), &err);
+    berth_container_free(c);
+    berth_meta_db_set_corrupt_hook(env->db, NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +397,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_containers_list_filters_and_namespaces, meta_setup,
                                         meta_teardown),
         cmocka_unit_test_setup_teardown(test_namespaces_lifecycle, meta_setup, meta_teardown),
+        cmocka_unit_test_setup_teardown(test_containers_list_skips_and_reports_a_corrupt_record,
+                                        meta_setup, meta_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

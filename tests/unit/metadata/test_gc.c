@@ -14,6 +14,7 @@
 #include "metadata/images.h"
 #include "metadata/leases.h"
 #include "metadata/snapshots.h"
+#include "tests/unit/helpers/lmdb_raw.h"
 
 #define SEC 1000000000LL
 
@@ -629,6 +630,87 @@ static void test_gc_scheduler_run_and_deletion_trigger(void **state)
     assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
 }
 
+static bool has_key(struct env *e, const char *key)
+{
+    _cleanup_txn_ struct berth_meta_txn *txn = NULL;
+    struct berth_err *err = NULL;
+
+    assert_ok(berth_meta_txn_begin_read(e->meta->db, &txn, &err), &err);
+    return berth_meta_exists(txn, key);
+}
+
+static void corrupt(struct env *e, const char *key)
+{
+    meta_raw_put(e->meta, key, BERTH_TEST_GARBAGE, BERTH_TEST_GARBAGE_LEN);
+}
+
+/* A container record that cannot be decoded might reference anything in its namespace: the
+ * pass keeps that namespace whole, collects the others, and succeeds. */
+static void test_gc_corrupt_record_keeps_its_namespace_and_collects_the_others(void **state)
+{
+    struct env *e = *state;
+    struct berth_gc_stats st;
+    _cleanup_free_ char *a_blob = blob(e, "a", "a-garbage", NULL, NULL);
+    _cleanup_free_ char *b_blob = blob(e, "b", "b-garbage", NULL, NULL);
+
+    snap(e, "a", NULL, BERTH_SNAP_ACTIVE, "a-snap", NULL, NULL);
+    snap(e, "b", NULL, BERTH_SNAP_ACTIVE, "b-snap", NULL, NULL);
+    corrupt(e, "c/a/bad");
+
+    /* Before: the pass failed (INTERNAL from the container listing), every time. */
+    gc(e, &st);
+    assert_int_equal(st.corrupt, 1);
+    assert_int_equal(st.unswept_namespaces, 1);
+    assert_string_equal(st.first_corrupt, "c/a/bad");
+    assert_true(has_record(e, "a", a_blob) && has_file(e, a_blob));
+    assert_true(has_snap(e, "a", "a-snap"));
+    assert_false(has_record(e, "b", b_blob) || has_file(e, b_blob));
+    assert_false(has_snap(e, "b", "b-snap"));
+    assert_int_equal(st.content, 1);
+    assert_int_equal(st.snapshots, 1);
+    assert_int_equal(backend_count(e), 1);
+    assert_true(has_key(e, "c/a/bad")); /* left for fsck */
+}
+
+/* A snapshot record that cannot be decoded: its backend snapshot's name is lost with it, so
+ * the backend pass keeps every backend snapshot of the namespace. */
+static void test_gc_corrupt_snapshot_record_keeps_its_backend_snapshot(void **state)
+{
+    struct env *e = *state;
+    struct berth_gc_stats st;
+
+    snap(e, "a", NULL, BERTH_SNAP_ACTIVE, "k1", NULL, NULL);
+    snap(e, "b", NULL, BERTH_SNAP_ACTIVE, "k2", NULL, NULL);
+    assert_int_equal(backend_count(e), 2);
+    corrupt(e, "s/a/native/k1");
+
+    /* Before: the sweep tried to delete it and the pass failed. */
+    gc(e, &st);
+    assert_int_equal(st.corrupt, 1);
+    assert_true(has_key(e, "s/a/native/k1"));
+    assert_false(has_snap(e, "b", "k2"));
+    assert_int_equal(backend_count(e), 1); /* a's */
+    gc(e, &st);
+    assert_int_equal(backend_count(e), 1);
+}
+
+/* A lease that cannot be decoded may hold anything in its namespace; it is not swept either,
+ * even though nothing references a lease. */
+static void test_gc_corrupt_lease_is_left_with_its_namespace(void **state)
+{
+    struct env *e = *state;
+    struct berth_gc_stats st;
+    _cleanup_free_ char *held = blob(e, "c", "held", NULL, NULL);
+
+    lease(e, "c", "l1", NULL, NULL);
+    lease_add(e, "c", "l1", "content", held);
+    corrupt(e, "l/c/l1");
+    gc(e, &st);
+    assert_int_equal(st.corrupt, 1);
+    assert_true(has_key(e, "l/c/l1"));
+    assert_true(has_record(e, "c", held) && has_file(e, held));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +726,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gc_txn_unchanged_since, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_label_parsing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_scheduler_run_and_deletion_trigger, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_gc_corrupt_record_keeps_its_namespace_and_collects_the_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_corrupt_snapshot_record_keeps_its_backend_snapshot,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_corrupt_lease_is_left_with_its_namespace, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

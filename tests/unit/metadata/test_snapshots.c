@@ -264,7 +264,7 @@ static void test_snapshots_namespaces_isolated(void **state)
     assert_int_equal(list_n(e, "default", NULL), 3);
     assert_int_equal(list_n(e, "other", NULL), 2);
     assert_int_equal(backend_count(e), 6); /* metadata-only until the GC's backend pass */
-    assert_ok(berth_meta_snapshots_backend_gc(e->meta->db, &e->sn, NULL, &err), &err);
+    assert_ok(berth_meta_snapshots_backend_gc(e->meta->db, &e->sn, NULL, NULL, &err), &err);
     assert_int_equal(backend_count(e), 5);
     /* A parent from another namespace is not visible. */
     assert_int_equal(mk(e, "third", NULL, BERTH_SNAP_ACTIVE, "x", "base", NULL, &err), -1);
@@ -358,7 +358,7 @@ static void test_snapshots_remove(void **state)
     assert_int_equal(backend_count(e), 3);
     {
         size_t n = 0;
-        assert_ok(berth_meta_snapshots_backend_gc(e->meta->db, &e->sn, &n, &err), &err);
+        assert_ok(berth_meta_snapshots_backend_gc(e->meta->db, &e->sn, &n, NULL, &err), &err);
         assert_int_equal(n, 3);
     }
     assert_int_equal(backend_count(e), 0);
