@@ -321,6 +321,16 @@ static void test_open_truncated_is_data_loss(void **state)
     assert_err_code(err, BERTH_E_DATA_LOSS);
 }
 
+/* meta_teardown, after unmounting the tmpfs a failed disk-full test left behind. */
+static int teardown_fs(void **state)
+{
+    struct meta_env *env = *state;
+    _cleanup_free_ char *fs = berth_strdup_printf("%s/fs", env->tmp->dir);
+
+    berth_test_tmpfs_umount(fs);
+    return meta_teardown(state);
+}
+
 static void test_update_on_full_disk_is_resource_exhausted_and_recovers(void **state)
 {
     struct meta_env *env = *state;
@@ -353,7 +363,6 @@ static void test_update_on_full_disk_is_resource_exhausted_and_recovers(void **s
     assert_ok(berth_meta_update(db, put_cb, &a, &err), &err);
     assert_true(has_value(db, "k/after", "1"));
     berth_meta_db_close(db);
-    berth_test_tmpfs_umount(fs);
 }
 
 struct seen {
@@ -410,7 +419,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_truncated_is_data_loss, meta_setup,
                                         meta_teardown),
         cmocka_unit_test_setup_teardown(test_update_on_full_disk_is_resource_exhausted_and_recovers,
-                                        meta_setup, meta_teardown),
+                                        meta_setup, teardown_fs),
         cmocka_unit_test_setup_teardown(test_corrupt_reports_go_to_the_txn_hook_else_the_store_hook,
                                         meta_setup, meta_teardown),
     };
