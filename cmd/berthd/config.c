@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/log.h"
 #include "lib/toml.h"
@@ -52,6 +53,28 @@ static const struct key keys[] = {
     INT("grpc", "worker_threads", worker_threads, 32, 1, 1024, "threads running unary calls"),
     INT("grpc", "shutdown_grace_ms", grace_ms, 5000, 0, 600000,
         "how long shutdown waits for in-flight calls before cancelling them"),
+    INT("grpc", "max_connections", max_connections, 1024, 4, 1 << 20,
+        "connections served at once (never more than half the open-file limit); more are "
+        "closed at accept"),
+    INT("grpc", "max_concurrent_streams", max_streams_per_conn, 128, 1, 1 << 20,
+        "calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS)"),
+    INT("grpc", "max_streaming_calls", max_stream_calls, 1024, 1, 1 << 16,
+        "streaming calls served at once (each holds a thread); more get RESOURCE_EXHAUSTED"),
+    INT("grpc", "max_calls", max_calls, 4096, 1, 1 << 20,
+        "calls in flight at once; more get RESOURCE_EXHAUSTED"),
+    INT("grpc", "preface_timeout_ms", preface_timeout_ms, 10000, 1, 3600000,
+        "time a new connection has to send the HTTP/2 preface"),
+    INT("grpc", "request_timeout_ms", request_timeout_ms, 20000, 1, 3600000,
+        "time a call's request message has to arrive after its headers"),
+    INT("grpc", "idle_timeout_ms", idle_timeout_ms, 600000, 1, 0x7fffffff,
+        "a connection without calls for this long is closed (clients reconnect)"),
+    INT("grpc", "keepalive_time_ms", keepalive_ms, 120000, 1, 0x7fffffff,
+        "ping a connection that has calls after this long without traffic"),
+    INT("grpc", "keepalive_timeout_ms", keepalive_timeout_ms, 20000, 1, 0x7fffffff,
+        "close a connection whose client does not answer that ping within this"),
+    INT("grpc", "self_check_interval_ms", self_check_ms, 10000, 0, 3600000,
+        "berthd calls its own socket this often; the systemd watchdog is fed only while that "
+        "works (0: no self-check)"),
     INT("metadata", "map_size_mb", map_size_mb, 8192, 16, 1 << 24,
         "LMDB map size (address space, not disk)"),
     INT("metadata", "max_batch", max_batch, 256, 1, 65536, "mutations per group commit"),
@@ -215,10 +238,17 @@ int berthd_config_load(struct berthd_config *c, const char *path, struct berth_e
     FILE *f = fopen(path, "re");
     _cleanup_free_ char *buf = NULL;
     size_t len = 0, cap = 0, n;
+    struct stat sb;
 
     if (!f)
         return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INVALID_ARGUMENT,
                              errno, "open config \"%s\"", path);
+    /* fopen takes a directory and fread then reads nothing: that would run on defaults. */
+    if (fstat(fileno(f), &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "config \"%s\" is not a regular file", path);
+    }
     do {
         if (len + 4096 > cap) {
             cap = cap ? cap * 2 : 8192;
@@ -232,6 +262,10 @@ int berthd_config_load(struct berthd_config *c, const char *path, struct berth_e
         n = fread(buf + len, 1, cap - len, f);
         len += n;
     } while (n > 0);
+    if (ferror(f)) {
+        fclose(f);
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, EIO, "read config \"%s\"", path);
+    }
     fclose(f);
     return berthd_config_parse(c, buf ? buf : "", len, path, err);
 }

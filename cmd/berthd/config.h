@@ -23,6 +23,16 @@ struct berthd_config {
     int64_t cq_threads;
     int64_t worker_threads;
     int64_t grace_ms;
+    int64_t max_connections; /* [grpc] limits (services/server/server.h) */
+    int64_t max_streams_per_conn;
+    int64_t max_stream_calls;
+    int64_t max_calls;
+    int64_t preface_timeout_ms;
+    int64_t request_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t keepalive_ms;
+    int64_t keepalive_timeout_ms;
+    int64_t self_check_ms; /* [grpc] self_check_interval_ms; 0 = off */
     int64_t map_size_mb;
     int64_t max_batch;
     char *log_level;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * berthd's life cycle. Signals are blocked before any thread exists (grpc threads inherit the
- * mask) and taken synchronously with sigwait on the main thread. The root is guarded by an
- * flock so two daemons never share a store, and a live socket is never stolen.
+ * berthd's life cycle, in stages: open the stores, start the runtime, the GC, the server and
+ * the self-check, then wait for a signal and tear down in reverse. Signals are blocked before
+ * any thread exists (grpc threads inherit the mask) and taken synchronously with sigwait on the
+ * main thread. The root is guarded by an flock so two daemons never share a store, and a live
+ * socket is never stolen.
  */
 #define BERTH_LOG_SUBSYS "berthd"
 
@@ -12,15 +14,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cmd/berthd/health.h"
 #include "images/import.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -102,20 +108,93 @@ static void forward_event_cb(void *arg, const Containerd__Types__Envelope *env)
     berth_events_forward(arg, env);
 }
 
+/* mkdir -p, then insists on a directory: a regular file named as the state dir used to pass
+ * here and fail only at the first task. */
+static int ensure_dir(const char *key, const char *path, struct berth_err **err)
+{
+    struct stat sb;
+
+    if (mkdir_p(path, 0711, err) < 0)
+        return berth_err_wrap(err, "%s", key);
+    if (stat(path, &sb) < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "%s \"%s\"", key, path);
+    if (!S_ISDIR(sb.st_mode))
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "%s \"%s\" is not a directory", key,
+                             path);
+    return 0;
+}
+
 static int prepare_dirs(const struct berthd_config *cfg, struct berth_err **err)
 {
     _cleanup_free_ char *sockdir = berth_xstrdup(socket_file(cfg->address));
     char *slash = strrchr(sockdir, '/');
 
-    if (mkdir_p(cfg->root, 0711, err) < 0 || mkdir_p(cfg->state, 0711, err) < 0)
+    if (ensure_dir("root", cfg->root, err) < 0 || ensure_dir("state", cfg->state, err) < 0)
         return -1;
     if (slash && slash != sockdir) {
         *slash = '\0';
-        if (mkdir_p(sockdir, 0711, err) < 0)
+        if (ensure_dir("socket directory", sockdir, err) < 0)
             return -1;
     }
     return 0;
 }
+
+/* The soft open-file limit up to the hard one: every connection, ingest, shim and runc call
+ * takes descriptors, and running out used to cost the socket for good. The connection limit
+ * is derived from what is set here. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn_errno(errno, "raise the open-file limit to %llu", (unsigned long long)rl.rlim_max);
+}
+
+/* Records that no longer decode are skipped by reads and left for fsck; say so once a
+ * minute with a count, from whichever thread met one. */
+struct corrupt_log {
+    struct berth_meta_db *db;
+    pthread_mutex_t mu;
+    int64_t next;
+    uint64_t logged;
+};
+
+static void corrupt_log_cb(void *arg, const char *key)
+{
+    struct corrupt_log *c = arg;
+    int64_t now = berth_mono_ns();
+
+    pthread_mutex_lock(&c->mu);
+    if (now >= c->next) {
+        uint64_t total = berth_meta_db_corrupt_skips(c->db);
+        log_warn("%" PRIu64 " read(s) skipped records that cannot be decoded (latest \"%s\"); they "
+                 "stay in place and GC leaves their namespace unswept",
+                 total - c->logged, key);
+        c->logged = total;
+        c->next = now + 60 * 1000000000LL;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+struct berthd {
+    const struct berthd_config *cfg;
+    int lock_fd;
+    struct berth_meta_db *db;
+    struct corrupt_log clog;
+    struct berth_content_store *content;
+    struct berth_snap_registry *snaps;
+    struct berth_events *events;
+    struct berth_rt *rt;
+    struct berth_gc_scheduler *gc;
+    struct berth_snapshotter *gc_snaps[2];
+    struct berth_gc_backends gc_be;
+    struct berth_server *srv;
+    struct berthd_health *health;
+    struct berth_services app;
+};
 
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -152,108 +231,154 @@ static void remove_snapshot_temp_dirs(const char *root)
     }
 }
 
-int berthd_run(const struct berthd_config *cfg)
+static int open_stores(struct berthd *d, struct berth_err **err)
 {
-    _cleanup_err_ struct berth_err *err = NULL;
-    _cleanup_close_ int lock_fd = -1;
-    _cleanup_free_ char *metadir = NULL, *contentdir = NULL;
-    struct berth_meta_db *db = NULL;
-    struct berth_content_store *content = NULL;
-    struct berth_snap_registry *snaps = NULL;
-    struct berth_server *srv = NULL;
-    struct berth_events *events = NULL;
-    struct berth_rt *rt = NULL;
-    struct berth_rt_opts ropts = {0};
-    struct berth_gc_scheduler *gc = NULL;
-    struct berth_snapshotter *gc_snaps[2];
-    struct berth_gc_backends gc_be = {0};
-    struct berth_gc_sched_opts gc_opts;
+    const struct berthd_config *cfg = d->cfg;
+    _cleanup_free_ char *metadir = berth_strdup_printf("%s/metadata", cfg->root);
+    _cleanup_free_ char *contentdir = berth_strdup_printf("%s/content", cfg->root);
     struct berth_meta_opts mopts = {0};
-    struct berth_server_opts sopts = {0};
-    struct berth_services app = {0};
-    const struct berth_service *const *svcs;
-    size_t n_svcs = berth_services_all(&svcs);
-    sigset_t set;
-    int sig, code = 1;
+    size_t released = 0;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    if (prepare_dirs(cfg, &err) < 0 || lock_root(cfg->root, &lock_fd, &err) < 0 ||
-        check_socket_free(socket_file(cfg->address), &err) < 0)
-        goto out;
-
-    metadir = berth_strdup_printf("%s/metadata", cfg->root);
     mopts.map_size = (size_t)cfg->map_size_mb << 20;
     mopts.max_batch = (size_t)cfg->max_batch;
-    if (berth_meta_db_open(metadir, &mopts, &db, &err) < 0)
-        goto out;
-    contentdir = berth_strdup_printf("%s/content", cfg->root);
-    if (berth_content_store_open(contentdir, &content, &err) < 0)
-        goto out;
-    app.db = db;
-    app.content = content;
-    {
-        size_t released = 0;
-        if (berth_image_leases_release_stale(db, &released, &err) < 0)
-            goto out;
-        if (released)
-            log_info("released %zu lease(s) of imports a previous berthd did not finish", released);
-    }
+    if (berth_meta_db_open(metadir, &mopts, &d->db, err) < 0)
+        return -1;
+    d->clog.db = d->db;
+    berth_meta_db_set_corrupt_hook(d->db, corrupt_log_cb, &d->clog);
+    if (berth_content_store_open(contentdir, &d->content, err) < 0)
+        return -1;
+    d->app.db = d->db;
+    d->app.content = d->content;
+    if (berth_image_leases_release_stale(d->db, &released, err) < 0)
+        return -1;
+    if (released)
+        log_info("released %zu lease(s) of imports a previous berthd did not finish", released);
     remove_snapshot_temp_dirs(cfg->root);
-    if (berth_snap_registry_open(cfg->root, &snaps, &err) < 0)
-        goto out;
-    app.snapshotters = snaps;
-    if (berth_snap_registry_init_err(snaps, BERTH_SNAP_DEFAULT))
+    if (berth_snap_registry_open(cfg->root, &d->snaps, err) < 0)
+        return -1;
+    d->app.snapshotters = d->snaps;
+    if (berth_snap_registry_init_err(d->snaps, BERTH_SNAP_DEFAULT))
         log_warn("snapshotter %s not loaded: %s", BERTH_SNAP_DEFAULT,
-                 berth_snap_registry_init_err(snaps, BERTH_SNAP_DEFAULT)->msg);
-    app.root = cfg->root;
-    app.state = cfg->state;
-    app.events = events = berth_events_new();
-    ropts.state = cfg->state;
-    ropts.address = socket_file(cfg->address);
-    ropts.default_runtime = cfg->default_runtime;
-    ropts.oci_binary = cfg->runtime_binary;
-    ropts.on_event = forward_event_cb;
-    ropts.event_arg = events;
-    if (berth_rt_new(&ropts, &rt, &err) < 0 || berth_rt_start(rt, &err) < 0)
-        goto out;
-    app.runtime = rt;
+                 berth_snap_registry_init_err(d->snaps, BERTH_SNAP_DEFAULT)->msg);
+    d->app.root = cfg->root;
+    d->app.state = cfg->state;
+    return 0;
+}
 
-    /* GC: its first pass (startup_delay_ms) also frees what a crash left half-made: backend
-     * snapshots and blobs no record names, ingests without a record (docs/gc.md). */
-    gc_be.content = content;
-    gc_be.snapshotters = gc_snaps;
-    for (size_t i = 0; i < 2; i++) {
-        static const char *const names[] = {"overlayfs", "native"};
+static int start_runtime(struct berthd *d, struct berth_err **err)
+{
+    struct berth_rt_opts ropts = {0};
+
+    d->app.events = d->events = berth_events_new();
+    ropts.state = d->cfg->state;
+    ropts.address = socket_file(d->cfg->address);
+    ropts.default_runtime = d->cfg->default_runtime;
+    ropts.oci_binary = d->cfg->runtime_binary;
+    ropts.on_event = forward_event_cb;
+    ropts.event_arg = d->events;
+    if (berth_rt_new(&ropts, &d->rt, err) < 0 || berth_rt_start(d->rt, err) < 0)
+        return -1;
+    d->app.runtime = d->rt;
+    return 0;
+}
+
+/* GC: its first pass (startup_delay_ms) also frees what a crash left half-made: backend
+ * snapshots and blobs no record names, ingests without a record (docs/gc.md). */
+static int start_gc(struct berthd *d, struct berth_err **err)
+{
+    static const char *const names[] = {"overlayfs", "native"};
+    const struct berthd_config *cfg = d->cfg;
+    struct berth_gc_sched_opts gc_opts;
+
+    d->gc_be.content = d->content;
+    d->gc_be.snapshotters = d->gc_snaps;
+    for (size_t i = 0; i < BERTH_N(names); i++) {
         _cleanup_err_ struct berth_err *e = NULL;
-        if (berth_snap_registry_get(snaps, names[i], &gc_snaps[gc_be.n_snapshotters], &e) == 0)
-            gc_be.n_snapshotters++;
+        if (berth_snap_registry_get(d->snaps, names[i], &d->gc_snaps[d->gc_be.n_snapshotters],
+                                    &e) == 0)
+            d->gc_be.n_snapshotters++;
     }
     gc_opts.pause_threshold = cfg->gc_pause_threshold;
     gc_opts.deletion_threshold = cfg->gc_deletion_threshold;
     gc_opts.mutation_threshold = cfg->gc_mutation_threshold;
     gc_opts.schedule_delay_ms = cfg->gc_schedule_delay_ms;
     gc_opts.startup_delay_ms = cfg->gc_startup_delay_ms;
-    if (berth_gc_scheduler_start(db, &gc_be, &gc_opts, &gc, &err) < 0)
-        goto out;
-    app.gc = gc;
+    if (berth_gc_scheduler_start(d->db, &d->gc_be, &gc_opts, &d->gc, err) < 0)
+        return -1;
+    d->app.gc = d->gc;
+    return 0;
+}
+
+static int start_server(struct berthd *d, struct berth_err **err)
+{
+    const struct berthd_config *cfg = d->cfg;
+    const struct berth_service *const *svcs;
+    size_t n_svcs = berth_services_all(&svcs);
+    struct berth_server_opts sopts = {0};
 
     sopts.address = cfg->address;
     sopts.cq_threads = (unsigned)cfg->cq_threads;
     sopts.worker_threads = (unsigned)cfg->worker_threads;
     sopts.grace_ms = cfg->grace_ms ? cfg->grace_ms : 1;
     sopts.socket_gid = cfg->gid < 0 ? (unsigned)-1 : (unsigned)cfg->gid;
-    if (berth_server_new(&sopts, svcs, n_svcs, &app, &srv, &err) < 0 ||
-        berth_server_start(srv, &err) < 0)
+    sopts.max_connections = (unsigned)cfg->max_connections;
+    sopts.max_streams_per_conn = (unsigned)cfg->max_streams_per_conn;
+    sopts.max_stream_calls = (unsigned)cfg->max_stream_calls;
+    sopts.max_calls = (unsigned)cfg->max_calls;
+    sopts.preface_timeout_ms = cfg->preface_timeout_ms;
+    sopts.request_timeout_ms = cfg->request_timeout_ms;
+    sopts.idle_timeout_ms = cfg->idle_timeout_ms;
+    sopts.keepalive_ms = cfg->keepalive_ms;
+    sopts.keepalive_timeout_ms = cfg->keepalive_timeout_ms;
+    if (berth_server_new(&sopts, svcs, n_svcs, &d->app, &d->srv, err) < 0 ||
+        berth_server_start(d->srv, err) < 0)
+        return -1;
+    return berthd_health_start(socket_file(cfg->address), cfg->self_check_ms, &d->health, err);
+}
+
+static void berthd_teardown(struct berthd *d)
+{
+    berthd_health_stop(d->health);
+    berth_server_free(d->srv);
+    berth_gc_scheduler_stop(d->gc); /* no calls left: nothing writes any more */
+    berth_rt_free(d->rt);           /* shims keep running; a restart reattaches */
+    berth_events_free(d->events);
+    berth_content_store_close(d->content);
+    berth_snap_registry_close(d->snaps);
+    if (d->db)
+        berth_meta_db_set_corrupt_hook(d->db, NULL, NULL);
+    berth_meta_db_close(d->db);
+    pthread_mutex_destroy(&d->clog.mu);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
+}
+
+int berthd_run(const struct berthd_config *cfg)
+{
+    _cleanup_err_ struct berth_err *err = NULL;
+    struct berthd d = {.cfg = cfg, .lock_fd = -1};
+    struct berth_server_stats st;
+    sigset_t set;
+    int sig, code = 1;
+
+    pthread_mutex_init(&d.clog.mu, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+
+    if (prepare_dirs(cfg, &err) < 0 || lock_root(cfg->root, &d.lock_fd, &err) < 0 ||
+        check_socket_free(socket_file(cfg->address), &err) < 0 || open_stores(&d, &err) < 0 ||
+        start_runtime(&d, &err) < 0 || start_gc(&d, &err) < 0 || start_server(&d, &err) < 0)
         goto out;
 
-    log_info("serving root=%s state=%s address=%s uuid=%s pid=%d", cfg->root, cfg->state,
-             socket_file(cfg->address), berth_meta_db_uuid(db), (int)getpid());
+    berth_server_stats(d.srv, &st);
+    log_info("serving root=%s state=%s address=%s uuid=%s pid=%d max_connections=%zu", cfg->root,
+             cfg->state, socket_file(cfg->address), berth_meta_db_uuid(d.db), (int)getpid(),
+             st.conns_max);
     sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%d", socket_file(cfg->address),
                (int)getpid());
 
@@ -268,21 +393,16 @@ int berthd_run(const struct berthd_config *cfg)
     }
     log_info("received %s, stopping", strsignal(sig));
     sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-    berth_server_shutdown(srv);
-    berth_events_close(events); /* ends Subscribe streams now rather than after the grace */
-    berth_server_wait(srv);
+    berthd_health_stop(steal_ptr(d.health));
+    berth_server_shutdown(d.srv);
+    berth_events_close(d.events); /* ends Subscribe streams now rather than after the grace */
+    berth_server_wait(d.srv);
     code = 0;
 
 out:
     if (err)
         log_error("%s", err->msg);
-    berth_server_free(srv);
-    berth_gc_scheduler_stop(gc); /* no calls left: nothing writes any more */
-    berth_rt_free(rt);           /* shims keep running; a restart reattaches */
-    berth_events_free(events);
-    berth_content_store_close(content);
-    berth_snap_registry_close(snaps);
-    berth_meta_db_close(db);
+    berthd_teardown(&d);
     if (code == 0)
         log_info("stopped");
     return code;

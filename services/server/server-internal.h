@@ -1,8 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Pieces of dispatch shared by the transport (server.c) and berth_server_invoke. */
+/*
+ * Pieces of the transport shared by its files: dispatch.c (lookup, header checks, decoding;
+ * also used by berth_server_invoke), call.c (one call: references, sends, receives, the final
+ * status), cq.c (the completion-queue loop, workers, stream threads, admission), listener.c
+ * (the socket: accept, connection cap, preface check) and server.c (life cycle, channel args).
+ */
 #ifndef BERTH_SERVICES_SERVER_INTERNAL_H
 #define BERTH_SERVICES_SERVER_INTERNAL_H
 
+#include <grpc/grpc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "lib/ratelimit.h"
 #include "services/server/server.h"
 
 bool berth_server_knows_service(const struct berth_service *const *svcs, size_t n,
@@ -16,5 +26,156 @@ int berth_server_check_ns(const struct berth_method *m, const char *ns, struct b
 /* INVALID_ARGUMENT when body is not a valid desc message. */
 int berth_server_decode(const ProtobufCMessageDescriptor *desc, const void *body, size_t len,
                         ProtobufCMessage **out, struct berth_err **err);
+
+/* ---- calls (call.c, cq.c) ---- */
+
+enum tag_kind { TAG_NEW, TAG_RECV, TAG_CLOSE, TAG_FINAL, TAG_SEND, TAG_RECVOP, TAG_SHUTDOWN };
+
+struct tag {
+    enum tag_kind kind;
+    void *p;
+};
+
+struct sendq {
+    grpc_byte_buffer *bb;
+    struct sendq *next;
+};
+
+struct berth_stream {
+    struct berth_call *call;
+};
+
+struct berth_call {
+    struct berth_server *srv;
+    grpc_call *gc;
+    char *method, *ns, *lease;
+    int64_t deadline;
+    int64_t started; /* CLOCK_MONOTONIC ns */
+    const struct berth_method *m;
+    const ProtobufCMessageDescriptor *in_desc;
+    struct tag t_recv, t_close, t_final, t_send, t_recvop;
+    grpc_byte_buffer *recv_bb, *send_bb;
+    int close_cancelled;
+    atomic_bool cancelled;
+    atomic_int refs;
+    bool sent_md;
+    bool streaming;
+    bool counted;       /* holds one of srv->calls (admission) */
+    bool stream_thread; /* holds one of srv->stream_threads */
+    ProtobufCMessage *req;
+    struct berth_stream st;
+    char *status_msg;
+    enum berth_errc status_code; /* of the error sent (unary calls log it once the final
+                                  * batch is done) */
+    bool log_pending;            /* unary error to log once we know whether the client cancelled */
+
+    /* calls waiting for their request message (srv->await_mu) */
+    struct berth_call *await_prev, *await_next;
+    bool awaiting;
+
+    /* streams: everything below is guarded by mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct sendq *sq_head, *sq_tail;
+    size_t sq_len;
+    grpc_byte_buffer *inflight_bb, *recvop_bb;
+    bool send_inflight, send_failed, handler_done;
+    bool producer_waiting; /* the handler sleeps until the queue drains to SENDQ_LOW */
+    bool recv_done, recv_ok;
+    struct berth_err *final_err;
+
+    struct berth_call *next; /* worker queue */
+};
+
+struct berth_listener;
+
+struct berth_server {
+    grpc_server *gs;
+    grpc_completion_queue *cq;
+    grpc_server_credentials *creds; /* insecure: handed to every accepted connection */
+    struct berth_listener *listener;
+    const struct berth_service *const *svcs;
+    size_t n_svcs;
+    void *app;
+    unsigned n_cq, n_workers;
+    unsigned max_calls, max_stream_threads;
+    int64_t grace_ms, request_timeout_ns;
+    pthread_t *cq_threads, *workers;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* workers wait for calls; wait() waits for shutdown */
+    struct berth_call *qhead, *qtail;
+    bool stopping;      /* no new request_call posts */
+    bool shutdown_done; /* TAG_SHUTDOWN arrived */
+    bool workers_stop;
+    atomic_int live_streams;   /* stream handler threads running */
+    atomic_uint calls;         /* calls admitted and not yet freed */
+    atomic_ullong calls_total; /* every call admitted since start */
+    atomic_ullong refused_calls, refused_streams;
+    struct tag t_shutdown;
+
+    pthread_mutex_t await_mu; /* calls waiting for their request message */
+    struct berth_call *await_head;
+
+    struct berth_ratelimit *log_rl; /* repeated identical call errors and grpc log lines */
+    int64_t last_trim_ns;
+    size_t trim_conns; /* connections open at the last trim */
+};
+
+/* call.c */
+char *berth_call_slice_dup(grpc_slice s);
+void berth_call_unref(struct berth_call *c);
+/* Sends the final status (and the unary response, if any). Consumes the final reference.
+ * For streams the caller holds c->mu. */
+void berth_call_finish(struct berth_call *c, const struct berth_err *e,
+                       const struct berth_bytes *out);
+/* CQ thread: a stream send completed. */
+void berth_call_on_send_done(struct berth_call *c, bool ok);
+/* CQ thread: the final batch completed; logs a unary call's error now that it is known
+ * whether the client cancelled. */
+void berth_call_on_final(struct berth_call *c);
+int berth_call_bb_decode(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb,
+                         ProtobufCMessage **out, struct berth_err **err);
+/* Logs one failed call (rate-limited per method, code and message). */
+void berth_call_log_error(struct berth_call *c, enum berth_errc code, const char *msg);
+
+/* cq.c */
+void *berth_cq_main(void *arg);
+void *berth_worker_main(void *arg);
+void berth_cq_post_request(struct berth_server *srv);
+/* Cancels calls whose request message has not arrived within the request timeout. */
+void berth_cq_reap_stalled(struct berth_server *srv, int64_t now_ns);
+
+/* ---- the socket (listener.c) ---- */
+
+struct berth_listener_opts {
+    const char *path;                   /* unix socket path; a stale socket there is replaced */
+    unsigned socket_gid;                /* (unsigned)-1 = leave the group as is */
+    unsigned max_conns;                 /* connections served at once; more are closed at accept */
+    int64_t preface_ms;                 /* time a new connection has to send the HTTP/2 preface */
+    int64_t tick_ms;                    /* how often tick runs */
+    void (*on_conn)(void *arg, int fd); /* a connection that sent the preface (owns fd) */
+    void (*tick)(void *arg, int64_t now_ns);
+    void *arg;
+};
+
+/* Binds and listens (mode 0660, group set) without accepting yet. INTERNAL/UNAVAILABLE with
+ * the path on failure. */
+int berth_listener_open(const struct berth_listener_opts *opts, struct berth_listener **out,
+                        struct berth_err **err);
+/* Starts the accept thread. */
+int berth_listener_start(struct berth_listener *l, struct berth_err **err);
+/* Stops accepting: closes the listening socket, unlinks its path, drops connections that have
+ * not sent their preface, joins the thread. Idempotent. */
+void berth_listener_stop(struct berth_listener *l);
+void berth_listener_free(struct berth_listener *l); /* NULL-safe; stops first */
+/* Connections handed over and still open (recounted at most once per tick). */
+size_t berth_listener_conns(struct berth_listener *l);
+/* Counters for tests and metrics. */
+struct berth_listener_stats {
+    uint64_t accepted, refused_full, refused_preface, timed_out, emfile;
+    size_t open, max;
+};
+void berth_listener_stats(struct berth_listener *l, struct berth_listener_stats *out);
 
 #endif

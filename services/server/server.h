@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The gRPC transport: a gRPC C core server on a unix socket, completion-queue threads, a
- * worker pool, dispatch by full method path, the containerd-namespace/containerd-lease headers,
+ * The gRPC transport: a gRPC C core server on a unix socket we accept on ourselves, with
+ * limits on connections, streams and calls, completion-queue threads, a worker pool,
+ * dispatch by full method path, the containerd-namespace/containerd-lease headers,
  * deadlines, cancellation and the one table mapping berth error classes to gRPC status codes.
  * Handlers are plain functions over protobuf-c messages (see struct berth_method) and never see
  * a grpc_* type, so tests can call them without a socket.
@@ -84,27 +85,66 @@ void berth_svc_pack(struct berth_bytes *out, const ProtobufCMessage *msg);
 
 /* berth_errc_to_grpc() and berth_err_status_message() live in lib/status.h. */
 
+/* Defaults of the limits below, and why:
+ * - connections: 1024 (and never more than half the process's descriptor limit): kubelet,
+ *   dockerd and monitoring hold a few each, every ctr call one briefly; the rest of the
+ *   descriptors stay for the store, content ingests, shims and runc.
+ * - streams per connection: 128, advertised as HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (Go
+ *   clients queue past it; the RFC's floor is 100).
+ * - streaming calls: 1024 at once in all (each has a handler thread while it lasts: an idle
+ *   Content/Write or Subscribe holds one); past it RESOURCE_EXHAUSTED.
+ * - calls in flight: 4096 in all; past it RESOURCE_EXHAUSTED before anything is decoded. */
+#define BERTH_SERVER_DEFAULT_MAX_CONNS        1024
+#define BERTH_SERVER_DEFAULT_STREAMS_PER_CONN 128
+#define BERTH_SERVER_DEFAULT_STREAM_CALLS     1024
+#define BERTH_SERVER_DEFAULT_MAX_CALLS        4096
+
 struct berth_server_opts {
     const char *address;     /* "unix:/run/berth/berthd.sock" or a plain path */
     unsigned cq_threads;     /* 0 = 1 */
     unsigned worker_threads; /* 0 = 32 */
     unsigned socket_gid;     /* group owning the socket; (unsigned)-1 = leave as is */
     int64_t grace_ms;        /* how long shutdown waits for in-flight calls; 0 = 5000 */
+    /* Limits; 0 = the default. */
+    unsigned max_connections;      /* capped at half of RLIMIT_NOFILE */
+    unsigned max_streams_per_conn; /* HTTP/2 MAX_CONCURRENT_STREAMS */
+    unsigned max_stream_calls;     /* streaming calls served at once */
+    unsigned max_calls;            /* calls in flight */
+    int64_t preface_timeout_ms;    /* a new connection's HTTP/2 preface; 10000 */
+    int64_t request_timeout_ms;    /* a call's request message after its headers; 20000 */
+    int64_t idle_timeout_ms;       /* a connection with no calls; 600000 */
+    int64_t keepalive_ms;          /* pings on connections with calls; 120000 */
+    int64_t keepalive_timeout_ms;  /* ... and how long their ack may take; 20000 */
 };
 
-/* Creates the server, binds the socket (mode 0660) and registers services (borrowed; they
- * must outlive the server). Does not accept calls yet. */
+/* The connection limit the server applies for a wanted value (0 = the default): at most half
+ * of the current RLIMIT_NOFILE soft limit, at least 4. */
+unsigned berth_server_conn_limit(unsigned wanted);
+
+/* Creates the server, binds the socket (mode 0660; a stale socket at the path is replaced,
+ * so check first that no live server answers there) and registers services (borrowed; they
+ * must outlive the server). Does not accept connections yet. */
 int berth_server_new(const struct berth_server_opts *opts, const struct berth_service *const *svcs,
                      size_t n_svcs, void *app, struct berth_server **out, struct berth_err **err);
-/* Starts accepting calls (spawns the CQ and worker threads). */
+/* Starts accepting connections and calls (spawns the CQ, worker and accept threads). */
 int berth_server_start(struct berth_server *srv, struct berth_err **err);
-/* Thread-safe and signal-thread-safe: stop accepting, let in-flight calls finish (cancelling
- * them after the grace period). Returns immediately; berth_server_wait blocks until done. */
+/* Stops accepting (the socket file goes at once), lets in-flight calls finish (cancelling
+ * them after the grace period). Returns once the accept thread is joined; berth_server_wait
+ * blocks until the rest is done. Call from one thread (the daemon's signal loop). */
 void berth_server_shutdown(struct berth_server *srv);
 /* Waits for shutdown to complete and joins every thread. */
 void berth_server_wait(struct berth_server *srv);
 /* Frees everything (after wait). NULL-safe. */
 void berth_server_free(struct berth_server *srv);
+
+/* Counters for tests, logs and metrics. */
+struct berth_server_stats {
+    size_t conns_open, conns_max;
+    uint64_t conns_accepted, conns_refused, conns_bad_preface, accept_emfile;
+    unsigned calls_in_flight, streams_running;
+    uint64_t calls_total, calls_refused, streams_refused;
+};
+void berth_server_stats(struct berth_server *srv, struct berth_server_stats *out);
 
 /* Looks up a method by full path (for tests and the dispatcher). NULL if unknown. */
 const struct berth_method *berth_server_find(const struct berth_service *const *svcs, size_t n,
