@@ -73,8 +73,10 @@ void berth_call_unref(struct berth_call *c)
     free(c->ns);
     free(c->lease);
     free(c->status_msg);
-    if (c->counted)
+    if (c->counted) {
         atomic_fetch_sub(&srv->calls, 1);
+        berth_cq_load_release(srv, c->conn_fd, false);
+    }
     free(c);
 }
 

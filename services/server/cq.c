@@ -10,8 +10,10 @@
 #define BERTH_LOG_SUBSYS "server"
 
 #include <grpc/grpc.h>
+#include <grpc/support/alloc.h> /* gpr_free for the peer string */
 #include <grpc/support/time.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/log.h"
@@ -28,11 +30,76 @@ static void call_ctx(struct berth_call *c, struct berth_svc_ctx *ctx)
     ctx->call = c;
 }
 
+/* The connection a call came on: berthd hands connections to the core by descriptor, which
+ * names them "fd:N". */
+static int call_conn_fd(grpc_call *gc)
+{
+    char *peer = grpc_call_get_peer(gc);
+    int fd = -1;
+
+    if (peer && berth_str_has_prefix(peer, "fd:"))
+        fd = atoi(peer + 3);
+    gpr_free(peer);
+    return fd;
+}
+
+/* Takes a place among the connection's calls (or streams); false when it has none left. */
+static bool load_take(struct berth_server *srv, int fd, bool stream)
+{
+    struct conn_load *l = NULL;
+    unsigned *n;
+    bool ok;
+
+    if (fd < 0)
+        return true;
+    pthread_mutex_lock(&srv->load_mu);
+    for (size_t i = 0; i < srv->n_loads && !l; i++)
+        if (srv->loads[i].fd == fd)
+            l = &srv->loads[i];
+    if (!l) {
+        if (srv->n_loads == srv->cap_loads) {
+            srv->cap_loads = srv->cap_loads ? srv->cap_loads * 2 : 64;
+            srv->loads = berth_xrealloc(srv->loads, srv->cap_loads * sizeof(*srv->loads));
+        }
+        l = &srv->loads[srv->n_loads++];
+        *l = (struct conn_load){.fd = fd};
+    }
+    n = stream ? &l->streams : &l->calls;
+    ok = *n < srv->max_per_conn;
+    if (ok)
+        (*n)++;
+    if (!l->calls && !l->streams)
+        *l = srv->loads[--srv->n_loads];
+    pthread_mutex_unlock(&srv->load_mu);
+    return ok;
+}
+
+void berth_cq_load_release(struct berth_server *srv, int fd, bool stream)
+{
+    if (fd < 0)
+        return;
+    pthread_mutex_lock(&srv->load_mu);
+    for (size_t i = 0; i < srv->n_loads; i++) {
+        struct conn_load *l = &srv->loads[i];
+        if (l->fd != fd)
+            continue;
+        if (stream && l->streams)
+            l->streams--;
+        else if (!stream && l->calls)
+            l->calls--;
+        if (!l->calls && !l->streams)
+            *l = srv->loads[--srv->n_loads];
+        break;
+    }
+    pthread_mutex_unlock(&srv->load_mu);
+}
+
 static void release_stream_slot(struct berth_call *c)
 {
     if (c->stream_thread) {
         c->stream_thread = false;
         atomic_fetch_sub(&c->srv->live_streams, 1);
+        berth_cq_load_release(c->srv, c->conn_fd, true);
     }
 }
 
@@ -86,11 +153,13 @@ static void *stream_thread(void *arg)
 {
     struct berth_call *c = arg;
     struct berth_server *srv = c->srv;
+    int fd = c->conn_fd;
 
-    /* The slot is given back before the handler's last reference: after call_run the call
-     * may be gone. */
+    /* The slot is given back after the handler, from copies: after call_run the call may be
+     * gone. */
     c->stream_thread = false;
     call_run(c);
+    berth_cq_load_release(srv, fd, true);
     atomic_fetch_sub(&srv->live_streams, 1);
     return NULL;
 }
@@ -263,8 +332,10 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
     grpc_op op;
     struct berth_err *e = NULL;
 
+    atomic_fetch_add(&srv->calls_total, 1);
     c->srv = srv;
     c->gc = p->gc;
+    c->conn_fd = call_conn_fd(p->gc);
     c->started = berth_mono_ns();
     c->method = berth_call_slice_dup(p->details.method);
     for (size_t i = 0; i < p->md.count && !e; i++) {
@@ -307,8 +378,15 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
         reject(c, e);
         return;
     }
+    if (!load_take(srv, c->conn_fd, false)) {
+        atomic_fetch_sub(&srv->calls, 1);
+        atomic_fetch_add(&srv->refused_calls, 1);
+        berth_err_set(&e, BERTH_E_RESOURCE_EXHAUSTED, 0,
+                      "too many calls in flight on this connection (limit %u)", srv->max_per_conn);
+        reject(c, e);
+        return;
+    }
     c->counted = true;
-    atomic_fetch_add(&srv->calls_total, 1);
     c->m = berth_server_find(srv->svcs, srv->n_svcs, c->method, &c->in_desc);
     if (!c->m) {
         berth_server_unknown_method(srv->svcs, srv->n_svcs, c->method, &e);
@@ -325,6 +403,15 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
             atomic_fetch_add(&srv->refused_streams, 1);
             berth_err_set(&e, BERTH_E_RESOURCE_EXHAUSTED, 0,
                           "too many streaming calls in flight (limit %u)", srv->max_stream_threads);
+            reject(c, e);
+            return;
+        }
+        if (!load_take(srv, c->conn_fd, true)) {
+            atomic_fetch_sub(&srv->live_streams, 1);
+            atomic_fetch_add(&srv->refused_streams, 1);
+            berth_err_set(&e, BERTH_E_RESOURCE_EXHAUSTED, 0,
+                          "too many streaming calls on this connection (limit %u)",
+                          srv->max_per_conn);
             reject(c, e);
             return;
         }

@@ -193,14 +193,14 @@ static void out_of_fds(struct berth_listener *l, int errnum, int64_t now)
     uint64_t held;
     int fd;
 
+    pthread_mutex_lock(&l->mu);
+    l->st.emfile++;
+    pthread_mutex_unlock(&l->mu);
     close_fd(&l->reserve_fd);
     fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0)
         close(fd);
     l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    pthread_mutex_lock(&l->mu);
-    l->st.emfile++;
-    pthread_mutex_unlock(&l->mu);
     pause_accepting(l, now);
     if (berth_ratelimit_pass(l->rl, "emfile", 6, &held))
         log_warn("accept on \"%s\": %s: connection closed, accepting again in %d ms%s%.0llu%s",
@@ -240,10 +240,10 @@ static void on_accept(struct berth_listener *l, int64_t now)
         if (l->n_conns + l->n_pend >= l->o.max_conns && now - l->last_sweep >= SWEEP_MS * 1000000LL)
             sweep(l, now);
         if (l->n_conns + l->n_pend >= l->o.max_conns) {
-            close(fd);
             pthread_mutex_lock(&l->mu);
             l->st.refused_full++;
             pthread_mutex_unlock(&l->mu);
+            close(fd);
             if (berth_ratelimit_pass(l->rl, "full", 4, &held))
                 log_warn("connection refused: %zu connections open (limit %u)%s%.0llu%s",
                          l->n_conns + l->n_pend, l->o.max_conns, held ? " (and " : "",

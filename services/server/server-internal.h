@@ -60,8 +60,9 @@ struct berth_call {
     atomic_int refs;
     bool sent_md;
     bool streaming;
-    bool counted;       /* holds one of srv->calls (admission) */
-    bool stream_thread; /* holds one of srv->stream_threads */
+    bool counted;       /* holds one of srv->calls and of its connection's calls */
+    bool stream_thread; /* holds one of srv->live_streams and of its connection's streams */
+    int conn_fd;        /* the connection's descriptor ("fd:N" peer); -1 = unknown */
     ProtobufCMessage *req;
     struct berth_stream st;
     char *status_msg;
@@ -89,6 +90,14 @@ struct berth_call {
 
 struct berth_listener;
 
+/* What one connection holds: HTTP/2 clients that never acknowledge our SETTINGS are not held
+ * to MAX_CONCURRENT_STREAMS by the core, so the same bound is applied here, per connection,
+ * to calls in flight and to streaming calls. */
+struct conn_load {
+    int fd;
+    unsigned calls, streams;
+};
+
 struct berth_server {
     grpc_server *gs;
     grpc_completion_queue *cq;
@@ -98,7 +107,7 @@ struct berth_server {
     size_t n_svcs;
     void *app;
     unsigned n_cq, n_workers;
-    unsigned max_calls, max_stream_threads;
+    unsigned max_calls, max_stream_threads, max_per_conn;
     int64_t grace_ms, request_timeout_ns;
     pthread_t *cq_threads, *workers;
 
@@ -110,17 +119,25 @@ struct berth_server {
     bool workers_stop;
     atomic_int live_streams;   /* stream handler threads running */
     atomic_uint calls;         /* calls admitted and not yet freed */
-    atomic_ullong calls_total; /* every call admitted since start */
+    atomic_ullong calls_total; /* every call received since start, refused ones too */
     atomic_ullong refused_calls, refused_streams;
     struct tag t_shutdown;
+
+    pthread_mutex_t load_mu; /* loads: one entry per connection with calls */
+    struct conn_load *loads;
+    size_t n_loads, cap_loads;
 
     pthread_mutex_t await_mu; /* calls waiting for their request message */
     struct berth_call *await_head;
 
     struct berth_ratelimit *log_rl; /* repeated identical call errors and grpc log lines */
     int64_t last_trim_ns;
-    size_t trim_conns; /* connections open at the last trim */
+    size_t trim_conns;   /* connections open at the last trim (or the most since) */
+    uint64_t trim_calls; /* calls_total at the last trim */
 };
+
+/* cq.c: gives back a call's place among its connection's calls or streams. */
+void berth_cq_load_release(struct berth_server *srv, int fd, bool stream);
 
 /* call.c */
 char *berth_call_slice_dup(grpc_slice s);

@@ -78,16 +78,21 @@ static void on_tick(void *arg, int64_t now)
 {
     struct berth_server *srv = arg;
     size_t conns = berth_listener_conns(srv->listener);
+    uint64_t total = atomic_load(&srv->calls_total);
+    bool burst_over;
 
     berth_cq_reap_stalled(srv, now);
-    /* glibc keeps freed heap in its arenas: after a burst (a flood of connections or
-     * streams) that is most of the daemon's RSS for good. Give it back now and then, and
-     * soon after connections went away. */
+    /* glibc keeps freed heap in its arenas: after a burst (a flood of connections, calls or
+     * streams) that is most of the daemon's RSS for good. Give it back every 30 s, and soon
+     * after a burst: many connections gone, or many calls done and few left. */
+    burst_over = conns + 8 <= srv->trim_conns ||
+                 (total - srv->trim_calls >= 1000 && atomic_load(&srv->calls) < 64);
     if (now - srv->last_trim_ns >= TRIM_EVERY_NS ||
-        (conns + 8 <= srv->trim_conns && now - srv->last_trim_ns >= 2000000000LL)) {
+        (burst_over && now - srv->last_trim_ns >= 2000000000LL)) {
         malloc_trim(0);
         srv->last_trim_ns = now;
         srv->trim_conns = conns;
+        srv->trim_calls = total;
     } else if (conns > srv->trim_conns) {
         srv->trim_conns = conns;
     }
@@ -136,6 +141,9 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
         {GRPC_ARG_INTEGER,
          GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
          {.integer = (int)(opts->keepalive_timeout_ms ? opts->keepalive_timeout_ms : 20000)}},
+        /* ... as often as it takes: 1.51 stops keepalive pings after two without data sent,
+         * which would leave a quiet stream's dead client undetected. */
+        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, {.integer = 0}},
         {GRPC_ARG_INTEGER,
          GRPC_ARG_MAX_CONNECTION_IDLE_MS,
          {.integer = (int)(opts->idle_timeout_ms ? opts->idle_timeout_ms : 600000)}},
@@ -165,6 +173,8 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
     srv->max_calls = opts->max_calls ? opts->max_calls : BERTH_SERVER_DEFAULT_MAX_CALLS;
     srv->max_stream_threads =
         opts->max_stream_calls ? opts->max_stream_calls : BERTH_SERVER_DEFAULT_STREAM_CALLS;
+    srv->max_per_conn = opts->max_streams_per_conn ? opts->max_streams_per_conn
+                                                   : BERTH_SERVER_DEFAULT_STREAMS_PER_CONN;
     srv->request_timeout_ns =
         (opts->request_timeout_ms ? opts->request_timeout_ms : 20000) * 1000000LL;
     srv->t_shutdown = (struct tag){TAG_SHUTDOWN, srv};
@@ -173,6 +183,7 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cv, NULL);
     pthread_mutex_init(&srv->await_mu, NULL);
+    pthread_mutex_init(&srv->load_mu, NULL);
     srv->gs = grpc_server_create(&cargs, NULL);
     srv->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv->gs, srv->cq, NULL);
@@ -294,6 +305,8 @@ void berth_server_free(struct berth_server *srv)
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
     pthread_mutex_destroy(&srv->await_mu);
+    pthread_mutex_destroy(&srv->load_mu);
+    free(srv->loads);
     berth_ratelimit_free(srv->log_rl);
     free(srv->cq_threads);
     free(srv->workers);

@@ -156,6 +156,26 @@ EOF
     output_has "does-not-exist.toml"
 }
 
+@test "a config that is a directory and a state that is a file are refused at start-up" {
+    mkdir "$BERTH_TMP/conf.d"
+    run timeout 10 "$BERTH_BIN/berthd" --config "$BERTH_TMP/conf.d" --root "$BERTH_TMP/r" \
+        --state "$BERTH_TMP/s" --address "$BERTH_TMP/bad.sock"
+    status_is 1
+    output_has "config \"$BERTH_TMP/conf.d\" is not a regular file"
+    [ ! -e "$BERTH_TMP/bad.sock" ]
+    : >"$BERTH_TMP/state-file"
+    run timeout 10 "$BERTH_BIN/berthd" --root "$BERTH_TMP/r" --state "$BERTH_TMP/state-file" \
+        --address "$BERTH_TMP/bad.sock"
+    status_is 1
+    output_has "state \"$BERTH_TMP/state-file\" is not a directory"
+    [ ! -e "$BERTH_TMP/bad.sock" ]
+    : >"$BERTH_TMP/root-file"
+    run timeout 10 "$BERTH_BIN/berthd" --root "$BERTH_TMP/root-file" --state "$BERTH_TMP/s" \
+        --address "$BERTH_TMP/bad.sock"
+    status_is 1
+    output_has "root \"$BERTH_TMP/root-file\" is not a directory"
+}
+
 @test "bad flags are usage errors" {
     run "$BERTH_BIN/berthd" --bogus
     status_is 2

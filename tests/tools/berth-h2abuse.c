@@ -8,12 +8,16 @@
  *       each connection sends the preface, SETTINGS and PINGS PING frames, reads what the
  *       server answers (unless --no-read) and closes; prints acks=<n received in all>
  *   berth-h2abuse -a SOCK streams [-n STREAMS] [-p PATH] [--hold SEC] [--no-settings-ack]
+ *                 [--header NAME=VALUE] [--body] [--rst] [--no-read]
  *       one connection opens STREAMS gRPC streams (HEADERS without END_STREAM, no body), reads
  *       for SEC seconds and prints max_streams=<SETTINGS_MAX_CONCURRENT_STREAMS or none>,
  *       refused=<RST_STREAM REFUSED_STREAM>, reset=<other RST_STREAMs>, ended=<HEADERS with
  *       END_STREAM, i.e. calls the server answered with a status>, goaway=<0|1>; with
  *       --no-settings-ack the server's SETTINGS are never acknowledged, so its advertised
- *       stream limit never binds the connection
+ *       stream limit never binds the connection; --header adds one header to every stream,
+ *       --body sends an empty message and ends each stream (a complete unary call), --rst
+ *       cancels each stream right after opening it, --no-read never reads after the preface
+ *       (closed= then tells whether the server closed the connection)
  *   berth-h2abuse -a SOCK conns   [-c CONNS] [--hold SEC] [--preface]
  *       opens CONNS connections (sending the preface and SETTINGS with --preface, nothing
  *       otherwise), holds them SEC seconds, prints opened=<n> closed=<closed by the server>
@@ -274,11 +278,30 @@ static size_t hpack_lit(uint8_t *b, const char *name, const char *value)
     return n;
 }
 
-static int mode_streams(long streams, const char *path, int hold)
+struct stream_opts {
+    const char *path;
+    const char *header; /* "name=value" sent with every stream, or NULL */
+    bool rst;           /* RST_STREAM(CANCEL) right after each HEADERS */
+    bool body;          /* an empty gRPC message and END_STREAM after each HEADERS */
+    bool no_read;       /* read nothing after the preface exchange */
+};
+
+/* Tells whether the server closed the connection: drains what it sent without blocking. */
+static bool peer_closed(int fd)
+{
+    char b[4096];
+    ssize_t n;
+
+    while ((n = recv(fd, b, sizeof(b), MSG_DONTWAIT)) > 0)
+        ;
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static int mode_streams(long streams, const struct stream_opts *so, int hold)
 {
     struct reader *r = calloc(1, sizeof(*r));
     struct stats st = {.max_streams = -1};
-    uint8_t block[512], frame[9 + 512];
+    uint8_t block[4096], frame[9 + 4096];
     size_t blen = 0;
     long opened = 0;
     int64_t until;
@@ -290,34 +313,67 @@ static int mode_streams(long streams, const char *path, int hold)
     }
     blen += hpack_lit(block + blen, ":method", "POST");
     blen += hpack_lit(block + blen, ":scheme", "http");
-    blen += hpack_lit(block + blen, ":path", path);
+    blen += hpack_lit(block + blen, ":path", so->path);
     blen += hpack_lit(block + blen, ":authority", "localhost");
     blen += hpack_lit(block + blen, "content-type", "application/grpc");
     blen += hpack_lit(block + blen, "te", "trailers");
     blen += hpack_lit(block + blen, "containerd-namespace", "abuse");
+    if (so->header) {
+        char name[256];
+        const char *eq = strchr(so->header, '=');
+        size_t nl = eq ? (size_t)(eq - so->header) : 0;
+        if (!eq || nl >= sizeof(name) || strlen(eq + 1) > 1024) {
+            fprintf(stderr, "bad --header\n");
+            return 2;
+        }
+        memcpy(name, so->header, nl);
+        name[nl] = '\0';
+        blen += hpack_lit(block + blen, name, eq + 1);
+    }
     memcpy(frame + 9, block, blen);
     if (!send_preface(r->fd))
         goto out;
     pump(r, 100, &st);
     for (long i = 0; i < streams && !st.eof; i++) {
-        frame_hdr(frame, blen, F_HEADERS, 4 /* END_HEADERS */, (uint32_t)(2 * i + 1));
+        uint32_t sid = (uint32_t)(2 * i + 1);
+        frame_hdr(frame, blen, F_HEADERS, 4 /* END_HEADERS */, sid);
         if (!send_all(r->fd, frame, 9 + blen))
             break;
+        if (so->body) {
+            /* one empty length-prefixed gRPC message, then the end of the client's stream */
+            uint8_t d[9 + 5] = {0};
+            frame_hdr(d, 5, F_DATA, 1 /* END_STREAM */, sid);
+            if (!send_all(r->fd, d, sizeof(d)))
+                break;
+        }
+        if (so->rst) {
+            uint8_t rst[9 + 4] = {0};
+            frame_hdr(rst, 4, F_RST, 0, sid);
+            rst[12] = 8; /* CANCEL */
+            if (!send_all(r->fd, rst, sizeof(rst)))
+                break;
+        }
         opened++;
-        if (i % 64 == 63)
+        if (i % 64 == 63 && !so->no_read)
             pump(r, 0, &st);
     }
     until = now_ms() + (int64_t)hold * 1000;
-    while (!st.eof && now_ms() < until)
-        pump(r, 100, &st);
+    while (!st.eof && now_ms() < until) {
+        if (so->no_read)
+            usleep(100000);
+        else
+            pump(r, 100, &st);
+    }
+    if (so->no_read)
+        st.eof = peer_closed(r->fd);
 out:
     printf("opened=%ld max_streams=", opened);
     if (st.max_streams < 0)
         printf("none");
     else
         printf("%ld", st.max_streams);
-    printf(" refused=%ld reset=%ld ended=%ld goaway=%ld\n", st.refused, st.reset, st.ended,
-           st.goaway);
+    printf(" refused=%ld reset=%ld ended=%ld goaway=%ld closed=%d\n", st.refused, st.reset,
+           st.ended, st.goaway, st.eof ? 1 : 0);
     close(r->fd);
     free(r);
     return 0;
@@ -341,13 +397,7 @@ static int mode_conns(int conns, int hold, bool preface)
     while (now_ms() < until)
         usleep(50000);
     for (int i = 0; i < opened; i++) {
-        char b[4096];
-        ssize_t n;
-        /* Drain what the server sent; a closed connection reads EOF (or ECONNRESET). */
-        while ((n = recv(fds[i], b, sizeof(b), MSG_DONTWAIT)) > 0)
-            ;
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-            closed++;
+        closed += peer_closed(fds[i]);
         close(fds[i]);
     }
     printf("opened=%d closed=%d\n", opened, closed);
@@ -386,17 +436,24 @@ static int mode_idle(int hold, bool preface)
 static void usage(void)
 {
     fprintf(stderr, "usage: berth-h2abuse -a SOCK pings|streams|conns|idle [-c N] [-n N] "
-                    "[-p PATH] [--hold SEC] [--no-read] [--preface] [--no-settings-ack]\n");
+                    "[-p PATH] [--hold SEC] [--no-read] [--preface] [--no-settings-ack] "
+                    "[--header N=V] [--body] [--rst]\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"address", required_argument, NULL, 'a'},   {"hold", required_argument, NULL, 'H'},
-        {"no-read", no_argument, NULL, 'R'},         {"preface", no_argument, NULL, 'P'},
-        {"no-settings-ack", no_argument, NULL, 'S'}, {NULL, 0, NULL, 0},
+        {"address", required_argument, NULL, 'a'},
+        {"hold", required_argument, NULL, 'H'},
+        {"no-read", no_argument, NULL, 'R'},
+        {"preface", no_argument, NULL, 'P'},
+        {"no-settings-ack", no_argument, NULL, 'S'},
+        {"header", required_argument, NULL, 'E'},
+        {"rst", no_argument, NULL, 'T'},
+        {"body", no_argument, NULL, 'B'},
+        {NULL, 0, NULL, 0},
     };
-    const char *path = "/containerd.services.content.v1.Content/Write";
+    struct stream_opts so = {.path = "/containerd.services.content.v1.Content/Write"};
     int c, conns = 1, hold = 1;
     long n = 1;
     bool no_read = false, preface = false;
@@ -413,7 +470,16 @@ int main(int argc, char **argv)
             n = atol(optarg);
             break;
         case 'p':
-            path = optarg;
+            so.path = optarg;
+            break;
+        case 'E':
+            so.header = optarg;
+            break;
+        case 'T':
+            so.rst = true;
+            break;
+        case 'B':
+            so.body = true;
             break;
         case 'H':
             hold = atoi(optarg);
@@ -438,8 +504,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[optind], "pings") == 0)
         return mode_pings(conns, n, no_read);
-    if (strcmp(argv[optind], "streams") == 0)
-        return mode_streams(n, path, hold);
+    if (strcmp(argv[optind], "streams") == 0) {
+        so.no_read = no_read;
+        return mode_streams(n, &so, hold);
+    }
     if (strcmp(argv[optind], "conns") == 0)
         return mode_conns(conns, hold, preface);
     if (strcmp(argv[optind], "idle") == 0)
