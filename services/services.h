@@ -47,6 +47,25 @@ extern const struct berth_service berth_svc_gc;
  * with no methods yet. *out is a static array. */
 size_t berth_services_all(const struct berth_service *const **out);
 
+/* ---- listings with a filter (services/listing.c) ----
+ * A `~=` filter may cost tens of ms per record, so a listing can outlive its call; methods
+ * that match a client's filter are therefore never .nonblocking. Set the watch before listing
+ * and check after it:
+ *     berth_svc_filter_watch(f, ctx);
+ *     ... list, matching with f ...
+ *     if (berth_svc_filter_check(f, ctx, "containers", err) < 0) return -1; */
+struct berth_filter;
+/* From now on the end of ctx's call as berth_svc_ctx_done sees it (the deadline passed; the
+ * client went away or the server cancelled the call, which the transport reports for streams)
+ * stops matching with f (berth_filter_set_stop). ctx is borrowed and must outlive every later
+ * match with f. f == NULL (no filtering at all, which costs nothing) is a no-op. */
+void berth_svc_filter_watch(struct berth_filter *f, const struct berth_svc_ctx *ctx);
+/* 0 unless f was stopped by its watch; then -1 with DEADLINE_EXCEEDED ("deadline exceeded
+ * while listing <what>") when ctx's deadline has passed, else CANCELED ("call cancelled while
+ * listing <what>"). The partial result must then be dropped. NULL-safe (0). */
+int berth_svc_filter_check(const struct berth_filter *f, const struct berth_svc_ctx *ctx,
+                           const char *what, struct berth_err **err);
+
 /* Convenience for handlers. */
 static inline struct berth_services *berth_svc_app(const struct berth_svc_ctx *ctx)
 {

@@ -46,7 +46,16 @@ static int list_matching(struct berth_svc_ctx *ctx, char *const *filters, size_t
         return -1;
     if (berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0)
         return -1;
-    return berth_meta_containers_list(txn, ctx->ns, f, v, n, err);
+    berth_svc_filter_watch(f, ctx);
+    if (berth_meta_containers_list(txn, ctx->ns, f, v, n, err) < 0)
+        return -1;
+    if (berth_svc_filter_check(f, ctx, "containers", err) < 0) {
+        berth_containers_free(*v, *n);
+        *v = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
 }
 
 static int containers_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
@@ -94,6 +103,7 @@ static int containers_list_stream(struct berth_svc_ctx *ctx, const ProtobufCMess
 
     if (berth_filter_parse((const char *const *)req->filters, req->n_filters, &f, err) < 0)
         return -1;
+    berth_svc_filter_watch(f, ctx);
     while (more && ret == 0) {
         struct berth_meta_txn *txn = NULL;
         struct berth_container **v = NULL;
@@ -104,6 +114,8 @@ static int containers_list_stream(struct berth_svc_ctx *ctx, const ProtobufCMess
         ret =
             berth_meta_containers_list_page(txn, ctx->ns, f, last, STREAM_PAGE, &v, &n, &more, err);
         berth_meta_txn_abort(txn);
+        if (ret == 0)
+            ret = berth_svc_filter_check(f, ctx, "containers", err);
         /* One container per message, as containerd sends them. */
         for (size_t i = 0; i < n && ret == 0; i++) {
             Containerd__Services__Containers__V1__ListContainerMessage msg =
@@ -220,7 +232,8 @@ static int containers_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *
 
 static const struct berth_method methods[] = {
     {"Get", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .unary = containers_get},
-    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .unary = containers_list},
+    /* Not on the completion-queue thread: a `~=` filter may take long over many records. */
+    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = containers_list},
     {"ListStream", BERTH_SERVER_STREAM, BERTH_NS_REQUIRED, .server_stream = containers_list_stream},
     {"Create", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = containers_create},
     {"Update", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = containers_update},

@@ -246,11 +246,16 @@ static int content_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
 
     if (berth_filter_parse((const char *const *)req->filters, req->n_filters, &f, err) < 0)
         return -1;
+    berth_svc_filter_watch(f, ctx);
     {
         _cleanup_txn_ struct berth_meta_txn *txn = NULL;
         if (berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0 ||
             berth_meta_content_list(txn, ctx->ns, f, &v, &n, err) < 0)
             return -1;
+    }
+    if (berth_svc_filter_check(f, ctx, "content", err) < 0) {
+        berth_content_infos_free(v, n);
+        return -1;
     }
     for (size_t at = 0; at < n && ret == 0; at += LIST_CHUNK) {
         Containerd__Services__Content__V1__ListContentResponse msg =
@@ -401,6 +406,7 @@ static int content_list_statuses(struct berth_svc_ctx *ctx, const ProtobufCMessa
     plen = strlen(prefix);
     if (berth_content_ingest_list(cstore(ctx), prefix, &v, &n, err) < 0)
         return -1;
+    berth_svc_filter_watch(f, ctx);
     outs = berth_xcalloc(n ? n : 1, sizeof(*outs));
     ptrs = berth_xcalloc(n ? n : 1, sizeof(*ptrs));
     for (size_t i = 0; i < n; i++) {
@@ -409,6 +415,10 @@ static int content_list_statuses(struct berth_svc_ctx *ctx, const ProtobufCMessa
             continue;
         ptrs[resp.n_statuses] = &outs[resp.n_statuses].pb;
         resp.n_statuses++;
+    }
+    if (berth_svc_filter_check(f, ctx, "ingests", err) < 0) {
+        berth_content_statuses_free(v, n);
+        return -1;
     }
     resp.statuses = ptrs;
     berth_svc_pack(out, &resp.base);

@@ -111,9 +111,15 @@ static int images_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
 
     if (berth_filter_parse((const char *const *)req->filters, req->n_filters, &f, err) < 0)
         return -1;
-    if (berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0 ||
-        berth_meta_images_list(txn, ctx->ns, f, &v, &n, err) < 0)
+    if (berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0)
         return -1;
+    berth_svc_filter_watch(f, ctx);
+    if (berth_meta_images_list(txn, ctx->ns, f, &v, &n, err) < 0)
+        return -1;
+    if (berth_svc_filter_check(f, ctx, "images", err) < 0) {
+        berth_images_free(v, n);
+        return -1;
+    }
     outs = berth_xcalloc(n ? n : 1, sizeof(*outs));
     ptrs = berth_xcalloc(n ? n : 1, sizeof(*ptrs));
     for (size_t i = 0; i < n; i++) {
@@ -229,7 +235,8 @@ static int images_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
 
 static const struct berth_method methods[] = {
     {"Get", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .unary = images_get},
-    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .unary = images_list},
+    /* Not on the completion-queue thread: a `~=` filter may take long over many records. */
+    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = images_list},
     {"Create", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = images_create},
     {"Update", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = images_update},
     {"Delete", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = images_delete},

@@ -78,6 +78,7 @@ static int introspection_plugins(struct berth_svc_ctx *ctx, const ProtobufCMessa
 
     if (berth_filter_parse((const char *const *)req->filters, req->n_filters, &f, err) < 0)
         return -1;
+    berth_svc_filter_watch(f, ctx);
     for (size_t i = 0; i < BERTH_N(plugins); i++) {
         const struct plugin_info *p = &plugins[i];
         if (!berth_filter_match(f, plugin_field, (void *)p))
@@ -91,6 +92,8 @@ static int introspection_plugins(struct berth_svc_ctx *ctx, const ProtobufCMessa
         ptrs[n] = &pbs[n];
         n++;
     }
+    if (berth_svc_filter_check(f, ctx, "plugins", err) < 0)
+        return -1;
     resp.n_plugins = n;
     resp.plugins = ptrs;
     berth_svc_pack(out, &resp.base);
@@ -113,8 +116,9 @@ static int introspection_server(struct berth_svc_ctx *ctx, const ProtobufCMessag
 }
 
 static const struct berth_method methods[] = {
-    {"Plugins", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true,
-     .unary = introspection_plugins},
+    /* Not on the completion-queue thread: the request may carry any number of costly `~=`
+     * filters, each matched against every plugin. */
+    {"Plugins", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = introspection_plugins},
     {"Server", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true, .unary = introspection_server},
 };
 

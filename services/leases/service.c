@@ -150,9 +150,15 @@ static int leases_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     size_t n = 0;
 
     if (berth_filter_parse((const char *const *)req->filters, req->n_filters, &f, err) < 0 ||
-        berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0 ||
-        berth_meta_leases_list(txn, ctx->ns, f, &v, &n, err) < 0)
+        berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0)
         return -1;
+    berth_svc_filter_watch(f, ctx);
+    if (berth_meta_leases_list(txn, ctx->ns, f, &v, &n, err) < 0)
+        return -1;
+    if (berth_svc_filter_check(f, ctx, "leases", err) < 0) {
+        berth_leases_free(v, n);
+        return -1;
+    }
     outs = berth_xcalloc(n, sizeof(*outs));
     ptrs = berth_xcalloc(n, sizeof(*ptrs));
     for (size_t i = 0; i < n; i++) {
@@ -236,7 +242,8 @@ static int leases_list_resources(struct berth_svc_ctx *ctx, const ProtobufCMessa
 static const struct berth_method methods[] = {
     {"Create", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_create},
     {"Delete", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_delete},
-    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .unary = leases_list},
+    /* Not on the completion-queue thread: a `~=` filter may take long over many records. */
+    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_list},
     {"AddResource", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_add_resource},
     {"DeleteResource", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_delete_resource},
     {"ListResources", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true,

@@ -272,10 +272,16 @@ static int snapshots_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
 
     if (resolve(ctx, req->snapshotter, &sn, err) < 0 ||
         berth_filter_parse((const char *const *)req->filters, req->n_filters, &f, err) < 0 ||
-        berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0 ||
-        berth_meta_snapshots_list(txn, ctx->ns, sn->ops->name, f, &v, &n, err) < 0)
+        berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0)
+        return -1;
+    berth_svc_filter_watch(f, ctx);
+    if (berth_meta_snapshots_list(txn, ctx->ns, sn->ops->name, f, &v, &n, err) < 0)
         return -1;
     berth_meta_txn_abort(steal_ptr(txn));
+    if (berth_svc_filter_check(f, ctx, "snapshots", err) < 0) {
+        berth_snapshots_free(v, n);
+        return -1;
+    }
     for (size_t off = 0; off < n && ret == 0; off += LIST_CHUNK) {
         Containerd__Services__Snapshots__V1__ListSnapshotsResponse resp =
             CONTAINERD__SERVICES__SNAPSHOTS__V1__LIST_SNAPSHOTS_RESPONSE__INIT;

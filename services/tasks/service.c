@@ -278,12 +278,14 @@ static int tasks_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     Containerd__V1__Types__Process *ps, **pp;
     Google__Protobuf__Timestamp *ts;
     size_t n = 0, k = 0;
+    int ret;
 
     if (!rt)
         return -1;
     if (req->filter && *req->filter &&
         berth_filter_parse((const char *const *)&req->filter, 1, &f, err) < 0)
         return -1;
+    berth_svc_filter_watch(f, ctx);
     berth_rt_task_list(rt, ctx->ns, &v, &n);
     st = berth_xcalloc(n + 1, sizeof(*st));
     ps = berth_xcalloc(n + 1, sizeof(*ps));
@@ -300,9 +302,12 @@ static int tasks_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         pp[k] = &ps[k];
         k++;
     }
-    resp.tasks = pp;
-    resp.n_tasks = k;
-    berth_svc_pack(out, &resp.base);
+    ret = berth_svc_filter_check(f, ctx, "tasks", err);
+    if (ret == 0) {
+        resp.tasks = pp;
+        resp.n_tasks = k;
+        berth_svc_pack(out, &resp.base);
+    }
     for (size_t i = 0; i < k; i++)
         berth_rt_state_clear(&st[i]);
     free(st);
@@ -310,7 +315,7 @@ static int tasks_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     free(pp);
     free(ts);
     berth_rt_tasks_put(v, n);
-    return 0;
+    return ret;
 }
 
 static int tasks_kill(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
@@ -463,11 +468,13 @@ static int tasks_metrics(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     Containerd__Types__Metric *ms, **mp;
     Google__Protobuf__Timestamp now;
     size_t n = 0, k = 0;
+    int ret;
 
     if (!rt)
         return -1;
     if (berth_filter_parse((const char *const *)req->filters, req->n_filters, &f, err) < 0)
         return -1;
+    berth_svc_filter_watch(f, ctx);
     berth_rt_task_list(rt, ctx->ns, &v, &n);
     stats = berth_xcalloc(n + 1, sizeof(*stats));
     ms = berth_xcalloc(n + 1, sizeof(*ms));
@@ -491,16 +498,19 @@ static int tasks_metrics(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         mp[k] = &ms[k];
         k++;
     }
-    resp.metrics = mp;
-    resp.n_metrics = k;
-    berth_svc_pack(out, &resp.base);
+    ret = berth_svc_filter_check(f, ctx, "task metrics", err);
+    if (ret == 0) {
+        resp.metrics = mp;
+        resp.n_metrics = k;
+        berth_svc_pack(out, &resp.base);
+    }
     for (size_t i = 0; i < k; i++)
         protobuf_c_message_free_unpacked(&stats[i]->base, NULL);
     free(stats);
     free(ms);
     free(mp);
     berth_rt_tasks_put(v, n);
-    return 0;
+    return ret;
 }
 
 /* Wait blocks until the process exits, so it is served as a one-message server stream: that

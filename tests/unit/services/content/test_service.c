@@ -10,6 +10,7 @@
 #include "lib/sha256.h"
 #include "metadata/content.h"
 #include "services/services.h"
+#include "tests/unit/services/svc_deadline.h"
 
 #define SVC "/containerd.services.content.v1.Content/"
 
@@ -229,6 +230,40 @@ static void test_content_status_list_abort(void **state)
     assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
 }
 
+/* List (a stream) and ListStatuses with a filter end with their call. */
+static void test_content_lists_with_filter_end_with_the_deadline(void **state)
+{
+    struct env *e = *state;
+    struct berth_services app = {.db = e->meta->db, .content = e->store};
+    Containerd__Services__Content__V1__ListContentRequest creq =
+        CONTAINERD__SERVICES__CONTENT__V1__LIST_CONTENT_REQUEST__INIT;
+    Containerd__Services__Content__V1__ListStatusesRequest sreq =
+        CONTAINERD__SERVICES__CONTENT__V1__LIST_STATUSES_REQUEST__INIT;
+    char *f_none[] = {"digest~=^nothing"}, *f_ref[] = {"ref~=^op"};
+    struct berth_bytes out = {0};
+    struct berth_err *err = NULL;
+
+    /* nothing matches, so the stream sends nothing, however it ends */
+    creq.filters = f_none;
+    creq.n_filters = 1;
+    assert_ok(svc_call_deadline(&app, SVC "List", "ns1", &creq.base, 0, &out, &err), &err);
+    assert_int_equal(
+        svc_call_deadline(&app, SVC "List", "ns1", &creq.base, SVC_DEADLINE_PASSED, &out, &err),
+        -1);
+    assert_err_code(err, BERTH_E_DEADLINE_EXCEEDED);
+
+    sreq.filters = f_ref;
+    sreq.n_filters = 1;
+    assert_ok(svc_call_deadline(&app, SVC "ListStatuses", "ns1", &sreq.base, 0, &out, &err), &err);
+    berth_bytes_clear(&out);
+    assert_int_equal(svc_call_deadline(&app, SVC "ListStatuses", "ns1", &sreq.base,
+                                       SVC_DEADLINE_PASSED, &out, &err),
+                     -1);
+    assert_non_null(err);
+    assert_non_null(strstr(err->msg, "deadline exceeded while listing ingests"));
+    assert_err_code(err, BERTH_E_DEADLINE_EXCEEDED);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -238,6 +273,7 @@ int main(void)
         T(test_content_update_labels),
         T(test_content_delete_keeps_blob_file),
         T(test_content_status_list_abort),
+        T(test_content_lists_with_filter_end_with_the_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 
 #include "api/services/images/v1/images.pb-c.h"
 #include "lib/util.h"
+#include "tests/unit/services/svc_deadline.h"
 
 #define I_SVC "/containerd.services.images.v1.Images/"
 #define DG    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -144,10 +145,39 @@ static void test_images_service_crud(void **state)
     assert_err_code(err, BERTH_E_FAILED_PRECONDITION);
 }
 
+static void test_images_list_with_filter_ends_with_the_deadline(void **state)
+{
+    struct meta_env *env = *state;
+    Containerd__Services__Images__V1__ListImagesRequest req =
+        CONTAINERD__SERVICES__IMAGES__V1__LIST_IMAGES_REQUEST__INIT;
+    struct berth_services app = {.db = env->db};
+    char *filters[] = {"name~=^docker"};
+    struct berth_bytes out = {0};
+    struct berth_err *err = NULL;
+
+    assert_ok(create(env, "docker.io/library/a:1", DG, 5, NULL, &err), &err);
+    req.filters = filters;
+    req.n_filters = 1;
+    assert_ok(svc_call_deadline(&app, I_SVC "List", "default", &req.base,
+                                berth_mono_ns() + 60 * 1000000000LL, &out, &err),
+              &err);
+    berth_bytes_clear(&out);
+    /* Before: listed to the end although the call was over. */
+    assert_int_equal(svc_call_deadline(&app, I_SVC "List", "default", &req.base,
+                                       SVC_DEADLINE_PASSED, &out, &err),
+                     -1);
+    assert_non_null(err);
+    assert_non_null(strstr(err->msg, "deadline exceeded while listing images"));
+    assert_err_code(err, BERTH_E_DEADLINE_EXCEEDED);
+    assert_null(out.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_images_service_crud, meta_setup, meta_teardown),
+        cmocka_unit_test_setup_teardown(test_images_list_with_filter_ends_with_the_deadline,
+                                        meta_setup, meta_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include "api/services/leases/v1/leases.pb-c.h"
 #include "lib/util.h"
+#include "tests/unit/services/svc_deadline.h"
 
 #define L_SVC   "/containerd.services.leases.v1.Leases/"
 #define DGST    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -210,6 +211,28 @@ static void test_leases_list_filters_and_namespaces(void **state)
     assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
 }
 
+static void test_leases_list_with_filter_ends_with_the_deadline(void **state)
+{
+    struct meta_env *env = *state;
+    Containerd__Services__Leases__V1__ListRequest req =
+        CONTAINERD__SERVICES__LEASES__V1__LIST_REQUEST__INIT;
+    struct berth_services app = {.db = env->db};
+    char *filters[] = {"id~=^f"};
+    struct berth_bytes out = {0};
+    struct berth_err *err = NULL;
+
+    pb_free(create(env, "default", "foo", NULL, NULL, &err));
+    assert_null(err);
+    req.filters = filters;
+    req.n_filters = 1;
+    assert_int_equal(svc_call_deadline(&app, L_SVC "List", "default", &req.base,
+                                       SVC_DEADLINE_PASSED, &out, &err),
+                     -1);
+    assert_non_null(err);
+    assert_non_null(strstr(err->msg, "deadline exceeded while listing leases"));
+    assert_err_code(err, BERTH_E_DEADLINE_EXCEEDED);
+}
+
 static void test_leases_delete_sync_and_not_found(void **state)
 {
     struct meta_env *env = *state;
@@ -283,6 +306,7 @@ int main(void)
         T(test_leases_create_empty_id_generates_ctr_style),
         T(test_leases_need_namespace_header),
         T(test_leases_list_filters_and_namespaces),
+        T(test_leases_list_with_filter_ends_with_the_deadline),
         T(test_leases_delete_sync_and_not_found),
         T(test_leases_resources_roundtrip),
         T(test_leases_resources_errors),

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Tests for services/snapshots/service.c through the real registry (berth_server_invoke, no
  * socket) over a real store and the real backend registry in a temp dir. Only the native
- * backend is driven (nothing is mounted); List is a server stream and is covered by
- * tests/integration/snapshots.bats. */
+ * backend is driven (nothing is mounted); List is a server stream: only a List that sends
+ * nothing runs here, the rest is covered by tests/integration/snapshots.bats. */
 #include "tests/unit/helpers/svc_invoke.h"
 
 #include <string.h>
@@ -15,6 +15,7 @@
 #include "services/events/exchange.h"
 #include "services/services.h"
 #include "snapshots/snapshotter.h"
+#include "tests/unit/services/svc_deadline.h"
 
 #define S_SVC "/containerd.services.snapshots.v1.Snapshots/"
 
@@ -312,9 +313,35 @@ static void test_service_events(void **state)
     berth_events_unsubscribe(sub);
 }
 
+/* List (a stream) with a filter ends with its call. */
+static void test_service_list_with_filter_ends_with_the_deadline(void **state)
+{
+    struct env *e = *state;
+    Containerd__Services__Snapshots__V1__ListSnapshotsRequest req =
+        CONTAINERD__SERVICES__SNAPSHOTS__V1__LIST_SNAPSHOTS_REQUEST__INIT;
+    char *f_none[] = {"name~=^nothing"};
+    struct berth_bytes out = {0};
+    struct berth_err *err = NULL;
+
+    assert_ok(prepare(e, "native", "k1", NULL, false, &err), &err);
+    /* nothing matches, so the stream sends nothing, however it ends */
+    req.snapshotter = "native";
+    req.filters = f_none;
+    req.n_filters = 1;
+    assert_ok(svc_call_deadline(&e->app, S_SVC "List", "default", &req.base, 0, &out, &err), &err);
+    assert_int_equal(svc_call_deadline(&e->app, S_SVC "List", "default", &req.base,
+                                       SVC_DEADLINE_PASSED, &out, &err),
+                     -1);
+    assert_non_null(err);
+    assert_non_null(strstr(err->msg, "deadline exceeded while listing snapshots"));
+    assert_err_code(err, BERTH_E_DEADLINE_EXCEEDED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_service_list_with_filter_ends_with_the_deadline, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_service_prepare_commit_stat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_mounts_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_update_labels, setup, teardown),
