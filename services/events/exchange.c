@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Event exchange (see exchange.h). One mutex guards the subscriber list and every queue; the
- * work done under it is a filter match and a pointer push per subscriber. */
+ * work done under it is a pointer push per subscriber. Filters are matched by each subscriber
+ * on its own thread as it takes envelopes off its queue: a `~=` filter can cost milliseconds
+ * per event (more on a big published payload), and that cost must stay with whoever asked for
+ * it rather than hold every publisher, i.e. every write RPC, behind the mutex. (containerd
+ * matches in its broadcaster goroutine, which publishers wait for.) */
 #define BERTH_LOG_SUBSYS "events"
 
 #include "services/events/exchange.h"
@@ -13,15 +17,22 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/pbcheck.h" /* event payloads are client bytes */
 #include "api/registry.h"
 #include "google/protobuf/any.pb-c.h"
 #include "lib/ident.h"
 #include "lib/log.h"
 
-/* One published envelope, shared by the queues holding it. */
+/* One published envelope, shared by the queues holding it; immutable once queued apart from
+ * the lazily decoded payload. */
 struct item {
     atomic_int refs;
-    struct berth_bytes packed;
+    struct berth_bytes packed; /* the containerd.types.Envelope as sent */
+    char *ns, *topic;
+    const ProtobufCMessageDescriptor *desc; /* payload type; NULL when unknown */
+    struct berth_bytes value;               /* payload bytes, decoded on first event.* lookup */
+    _Atomic(ProtobufCMessage *) payload;
+    atomic_bool opaque; /* the payload did not decode: it has no fields */
 };
 
 struct berth_events_sub {
@@ -43,10 +54,44 @@ struct berth_events {
 
 static void item_unref(struct item *it)
 {
-    if (atomic_fetch_sub(&it->refs, 1) == 1) {
-        berth_bytes_clear(&it->packed);
-        free(it);
+    ProtobufCMessage *p;
+
+    if (atomic_fetch_sub(&it->refs, 1) != 1)
+        return;
+    p = atomic_load(&it->payload);
+    if (p)
+        protobuf_c_message_free_unpacked(p, NULL);
+    berth_bytes_clear(&it->packed);
+    berth_bytes_clear(&it->value);
+    free(it->ns);
+    free(it->topic);
+    free(it);
+}
+
+/* The decoded payload, or NULL when its type is unknown or it does not decode. Like
+ * containerd, which decodes only for event.<field> filters and then treats a payload Go's
+ * protobuf refuses as having no fields, an undecodable payload is forwarded as it came and is
+ * opaque to filters. berth_pb_check goes first: protobuf-c would cut "ab\0cd" to "ab", accept
+ * invalid UTF-8 (which Go refuses) and recurse without a depth limit. Several subscriber
+ * threads may ask at once: the first decode stored wins. */
+static const ProtobufCMessage *item_payload(struct item *it)
+{
+    ProtobufCMessage *p = atomic_load(&it->payload), *none = NULL;
+    struct berth_err *e = NULL;
+
+    if (p || !it->desc || atomic_load(&it->opaque))
+        return p;
+    if (berth_pb_check(it->desc, it->value.data, it->value.len, &e) < 0 ||
+        !(p = protobuf_c_message_unpack(it->desc, NULL, it->value.len, it->value.data))) {
+        berth_err_free(&e);
+        atomic_store(&it->opaque, true);
+        return NULL;
     }
+    if (!atomic_compare_exchange_strong(&it->payload, &none, p)) {
+        protobuf_c_message_free_unpacked(p, NULL);
+        p = none;
+    }
+    return p;
 }
 
 struct berth_events *berth_events_new(void)
@@ -96,8 +141,7 @@ int berth_events_validate_topic(const char *topic, struct berth_err **err)
 
 /* What filters see: namespace, topic, event.<field> of the decoded payload. */
 struct match_obj {
-    const char *ns, *topic;
-    const ProtobufCMessage *payload; /* may be NULL */
+    struct item *it;
     char scratch[32];
 };
 
@@ -105,23 +149,24 @@ static const char *envelope_field(void *obj, const char *const *path, size_t n, 
 {
     struct match_obj *m = obj;
     const ProtobufCFieldDescriptor *fd;
+    const ProtobufCMessage *payload;
     const char *base;
 
     *present = false;
     if (n == 1 && strcmp(path[0], "namespace") == 0) {
-        *present = m->ns && *m->ns;
-        return m->ns;
+        *present = m->it->ns && *m->it->ns;
+        return m->it->ns;
     }
     if (n == 1 && strcmp(path[0], "topic") == 0) {
-        *present = m->topic && *m->topic;
-        return m->topic;
+        *present = m->it->topic && *m->it->topic;
+        return m->it->topic;
     }
-    if (n != 2 || strcmp(path[0], "event") != 0 || !m->payload)
+    if (n != 2 || strcmp(path[0], "event") != 0 || !(payload = item_payload(m->it)))
         return NULL;
-    fd = protobuf_c_message_descriptor_get_field_by_name(m->payload->descriptor, path[1]);
+    fd = protobuf_c_message_descriptor_get_field_by_name(payload->descriptor, path[1]);
     if (!fd || fd->label == PROTOBUF_C_LABEL_REPEATED)
         return NULL;
-    base = (const char *)m->payload + fd->offset;
+    base = (const char *)payload + fd->offset;
     switch (fd->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(const char *const *)base;
@@ -147,20 +192,21 @@ static const char *envelope_field(void *obj, const char *const *path, size_t n, 
     return m->scratch;
 }
 
-/* Hands one packed envelope to every matching subscriber; consumes the caller's reference. */
-static void deliver(struct berth_events *ex, struct item *it, struct match_obj *m)
+/* Queues one envelope for every subscriber (each filters on its own thread); consumes the
+ * caller's reference. */
+static void deliver(struct berth_events *ex, struct item *it)
 {
     pthread_mutex_lock(&ex->mu);
     ex->stats.published++;
     for (struct berth_events_sub *s = ex->subs; s; s = s->next) {
-        if (s->dropped || !berth_filter_match(s->filter, envelope_field, m))
+        if (s->dropped)
             continue;
         if (s->len == s->cap) {
             /* Never wait for a reader: cut it loose instead. */
             s->dropped = true;
             ex->stats.dropped_subscribers++;
-            log_warn("dropping a subscriber %zu events behind (topic %s ns %s)", s->len, m->topic,
-                     m->ns);
+            log_warn("dropping a subscriber %zu events behind (topic %s ns %s)", s->len, it->topic,
+                     it->ns ? it->ns : "");
             pthread_cond_signal(&s->cv);
             continue;
         }
@@ -174,14 +220,21 @@ static void deliver(struct berth_events *ex, struct item *it, struct match_obj *
     item_unref(it);
 }
 
-static struct item *pack_envelope(const Containerd__Types__Envelope *env)
+/* An item for env, its payload of type desc (may be NULL) to be decoded from value (taken
+ * over). */
+static struct item *item_new(const Containerd__Types__Envelope *env,
+                             const ProtobufCMessageDescriptor *desc, struct berth_bytes value)
 {
     struct item *it = berth_xcalloc(1, sizeof(*it));
 
     atomic_store(&it->refs, 1);
     it->packed.len = protobuf_c_message_get_packed_size(&env->base);
-    it->packed.data = berth_xmalloc(it->packed.len);
+    it->packed.data = berth_xmalloc(it->packed.len ? it->packed.len : 1);
     protobuf_c_message_pack(&env->base, it->packed.data);
+    it->ns = env->namespace_ ? berth_xstrdup(env->namespace_) : NULL;
+    it->topic = env->topic ? berth_xstrdup(env->topic) : NULL;
+    it->desc = desc;
+    it->value = value;
     return it;
 }
 
@@ -191,8 +244,7 @@ void berth_events_publish(struct berth_events *ex, const char *ns, const char *t
     Containerd__Types__Envelope env = CONTAINERD__TYPES__ENVELOPE__INIT;
     Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
     Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
-    struct match_obj m = {.ns = ns, .topic = topic, .payload = payload};
-    _cleanup_free_ uint8_t *buf = NULL;
+    struct berth_bytes value = {0};
     struct timespec now;
 
     if (!ex)
@@ -201,33 +253,34 @@ void berth_events_publish(struct berth_events *ex, const char *ns, const char *t
     ts.seconds = now.tv_sec;
     ts.nanos = (int32_t)now.tv_nsec;
     any.type_url = (char *)payload->descriptor->name;
-    any.value.len = protobuf_c_message_get_packed_size(payload);
-    buf = berth_xmalloc(any.value.len);
-    protobuf_c_message_pack(payload, buf);
-    any.value.data = buf;
+    value.len = protobuf_c_message_get_packed_size(payload);
+    value.data = berth_xmalloc(value.len ? value.len : 1);
+    protobuf_c_message_pack(payload, value.data);
+    any.value.len = value.len;
+    any.value.data = value.data;
     env.timestamp = &ts;
     env.namespace_ = (char *)ns;
     env.topic = (char *)topic;
     env.event = &any;
-    deliver(ex, pack_envelope(&env), &m);
+    deliver(ex, item_new(&env, payload->descriptor, value));
 }
 
 void berth_events_forward(struct berth_events *ex, const Containerd__Types__Envelope *env)
 {
-    struct match_obj m = {.ns = env->namespace_, .topic = env->topic};
     const ProtobufCMessageDescriptor *d = NULL;
-    ProtobufCMessage *payload = NULL;
+    struct berth_bytes value = {0};
 
+    if (!ex)
+        return;
     if (env->event) {
         d = berth_api_find_message(env->event->type_url);
-        if (d)
-            payload =
-                protobuf_c_message_unpack(d, NULL, env->event->value.len, env->event->value.data);
+        if (d && env->event->value.len) {
+            value.data = berth_xmalloc(env->event->value.len);
+            memcpy(value.data, env->event->value.data, env->event->value.len);
+            value.len = env->event->value.len;
+        }
     }
-    m.payload = payload;
-    deliver(ex, pack_envelope(env), &m);
-    if (payload)
-        protobuf_c_message_free_unpacked(payload, NULL);
+    deliver(ex, item_new(env, d, value));
 }
 
 int berth_events_subscribe(struct berth_events *ex, struct berth_filter *filter, size_t queue_len,
@@ -257,12 +310,20 @@ int berth_events_subscribe(struct berth_events *ex, struct berth_filter *filter,
     return 0;
 }
 
+static bool timespec_passed(const struct timespec *until)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec > until->tv_sec ||
+           (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec);
+}
+
 int berth_events_sub_next(struct berth_events_sub *s, int timeout_ms, struct berth_bytes *out,
                           struct berth_err **err)
 {
     struct berth_events *ex = s->ex;
     struct timespec until;
-    struct item *it;
 
     out->data = NULL;
     out->len = 0;
@@ -273,32 +334,49 @@ int berth_events_sub_next(struct berth_events_sub *s, int timeout_ms, struct ber
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    pthread_mutex_lock(&ex->mu);
-    while (!s->len && !s->dropped && !ex->closed) {
-        if (pthread_cond_timedwait(&s->cv, &ex->mu, &until) == ETIMEDOUT)
-            break;
-    }
-    if (s->dropped) {
+    for (;;) {
+        struct match_obj m = {0};
+        struct item *it;
+        bool match;
+
+        pthread_mutex_lock(&ex->mu);
+        while (!s->len && !s->dropped && !ex->closed) {
+            if (pthread_cond_timedwait(&s->cv, &ex->mu, &until) == ETIMEDOUT)
+                break;
+        }
+        if (s->dropped) {
+            pthread_mutex_unlock(&ex->mu);
+            return berth_err_set(err, BERTH_E_RESOURCE_EXHAUSTED, 0,
+                                 "subscriber fell %zu events behind and was dropped", s->cap);
+        }
+        if (!s->len) {
+            bool closed = ex->closed;
+            pthread_mutex_unlock(&ex->mu);
+            if (closed)
+                return berth_err_set(err, BERTH_E_UNAVAILABLE, 0, "server is shutting down");
+            return 0;
+        }
+        it = s->ring[s->head];
+        s->head = (s->head + 1) % s->cap;
+        s->len--;
         pthread_mutex_unlock(&ex->mu);
-        return berth_err_set(err, BERTH_E_RESOURCE_EXHAUSTED, 0,
-                             "subscriber fell %zu events behind and was dropped", s->cap);
+
+        /* Outside the lock: publishers keep queueing while this subscriber's filter runs. */
+        m.it = it;
+        match = berth_filter_match(s->filter, envelope_field, &m);
+        if (match) {
+            out->data = berth_xmalloc(it->packed.len ? it->packed.len : 1);
+            memcpy(out->data, it->packed.data, it->packed.len);
+            out->len = it->packed.len;
+        }
+        item_unref(it);
+        if (match)
+            return 1;
+        /* A stopped filter (berth_filter_set_stop) matches nothing any more; a costly one
+         * over a long queue must still hand back control when the time is up. */
+        if (berth_filter_stopped(s->filter) || timespec_passed(&until))
+            return 0;
     }
-    if (!s->len) {
-        bool closed = ex->closed;
-        pthread_mutex_unlock(&ex->mu);
-        if (closed)
-            return berth_err_set(err, BERTH_E_UNAVAILABLE, 0, "server is shutting down");
-        return 0;
-    }
-    it = s->ring[s->head];
-    s->head = (s->head + 1) % s->cap;
-    s->len--;
-    pthread_mutex_unlock(&ex->mu);
-    out->data = berth_xmalloc(it->packed.len ? it->packed.len : 1);
-    memcpy(out->data, it->packed.data, it->packed.len);
-    out->len = it->packed.len;
-    item_unref(it);
-    return 1;
 }
 
 void berth_events_unsubscribe(struct berth_events_sub *s)

@@ -73,6 +73,8 @@ static int events_subscribe(struct berth_svc_ctx *ctx, const ProtobufCMessage *i
         return berth_err_set(err, BERTH_E_UNAVAILABLE, 0, "events are not enabled");
     if (berth_filter_parse((const char *const *)req->filters, req->n_filters, &f, err) < 0)
         return -1;
+    /* A costly filter over a big payload stops when the client goes away. */
+    berth_svc_filter_watch(f, ctx);
     if (berth_events_subscribe(ex, f, 0, &sub, err) < 0)
         return -1;
     f = NULL; /* owned by the subscription now */

@@ -10,6 +10,9 @@
 #include "lib/util.h"
 #include "services/events/exchange.h"
 
+/* A legal regex that costs about BERTH_REGEX_MAX_PROG steps per input byte (lib/regex.h). */
+#define COSTLY "(?:[ab]*[ab]*){999}c"
+
 static struct berth_events_sub *sub_with(struct berth_events *ex, const char *filter, size_t q)
 {
     struct berth_filter *f = NULL;
@@ -145,6 +148,128 @@ static void test_exchange_slow_subscriber_is_dropped_publisher_not_blocked(void 
     berth_events_free(ex);
 }
 
+static bool stop_now_cb(void *arg)
+{
+    (*(int *)arg)++;
+    return true;
+}
+
+/* A subscriber's costly filter runs on the subscriber's thread: publishers (every write RPC)
+ * must not wait for it, and its stop ends the matching. */
+static void test_exchange_costly_filter_does_not_hold_publishers(void **state)
+{
+    struct berth_events *ex = berth_events_new();
+    struct berth_events_sub *costly = sub_with(ex, "event.id~=" COSTLY, 0);
+    struct berth_events_sub *plain = sub_with(ex, "event.id==c3", 0);
+    struct berth_filter *f = NULL;
+    struct berth_bytes b = {0};
+    struct berth_err *err = NULL;
+    char *id = berth_xmalloc(64 * 1024 + 1);
+    Containerd__Types__Envelope *env;
+    int64_t t0, took;
+    int asked = 0;
+
+    memset(id, 'a', 64 * 1024);
+    id[64 * 1024] = '\0';
+    /* ~1 s of matching per event with the filter: before, each publish paid it. */
+    t0 = berth_mono_ns();
+    for (int i = 0; i < 4; i++)
+        publish_create(ex, "ns", id);
+    publish_create(ex, "ns", "c3");
+    took = berth_mono_ns() - t0;
+    assert_true(took < 300 * 1000000LL);
+    env = next(plain);
+    assert_non_null(env);
+    protobuf_c_message_free_unpacked(&env->base, NULL);
+
+    /* The costly subscriber's own stop ends its matching at once. */
+    {
+        const char *fs[] = {"event.id~=" COSTLY};
+        assert_ok(berth_filter_parse(fs, 1, &f, &err), &err);
+    }
+    berth_events_unsubscribe(costly);
+    assert_ok(berth_events_subscribe(ex, f, 0, &costly, &err), &err);
+    berth_filter_set_stop(f, stop_now_cb, &asked);
+    for (int i = 0; i < 4; i++)
+        publish_create(ex, "ns", id);
+    t0 = berth_mono_ns();
+    assert_int_equal(berth_events_sub_next(costly, 5000, &b, &err), 0);
+    took = berth_mono_ns() - t0;
+    assert_true(took < 300 * 1000000LL);
+    assert_true(asked >= 1);
+    free(id);
+    berth_events_unsubscribe(costly);
+    berth_events_unsubscribe(plain);
+    berth_events_free(ex);
+}
+
+/* ContainerCreate{id: the n bytes of id}, hand-encoded (protobuf-c would stop at a NUL), with
+ * a length prefix of n + extra (extra > 0: cut short). */
+static void forward_create(struct berth_events *ex, const char *id, size_t n, size_t extra)
+{
+    Containerd__Types__Envelope env = CONTAINERD__TYPES__ENVELOPE__INIT;
+    Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+    uint8_t buf[64];
+
+    assert_true(n < 60);
+    buf[0] = 1 << 3 | 2;
+    buf[1] = (uint8_t)(n + extra);
+    memcpy(buf + 2, id, n);
+    any.type_url = "containerd.events.ContainerCreate";
+    any.value.data = buf;
+    any.value.len = n + 2;
+    ts.seconds = 1700000000;
+    env.timestamp = &ts;
+    env.namespace_ = "ns";
+    env.topic = "/containers/create";
+    env.event = &any;
+    berth_events_forward(ex, &env);
+}
+
+/* A forwarded payload is checked before it is decoded for filters: one Go's protobuf would
+ * refuse (or one protobuf-c would misread) has no fields, but still reaches subscribers as it
+ * came, as containerd forwards it. */
+static void test_exchange_forward_undecodable_payload_is_opaque(void **state)
+{
+    struct berth_events *ex = berth_events_new();
+    struct berth_events_sub *by_id = sub_with(ex, "event.id==c1", 0);
+    struct berth_events_sub *by_re = sub_with(ex, "event.id~=^c1", 0);
+    struct berth_events_sub *by_topic = sub_with(ex, "topic==\"/containers/create\"", 0);
+    Containerd__Types__Envelope *env;
+    int n = 0;
+
+    forward_create(ex, "c1\0x", 4, 0);   /* protobuf-c: "c1" */
+    forward_create(ex, "c1\xff", 3, 0);  /* not UTF-8 */
+    forward_create(ex, "c1\x80x", 4, 0); /* nor this */
+    forward_create(ex, "c1", 2, 3);      /* cut: malformed */
+    forward_create(ex, "c1", 2, 0);
+    env = next(by_id);
+    assert_non_null(env);
+    assert_int_equal(env->event->value.len, 4);
+    protobuf_c_message_free_unpacked(&env->base, NULL);
+    assert_null(next(by_id));
+    env = next(by_re);
+    assert_non_null(env);
+    assert_int_equal(env->event->value.len, 4);
+    protobuf_c_message_free_unpacked(&env->base, NULL);
+    assert_null(next(by_re));
+    while ((env = next(by_topic))) {
+        if (n == 0) /* the bytes as they came */
+            assert_memory_equal(env->event->value.data,
+                                "\x0a\x04"
+                                "c1\0x",
+                                6);
+        n++;
+        protobuf_c_message_free_unpacked(&env->base, NULL);
+    }
+    assert_int_equal(n, 5);
+    berth_events_unsubscribe(by_id);
+    berth_events_unsubscribe(by_re);
+    berth_events_unsubscribe(by_topic);
+    berth_events_free(ex);
+}
+
 static void test_exchange_close_wakes_subscribers(void **state)
 {
     struct berth_events *ex = berth_events_new();
@@ -181,6 +306,8 @@ int main(void)
         cmocka_unit_test(test_exchange_envelope_is_containerd_shaped),
         cmocka_unit_test(test_exchange_filters_topic_namespace_and_fields),
         cmocka_unit_test(test_exchange_slow_subscriber_is_dropped_publisher_not_blocked),
+        cmocka_unit_test(test_exchange_costly_filter_does_not_hold_publishers),
+        cmocka_unit_test(test_exchange_forward_undecodable_payload_is_opaque),
         cmocka_unit_test(test_exchange_close_wakes_subscribers),
         cmocka_unit_test(test_events_validate_topic),
     };
