@@ -7,6 +7,8 @@
  */
 #include <string.h>
 
+#include "api/pbcheck.h" /* task options are client bytes the shim decodes */
+#include "api/registry.h"
 #include "api/runtime/task/v2/shim.pb-c.h"
 #include "api/services/tasks/v1/tasks.pb-c.h"
 #include "api/timestamp.h"
@@ -80,6 +82,22 @@ static int rootfs_of(struct berth_svc_ctx *ctx, const struct berth_container *c,
     return 0;
 }
 
+/* The shim decodes the options (containerd.runc.v1.Options) with protobuf-c, which would cut
+ * binary_name or root at a NUL byte and accept invalid UTF-8: check them as Go's protobuf
+ * would. Types the API registry does not know are other runtimes' business and pass as they
+ * are, as containerd passes them. INVALID_ARGUMENT naming the field. */
+static int check_options(const Google__Protobuf__Any *opts, const char *what,
+                         struct berth_err **err)
+{
+    const ProtobufCMessageDescriptor *d;
+
+    if (!opts || !opts->type_url || !(d = berth_api_find_message(opts->type_url)))
+        return 0;
+    if (berth_pb_check(d, opts->value.data, opts->value.len, err) < 0)
+        return berth_err_wrap(err, "%s (%s)", what, d->name);
+    return 0;
+}
+
 static int tasks_create(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
                         struct berth_bytes *out, struct berth_err **err)
 {
@@ -88,7 +106,7 @@ static int tasks_create(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         CONTAINERD__SERVICES__TASKS__V1__CREATE_TASK_RESPONSE__INIT;
     _cleanup_txn_ struct berth_meta_txn *txn = NULL;
     _cleanup_(berth_container_freep) struct berth_container *c = NULL;
-    struct berth_rt *rt = rt_of(ctx, err);
+    struct berth_rt *rt;
     struct berth_rt_create_opts o = {0};
     struct berth_mount *mounts = NULL;
     Google__Protobuf__Any opts_pb;
@@ -96,15 +114,22 @@ static int tasks_create(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     uint32_t pid = 0;
     int ret;
 
-    if (!rt)
-        return -1;
     if (req->checkpoint)
         return berth_err_set(err, BERTH_E_NOT_IMPLEMENTED, 0,
                              "checkpoint restore is not supported");
+    if (check_options(req->options, "task options", err) < 0)
+        return -1;
     if (berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0 ||
         berth_meta_containers_get(txn, ctx->ns, req->container_id, &c, err) < 0)
         return -1;
     berth_meta_txn_abort(steal_ptr(txn));
+    /* Without task options the container's runtime options go to the shim: they came in
+     * through Containers.Create, which stores them unchecked (as containerd does). */
+    if (!req->options &&
+        check_options(berth_any_to_pb(&c->runtime_options, &opts_pb), "runtime options", err) < 0)
+        return berth_err_wrap(err, "container \"%s\"", c->id);
+    if (!(rt = rt_of(ctx, err)))
+        return -1;
     if (!c->spec.present || c->spec.value.len == 0)
         return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "container \"%s\" has no spec",
                              c->id);
