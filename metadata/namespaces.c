@@ -134,6 +134,60 @@ int berth_meta_namespaces_list(struct berth_meta_txn *txn, char ***names, struct
     return 0;
 }
 
+void berth_namespaces_free(struct berth_namespace *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].name);
+        berth_labels_clear(&v[i].labels);
+    }
+    free(v);
+}
+
+struct full_acc {
+    struct berth_meta_txn *txn;
+    struct berth_namespace *v;
+    size_t n, cap;
+};
+
+static int list_full_cb(const char *key, const void *val, size_t len, void *arg,
+                        struct berth_err **err)
+{
+    _cleanup_(ns_rec_freep) Berth__Records__V1__Namespace *rec = NULL;
+    struct full_acc *acc = arg;
+    struct berth_namespace *ns;
+
+    rec = berth__records__v1__namespace__unpack(NULL, len, val);
+    if (!rec) { /* one bad record must not hide the others */
+        berth_meta_txn_report_corrupt(acc->txn, key);
+        return 0;
+    }
+    if (acc->n == acc->cap) {
+        acc->cap = acc->cap ? acc->cap * 2 : 8;
+        acc->v = berth_xrealloc(acc->v, acc->cap * sizeof(*acc->v));
+    }
+    ns = &acc->v[acc->n++];
+    memset(ns, 0, sizeof(*ns));
+    ns->name = berth_xstrdup(key + strlen(BERTH_KEY_NS_PREFIX));
+    berth_labels_from_pb(&ns->labels, (void *const *)rec->labels, rec->n_labels);
+    return 0;
+}
+
+int berth_meta_namespaces_list_labels(struct berth_meta_txn *txn, struct berth_namespace **out,
+                                      size_t *n_out, struct berth_err **err)
+{
+    struct full_acc acc = {.txn = txn};
+
+    *out = NULL;
+    *n_out = 0;
+    if (berth_meta_scan(txn, BERTH_KEY_NS_PREFIX, list_full_cb, &acc, err) < 0) {
+        berth_namespaces_free(acc.v, acc.n);
+        return -1;
+    }
+    *out = acc.v;
+    *n_out = acc.n;
+    return 0;
+}
+
 int berth_meta_namespaces_update(struct berth_meta_txn *txn, const char *name,
                                  const struct berth_labels *labels, char *const *paths,
                                  size_t n_paths, struct berth_err **err)

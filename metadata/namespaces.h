@@ -23,8 +23,22 @@ int berth_meta_namespaces_create(struct berth_meta_txn *txn, const char *name,
 /* NOT_FOUND if absent. *labels (initialised by the caller) receives a copy. */
 int berth_meta_namespaces_get(struct berth_meta_txn *txn, const char *name,
                               struct berth_labels *labels, struct berth_err **err);
-/* *names: NULL-terminated, sorted, owned by the caller (berth_strv_free). */
+/* Every namespace name, whether or not its record decodes (the GC must see every namespace).
+ * *names: NULL-terminated, sorted, owned by the caller (berth_strv_free). */
 int berth_meta_namespaces_list(struct berth_meta_txn *txn, char ***names, struct berth_err **err);
+
+/* A namespace with its labels; owns every field. */
+struct berth_namespace {
+    char *name;
+    struct berth_labels labels;
+};
+/* Frees the n namespaces and v itself. NULL-safe. */
+void berth_namespaces_free(struct berth_namespace *v, size_t n);
+/* Every namespace with its labels, sorted by name. A record that cannot be decoded is left
+ * out and reported through berth_meta_txn_report_corrupt, as the other listings do. *out (NULL
+ * when *n_out is 0) is owned by the caller (berth_namespaces_free). */
+int berth_meta_namespaces_list_labels(struct berth_meta_txn *txn, struct berth_namespace **out,
+                                      size_t *n_out, struct berth_err **err);
 /* Updates labels: paths "labels.<key>" set (or, with an empty value, delete) one label; no
  * paths replace all labels. Creates the namespace if absent. INVALID_ARGUMENT for any other
  * path or bad labels. */

@@ -81,36 +81,28 @@ static int ns_list(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct
     Containerd__Services__Namespaces__V1__ListNamespacesResponse resp =
         CONTAINERD__SERVICES__NAMESPACES__V1__LIST_NAMESPACES_RESPONSE__INIT;
     _cleanup_txn_ struct berth_meta_txn *txn = NULL;
-    _cleanup_strv_ char **names = NULL;
     _cleanup_free_ struct ns_out *outs = NULL;
     _cleanup_free_ ns_pb **ptrs = NULL;
-    struct berth_labels *labels;
-    size_t n;
-    int ret = 0;
+    struct berth_namespace *v = NULL;
+    size_t n = 0;
 
+    /* The request's filter is ignored, as containerd ignores it. */
     if (berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0 ||
-        berth_meta_namespaces_list(txn, &names, err) < 0)
+        berth_meta_namespaces_list_labels(txn, &v, &n, err) < 0)
         return -1;
-    n = berth_strv_len(names);
-    outs = berth_xcalloc(n, sizeof(*outs));
-    ptrs = berth_xcalloc(n, sizeof(*ptrs));
-    labels = berth_xcalloc(n, sizeof(*labels));
-    for (size_t i = 0; i < n && ret == 0; i++) {
-        ret = berth_meta_namespaces_get(txn, names[i], &labels[i], err);
-        ns_out_init(&outs[i], names[i], &labels[i]);
+    outs = berth_xcalloc(n ? n : 1, sizeof(*outs));
+    ptrs = berth_xcalloc(n ? n : 1, sizeof(*ptrs));
+    for (size_t i = 0; i < n; i++) {
+        ns_out_init(&outs[i], v[i].name, &v[i].labels);
         ptrs[i] = &outs[i].pb;
     }
-    if (ret == 0) {
-        resp.n_namespaces = n;
-        resp.namespaces = ptrs;
-        berth_svc_pack(out, &resp.base);
-    }
-    for (size_t i = 0; i < n; i++) {
+    resp.n_namespaces = n;
+    resp.namespaces = ptrs;
+    berth_svc_pack(out, &resp.base);
+    for (size_t i = 0; i < n; i++)
         free(outs[i].entries);
-        berth_labels_clear(&labels[i]);
-    }
-    free(labels);
-    return ret;
+    berth_namespaces_free(v, n);
+    return 0;
 }
 
 struct ns_write {
