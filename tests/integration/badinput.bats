@@ -353,3 +353,77 @@ bad_id() {
     status_is 0
     line_present "code=0 OK"
 }
+
+# containerd.runc.v1.Options as an Any: field $1 (6 binary_name, 7 root) holding hex $2.
+pb_runc_opts() {
+    pb_str 1 containerd.runc.v1.Options
+    pb_field 2 "$(pb_field "$1" "$2")"
+}
+
+@test "Tasks.Create with a NUL byte in the runc options is InvalidArgument and starts nothing" {
+    local T_SVC=/containerd.services.tasks.v1.Tasks opts
+    # CreateTaskRequest{container_id: c1, options (9): {binary_name: "ru\0nc"}}: the shim's
+    # protobuf-c would have read "ru".
+    opts="$(pb_runc_opts 6 "$(hex_of ru)00$(hex_of nc)")"
+    run rawcall -n keep "$T_SVC/Create" --hex "$(pb_str 1 c1)$(pb_field 9 "$opts")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    output_has "task options (containerd.runc.v1.Options): field binary_name"
+    output_has '"ru\x00nc"'
+    # Invalid UTF-8 in root, through the type URL ctr sends.
+    opts="$(pb_str 1 type.googleapis.com/containerd.runc.v1.Options)$(pb_field 2 "$(pb_field 7 "$(hex_of /run/)ff")")"
+    run rawcall -n keep "$T_SVC/Create" --hex "$(pb_str 1 c1)$(pb_field 9 "$opts")"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    output_has "field root"
+    output_has "not valid UTF-8"
+    run bctl -n keep tasks ls
+    status_is 0
+    [ -z "$(awk 'NR > 1' <<<"$output")" ] # the header only
+    store_unchanged
+}
+
+@test "Tasks.Create refuses a container whose runtime options hold a NUL byte" {
+    local T_SVC=/containerd.services.tasks.v1.Tasks rt
+    # Containers.Create stores runtime options as they come, as containerd does...
+    rt="$(pb_field 4 "$(pb_str 1 io.containerd.runc.v2)$(pb_field 2 "$(pb_runc_opts 7 "$(hex_of /run/x)00$(hex_of y)")")")"
+    run rawcall -n keep "$C_SVC/Create" --hex "$(pb_field 1 "$(pb_str 1 badopts)$(pb_str 3 img)$rt$(pb_field 5 "$(pb_str 1 types.containerd.io/opencontainers/runtime-spec/1/Spec)$(pb_str 2 '{}')")")"
+    status_is 0
+    line_present "code=0 OK"
+    # ...and Tasks.Create, which hands them to the shim, checks them.
+    run rawcall -n keep "$T_SVC/Create" --hex "$(pb_str 1 badopts)"
+    status_is 0
+    line_present "code=3 INVALID_ARGUMENT"
+    output_has 'container "badopts": runtime options (containerd.runc.v1.Options): field root'
+    run bctl -n keep tasks ls
+    status_is 0
+    [ -z "$(awk 'NR > 1' <<<"$output")" ] # the header only
+}
+
+@test "a published payload that does not decode is passed on but has no fields for filters" {
+    local E_SVC=/containerd.services.events.v1.Events pids
+    bctl events 'event.id==c1' >"$BERTH_TMP/by-id.ev" 2>&1 3>&- &
+    pids="$!"
+    bctl events 'topic=="/test/nul"' >"$BERTH_TMP/by-topic.ev" 2>&1 3>&- &
+    pids="$pids $!"
+    sleep 0.5
+    # PublishRequest{topic, event: ContainerCreate{id: "c1\0x"}}: containerd forwards payloads
+    # without decoding them, so this is accepted; protobuf-c would read the id as "c1".
+    run rawcall -n keep "$E_SVC/Publish" --hex "$(pb_str 1 /test/nul)$(pb_field 2 "$(pb_str 1 containerd.events.ContainerCreate)$(pb_field 2 "$(pb_field 1 "$(hex_of c1)00$(hex_of x)")")")"
+    status_is 0
+    line_present "code=0 OK"
+    # A sound one for comparison.
+    run rawcall -n keep "$E_SVC/Publish" --hex "$(pb_str 1 /test/ok)$(pb_field 2 "$(pb_str 1 containerd.events.ContainerCreate)$(pb_field 2 "$(pb_str 1 c1)")")"
+    line_present "code=0 OK"
+    for _ in $(seq 50); do
+        [ -s "$BERTH_TMP/by-id.ev" ] && [ -s "$BERTH_TMP/by-topic.ev" ] && break
+        sleep 0.1
+    done
+    sleep 0.3
+    # shellcheck disable=SC2086 # two pids
+    kill $pids 2>/dev/null
+    cat "$BERTH_TMP/by-id.ev" "$BERTH_TMP/by-topic.ev"
+    [ "$(wc -l <"$BERTH_TMP/by-topic.ev")" -eq 1 ]
+    [ "$(wc -l <"$BERTH_TMP/by-id.ev")" -eq 1 ]
+    grep -q /test/ok "$BERTH_TMP/by-id.ev"
+}
