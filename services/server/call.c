@@ -3,9 +3,10 @@
  * One call: its references, its sends and receives, its final status and the one log line a
  * failed call gets.
  *
- * References: a unary call holds one (its final batch, which also carries
- * RECV_CLOSE_ON_SERVER). A stream holds three: an early lone RECV_CLOSE_ON_SERVER batch (it
- * reports cancellation without any send), the final batch, and the handler thread.
+ * References: a unary call that runs on the CQ thread holds one (its final batch, which also
+ * carries RECV_CLOSE_ON_SERVER). One that runs on the worker pool holds two: an early lone
+ * RECV_CLOSE_ON_SERVER batch (it reports cancellation while the handler runs) and the final
+ * batch. A stream holds three: the early close batch, the final batch and the handler thread.
  *
  * Streams send asynchronously: messages queue on the call and the CQ thread starts the next
  * send when the previous one completes, so a stream costs no thread hand-off per message.
@@ -163,7 +164,7 @@ void berth_call_finish(struct berth_call *c, const struct berth_err *e,
         ops[n].data.send_status_from_server.status = GRPC_STATUS_OK;
     }
     n++;
-    if (!c->streaming) {
+    if (!c->streaming && !c->early_close) {
         ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
         ops[n].data.recv_close_on_server.cancelled = &c->close_cancelled;
         n++;
@@ -178,7 +179,7 @@ void berth_call_finish(struct berth_call *c, const struct berth_err *e,
 void berth_call_on_final(struct berth_call *c)
 {
     if (c->log_pending) {
-        if (c->close_cancelled)
+        if (c->close_cancelled || atomic_load(&c->cancelled))
             log_debug("%s ns=%s: cancelled by the client", c->method, c->ns ? c->ns : "-");
         else
             berth_call_log_error(c, c->status_code, c->status_msg);

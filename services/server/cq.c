@@ -418,6 +418,13 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
         c->stream_thread = true;
         c->streaming = true;
         atomic_store(&c->refs, 3);
+    } else if (!c->m->nonblocking) {
+        /* A worker-pool call may run long (a costly filter): it watches for its client
+         * cancelling, or the shutdown cancelling all calls, like a stream does. */
+        c->early_close = true;
+        atomic_store(&c->refs, 2);
+    }
+    if (c->streaming || c->early_close) {
         memset(&op, 0, sizeof(op));
         op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
         op.data.recv_close_on_server.cancelled = &c->close_cancelled;

@@ -60,6 +60,7 @@ struct berth_call {
     atomic_int refs;
     bool sent_md;
     bool streaming;
+    bool early_close;   /* a unary call with its own RECV_CLOSE_ON_SERVER batch (worker pool) */
     bool counted;       /* holds one of srv->calls and of its connection's calls */
     bool stream_thread; /* holds one of srv->live_streams and of its connection's streams */
     int conn_fd;        /* the connection's descriptor ("fd:N" peer); -1 = unknown */

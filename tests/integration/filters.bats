@@ -181,10 +181,6 @@ wait_log() {
 }
 
 @test "a costly images listing ends with SIGTERM" {
-    # The transport reports cancellation to unary handlers only when it starts their final
-    # batch, so berthd waits for Images.List to finish; remove this skip once it watches for
-    # cancellation while the handler runs (as it does for streams).
-    skip "unary calls do not see the server's cancellation yet (services/server)"
     local t0 took list_pid
     printf '[grpc]\nshutdown_grace_ms = 1000\n' >"$BERTH_TMP/grace.toml"
     stop_berthd --keep
