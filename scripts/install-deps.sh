@@ -9,4 +9,4 @@ apt-get install -y -q --no-install-recommends \
     liblmdb-dev lmdb-utils libarchive-dev libseccomp-dev libcurl4-openssl-dev \
     libjansson-dev libsystemd-dev libcmocka-dev \
     bats containerd runc crun valgrind clang-format \
-    busybox-static zstd
+    busybox-static zstd python3
