@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h> /* struct timespec, clockid_t */
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -99,6 +100,9 @@ void berth_bytes_clear(struct berth_bytes *b);
 int64_t berth_now_ns(void);
 /* Monotonic clock in nanoseconds. */
 int64_t berth_mono_ns(void);
+/* The time ms milliseconds from now on `clock` (CLOCK_REALTIME, CLOCK_MONOTONIC), as the
+ * absolute deadline pthread_cond_timedwait takes. */
+struct timespec berth_timespec_in(clockid_t clock, int64_t ms);
 
 bool berth_str_has_prefix(const char *s, const char *prefix);
 

@@ -78,13 +78,7 @@ static void *health_main(void *arg)
             }
             berth_err_free(&e);
         }
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += h->interval_ms / 1000;
-        until.tv_nsec += (h->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until = berth_timespec_in(CLOCK_MONOTONIC, h->interval_ms);
         pthread_mutex_lock(&h->mu);
         while (!h->stop && pthread_cond_timedwait(&h->cv, &h->mu, &until) != ETIMEDOUT)
             ;

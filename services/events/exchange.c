@@ -327,13 +327,7 @@ int berth_events_sub_next(struct berth_events_sub *s, int timeout_ms, struct ber
 
     out->data = NULL;
     out->len = 0;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = berth_timespec_in(CLOCK_REALTIME, timeout_ms);
     for (;;) {
         struct match_obj m = {0};
         struct item *it;

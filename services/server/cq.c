@@ -103,6 +103,18 @@ static void release_stream_slot(struct berth_call *c)
     }
 }
 
+/* Answers a stream that will not reach its handler: gives back its slot and the handler's
+ * reference. */
+static void stream_reject(struct berth_call *c, struct berth_err *e)
+{
+    release_stream_slot(c);
+    pthread_mutex_lock(&c->mu);
+    berth_call_finish(c, e, NULL);
+    pthread_mutex_unlock(&c->mu);
+    berth_err_free(&e);
+    berth_call_unref(c); /* no handler will run */
+}
+
 /* Runs a call's handler on the current thread and finishes it (or, for a stream with sends
  * still queued, leaves the final batch to the last send completion). */
 static void call_run(struct berth_call *c)
@@ -217,13 +229,8 @@ static void dispatch(struct berth_call *c)
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         struct berth_err *e = NULL;
-        release_stream_slot(c);
         berth_err_set(&e, BERTH_E_RESOURCE_EXHAUSTED, rc, "start stream thread");
-        pthread_mutex_lock(&c->mu);
-        berth_call_finish(c, e, NULL);
-        pthread_mutex_unlock(&c->mu);
-        berth_err_free(&e);
-        berth_call_unref(c); /* the handler's reference: no handler will run */
+        stream_reject(c, e);
     }
 }
 
@@ -443,12 +450,7 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
         await_remove(c);
         berth_err_set(&e, BERTH_E_INTERNAL, 0, "cannot read request");
         if (c->streaming) {
-            release_stream_slot(c);
-            pthread_mutex_lock(&c->mu);
-            berth_call_finish(c, e, NULL);
-            pthread_mutex_unlock(&c->mu);
-            berth_err_free(&e);
-            berth_call_unref(c); /* no handler will run */
+            stream_reject(c, e);
             return;
         }
         reject(c, e);
@@ -473,12 +475,7 @@ static void on_recv(struct berth_call *c, bool ok)
         grpc_byte_buffer_destroy(bb);
     if (e) {
         if (c->streaming) {
-            release_stream_slot(c);
-            pthread_mutex_lock(&c->mu);
-            berth_call_finish(c, e, NULL);
-            pthread_mutex_unlock(&c->mu);
-            berth_err_free(&e);
-            berth_call_unref(c); /* no handler will run */
+            stream_reject(c, e);
             return;
         }
         reject(c, e);

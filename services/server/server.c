@@ -240,13 +240,7 @@ void berth_server_wait(struct berth_server *srv)
     struct timespec until;
     bool cancelled = false;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += srv->grace_ms / 1000;
-    until.tv_nsec += (srv->grace_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = berth_timespec_in(CLOCK_REALTIME, srv->grace_ms);
     pthread_mutex_lock(&srv->mu);
     while (!srv->shutdown_done) {
         if (cancelled) {
