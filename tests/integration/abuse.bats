@@ -212,12 +212,14 @@ EOF
 
 @test "a client repeating one bad call gets one log line per interval" {
     start_berthd
+    local start=$SECONDS
     for _ in $(seq 200); do
         rawcall --no-namespace /containerd.services.containers.v1.Containers/List --empty
     done >/dev/null
     n=$(grep -c 'Containers/List ns=-: FAILED_PRECONDITION' "$LOG")
-    echo "$n log line(s) for 200 identical failed calls"
-    [ "$n" -ge 1 ] && [ "$n" -le 2 ]
+    echo "$n log line(s) for 200 identical failed calls in $((SECONDS - start)) s"
+    # one line per 10 s interval (however slow the machine), not one per call
+    [ "$n" -ge 1 ] && [ "$n" -le $(((SECONDS - start) / 10 + 2)) ]
 }
 
 @test "the self-check feeds the watchdog only while the socket answers" {
