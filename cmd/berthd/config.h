@@ -22,6 +22,7 @@ struct berthd_config {
     int64_t gid; /* socket group; -1 leaves root's */
     int64_t cq_threads;
     int64_t worker_threads;
+    int64_t listing_threads;
     int64_t grace_ms;
     int64_t max_connections; /* [grpc] limits (services/server/server.h) */
     int64_t max_streams_per_conn;

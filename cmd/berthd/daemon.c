@@ -319,6 +319,7 @@ static int start_server(struct berthd *d, struct berth_err **err)
     sopts.address = cfg->address;
     sopts.cq_threads = (unsigned)cfg->cq_threads;
     sopts.worker_threads = (unsigned)cfg->worker_threads;
+    sopts.listing_threads = (unsigned)cfg->listing_threads;
     sopts.grace_ms = cfg->grace_ms ? cfg->grace_ms : 1;
     sopts.socket_gid = cfg->gid < 0 ? (unsigned)-1 : (unsigned)cfg->gid;
     sopts.max_connections = (unsigned)cfg->max_connections;

@@ -711,7 +711,8 @@ static const struct berth_method methods[] = {
     {"Delete", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = content_delete},
     {"Read", BERTH_SERVER_STREAM, BERTH_NS_REQUIRED, .server_stream = content_read},
     {"Status", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = content_status},
-    {"ListStatuses", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = content_list_statuses},
+    {"ListStatuses", BERTH_UNARY, BERTH_NS_REQUIRED, .listing = true,
+     .unary = content_list_statuses},
     {"Write", BERTH_BIDI_STREAM, BERTH_NS_REQUIRED, .bidi = content_write},
     {"Abort", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = content_abort},
 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The completion-queue loop and where handlers run. Unary handlers that never wait run right
- * on the CQ thread; the others run on a fixed worker pool. Streaming handlers get a thread of
+ * on the CQ thread; listings that match filters run on a small pool of their own and the
+ * other unary handlers (writes) on the worker pool. Streaming handlers get a thread of
  * their own (a stream may live as long as the client wants), up to a bound. Admission keeps
  * one client from exhausting the daemon: past max_calls calls in flight or max_stream_threads
  * streams, a call is answered RESOURCE_EXHAUSTED before anything is read or decoded, and a
@@ -178,19 +179,20 @@ static void *stream_thread(void *arg)
 
 void *berth_worker_main(void *arg)
 {
-    struct berth_server *srv = arg;
+    struct berth_pool *pool = arg;
+    struct berth_server *srv = pool->srv;
 
     pthread_mutex_lock(&srv->mu);
     for (;;) {
         struct berth_call *c;
-        while (!srv->qhead && !srv->workers_stop)
-            pthread_cond_wait(&srv->cv, &srv->mu);
-        if (!srv->qhead)
+        while (!pool->head && !srv->workers_stop)
+            pthread_cond_wait(&pool->cv, &srv->mu);
+        if (!pool->head)
             break;
-        c = srv->qhead;
-        srv->qhead = c->next;
-        if (!srv->qhead)
-            srv->qtail = NULL;
+        c = pool->head;
+        pool->head = c->next;
+        if (!pool->head)
+            pool->tail = NULL;
         pthread_mutex_unlock(&srv->mu);
         call_run(c);
         pthread_mutex_lock(&srv->mu);
@@ -211,14 +213,15 @@ static void dispatch(struct berth_call *c)
             call_run(c);
             return;
         }
+        struct berth_pool *pool = c->m->listing ? &srv->listers : &srv->workers;
         pthread_mutex_lock(&srv->mu);
         c->next = NULL;
-        if (srv->qtail)
-            srv->qtail->next = c;
+        if (pool->tail)
+            pool->tail->next = c;
         else
-            srv->qhead = c;
-        srv->qtail = c;
-        pthread_cond_signal(&srv->cv);
+            pool->head = c;
+        pool->tail = c;
+        pthread_cond_signal(&pool->cv);
         pthread_mutex_unlock(&srv->mu);
         return;
     }

@@ -99,6 +99,16 @@ struct conn_load {
     unsigned calls, streams;
 };
 
+/* Threads running unary calls off the CQ thread, from one queue (guarded by srv->mu). */
+struct berth_pool {
+    struct berth_server *srv;
+    const char *name;
+    pthread_cond_t cv; /* a call was queued, or the pool stops */
+    struct berth_call *head, *tail;
+    pthread_t *threads;
+    unsigned n;
+};
+
 struct berth_server {
     grpc_server *gs;
     grpc_completion_queue *cq;
@@ -107,14 +117,16 @@ struct berth_server {
     const struct berth_service *const *svcs;
     size_t n_svcs;
     void *app;
-    unsigned n_cq, n_workers;
+    unsigned n_cq;
     unsigned max_calls, max_stream_threads, max_per_conn;
     int64_t grace_ms, request_timeout_ns;
-    pthread_t *cq_threads, *workers;
+    pthread_t *cq_threads;
+    /* writes and other unary calls that wait; listings that match filters apart, so a client
+     * busy listing can never hold the writers up */
+    struct berth_pool workers, listers;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* workers wait for calls; wait() waits for shutdown */
-    struct berth_call *qhead, *qtail;
+    pthread_cond_t cv;  /* wait() waits for shutdown */
     bool stopping;      /* no new request_call posts */
     bool shutdown_done; /* TAG_SHUTDOWN arrived */
     bool workers_stop;

@@ -168,7 +168,12 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
     srv->n_svcs = n_svcs;
     srv->app = app;
     srv->n_cq = opts->cq_threads ? opts->cq_threads : 1;
-    srv->n_workers = opts->worker_threads ? opts->worker_threads : 32;
+    srv->workers = (struct berth_pool){
+        .srv = srv, .name = "worker", .n = opts->worker_threads ? opts->worker_threads : 32};
+    srv->listers = (struct berth_pool){
+        .srv = srv, .name = "listing", .n = opts->listing_threads ? opts->listing_threads : 8};
+    pthread_cond_init(&srv->workers.cv, NULL);
+    pthread_cond_init(&srv->listers.cv, NULL);
     srv->grace_ms = opts->grace_ms ? opts->grace_ms : 5000;
     srv->max_calls = opts->max_calls ? opts->max_calls : BERTH_SERVER_DEFAULT_MAX_CALLS;
     srv->max_stream_threads =
@@ -205,19 +210,36 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
     return 0;
 }
 
+static int pool_start(struct berth_pool *pool, struct berth_err **err)
+{
+    pool->threads = berth_xcalloc(pool->n, sizeof(pthread_t));
+    for (unsigned i = 0; i < pool->n; i++) {
+        int rc = pthread_create(&pool->threads[i], NULL, berth_worker_main, pool);
+        if (rc != 0) {
+            pool->n = i; /* the ones started are joined at shutdown */
+            return berth_err_set(err, BERTH_E_INTERNAL, rc, "start %s thread", pool->name);
+        }
+    }
+    return 0;
+}
+
+static void pool_join(struct berth_pool *pool)
+{
+    for (unsigned i = 0; pool->threads && i < pool->n; i++)
+        pthread_join(pool->threads[i], NULL);
+}
+
 int berth_server_start(struct berth_server *srv, struct berth_err **err)
 {
     grpc_server_start(srv->gs);
     for (int i = 0; i < PENDING_CALLS; i++)
         berth_cq_post_request(srv);
     srv->cq_threads = berth_xcalloc(srv->n_cq, sizeof(pthread_t));
-    srv->workers = berth_xcalloc(srv->n_workers, sizeof(pthread_t));
     for (unsigned i = 0; i < srv->n_cq; i++)
         if (pthread_create(&srv->cq_threads[i], NULL, berth_cq_main, srv) != 0)
             return berth_err_set(err, BERTH_E_INTERNAL, errno, "start completion queue thread");
-    for (unsigned i = 0; i < srv->n_workers; i++)
-        if (pthread_create(&srv->workers[i], NULL, berth_worker_main, srv) != 0)
-            return berth_err_set(err, BERTH_E_INTERNAL, errno, "start worker thread");
+    if (pool_start(&srv->workers, err) < 0 || pool_start(&srv->listers, err) < 0)
+        return -1;
     return berth_listener_start(srv->listener, err);
 }
 
@@ -262,10 +284,11 @@ void berth_server_wait(struct berth_server *srv)
         usleep(1000);
     pthread_mutex_lock(&srv->mu);
     srv->workers_stop = true;
-    pthread_cond_broadcast(&srv->cv);
+    pthread_cond_broadcast(&srv->workers.cv);
+    pthread_cond_broadcast(&srv->listers.cv);
     pthread_mutex_unlock(&srv->mu);
-    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
-        pthread_join(srv->workers[i], NULL);
+    pool_join(&srv->workers);
+    pool_join(&srv->listers);
     grpc_server_destroy(srv->gs);
     srv->gs = NULL;
     grpc_completion_queue_shutdown(srv->cq);
@@ -298,12 +321,15 @@ void berth_server_free(struct berth_server *srv)
     grpc_server_credentials_release(srv->creds);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
+    pthread_cond_destroy(&srv->workers.cv);
+    pthread_cond_destroy(&srv->listers.cv);
     pthread_mutex_destroy(&srv->await_mu);
     pthread_mutex_destroy(&srv->load_mu);
     free(srv->loads);
     berth_ratelimit_free(srv->log_rl);
     free(srv->cq_threads);
-    free(srv->workers);
+    free(srv->workers.threads);
+    free(srv->listers.threads);
     free(srv);
     grpc_shutdown();
 }

@@ -69,6 +69,9 @@ struct berth_method {
     /* Unary only: the handler never waits (reads from an LMDB snapshot, no writer, no I/O
      * beyond the map), so it runs on the completion-queue thread with no hand-off. */
     bool nonblocking;
+    /* Unary only: a listing that matches a client's filter (may take long): runs on the
+     * listing pool, apart from writes, so no client busy listing holds the writers up. */
+    bool listing;
     berth_unary_fn unary;
     berth_server_stream_fn server_stream;
     berth_bidi_stream_fn bidi;
@@ -100,11 +103,12 @@ void berth_svc_pack(struct berth_bytes *out, const ProtobufCMessage *msg);
 #define BERTH_SERVER_DEFAULT_MAX_CALLS        4096
 
 struct berth_server_opts {
-    const char *address;     /* "unix:/run/berth/berthd.sock" or a plain path */
-    unsigned cq_threads;     /* 0 = 1 */
-    unsigned worker_threads; /* 0 = 32 */
-    unsigned socket_gid;     /* group owning the socket; (unsigned)-1 = leave as is */
-    int64_t grace_ms;        /* how long shutdown waits for in-flight calls; 0 = 5000 */
+    const char *address;      /* "unix:/run/berth/berthd.sock" or a plain path */
+    unsigned cq_threads;      /* 0 = 1 */
+    unsigned worker_threads;  /* 0 = 32 */
+    unsigned listing_threads; /* methods marked .listing; 0 = 8 */
+    unsigned socket_gid;      /* group owning the socket; (unsigned)-1 = leave as is */
+    int64_t grace_ms;         /* how long shutdown waits for in-flight calls; 0 = 5000 */
     /* Limits; 0 = the default. */
     unsigned max_connections;      /* capped at half of RLIMIT_NOFILE */
     unsigned max_streams_per_conn; /* HTTP/2 MAX_CONCURRENT_STREAMS */

@@ -565,7 +565,7 @@ static const struct berth_method methods[] = {
     {"Delete", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_delete},
     {"DeleteProcess", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_delete_process},
     {"Get", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_get},
-    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_list},
+    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .listing = true, .unary = tasks_list},
     {"Kill", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_kill},
     {"Exec", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_exec},
     {"ResizePty", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_resize_pty},
@@ -575,7 +575,7 @@ static const struct berth_method methods[] = {
     {"ListPids", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_list_pids},
     {"Checkpoint", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_checkpoint},
     {"Update", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_update},
-    {"Metrics", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = tasks_metrics},
+    {"Metrics", BERTH_UNARY, BERTH_NS_REQUIRED, .listing = true, .unary = tasks_metrics},
     {"Wait", BERTH_SERVER_STREAM, BERTH_NS_REQUIRED, .server_stream = tasks_wait},
 };
 

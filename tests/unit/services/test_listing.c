@@ -68,9 +68,10 @@ static void test_filter_watch_without_filter_is_a_no_op(void **state)
     assert_ok(berth_svc_filter_check(NULL, &ctx, "things", &err), &err);
 }
 
-/* A unary method whose request carries filters must run on the worker pool: a `~=` filter
- * may cost tens of ms per record, and the completion-queue thread serves every other call. */
-static void test_filtered_methods_are_not_nonblocking(void **state)
+/* A unary method whose request carries filters must run on the listing pool: a `~=` filter
+ * may cost tens of ms per record, the completion-queue thread serves every other call, and the
+ * worker pool serves writes. */
+static void test_filtered_methods_run_on_the_listing_pool(void **state)
 {
     const struct berth_service *const *svcs;
     size_t n = berth_services_all(&svcs), checked = 0;
@@ -92,6 +93,8 @@ static void test_filtered_methods_are_not_nonblocking(void **state)
                 continue;
             if (m->nonblocking)
                 fail_msg("%s matches filters on the completion-queue thread", path);
+            if (m->kind == BERTH_UNARY && !m->listing)
+                fail_msg("%s matches filters on the worker pool (mark it .listing)", path);
             checked++;
         }
     }
@@ -104,7 +107,7 @@ int main(void)
         cmocka_unit_test(test_filter_watch_live_call_matches_and_checks_ok),
         cmocka_unit_test(test_filter_watch_passed_deadline_is_deadline_exceeded),
         cmocka_unit_test(test_filter_watch_without_filter_is_a_no_op),
-        cmocka_unit_test(test_filtered_methods_are_not_nonblocking),
+        cmocka_unit_test(test_filtered_methods_run_on_the_listing_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
