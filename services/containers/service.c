@@ -233,7 +233,8 @@ static int containers_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *
 static const struct berth_method methods[] = {
     {"Get", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .unary = containers_get},
     /* Not on the completion-queue thread: a `~=` filter may take long over many records. */
-    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .listing = true, .unary = containers_list},
+    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .listing = true,
+     .unary = containers_list},
     {"ListStream", BERTH_SERVER_STREAM, BERTH_NS_REQUIRED, .server_stream = containers_list_stream},
     {"Create", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = containers_create},
     {"Update", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = containers_update},

@@ -236,7 +236,8 @@ static int images_delete(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
 static const struct berth_method methods[] = {
     {"Get", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .unary = images_get},
     /* Not on the completion-queue thread: a `~=` filter may take long over many records. */
-    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .listing = true, .unary = images_list},
+    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .listing = true,
+     .unary = images_list},
     {"Create", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = images_create},
     {"Update", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = images_update},
     {"Delete", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = images_delete},

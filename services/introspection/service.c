@@ -118,7 +118,8 @@ static int introspection_server(struct berth_svc_ctx *ctx, const ProtobufCMessag
 static const struct berth_method methods[] = {
     /* Not on the completion-queue thread: the request may carry any number of costly `~=`
      * filters, each matched against every plugin. */
-    {"Plugins", BERTH_UNARY, BERTH_NS_OPTIONAL, .listing = true, .unary = introspection_plugins},
+    {"Plugins", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true, .listing = true,
+     .unary = introspection_plugins},
     {"Server", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true, .unary = introspection_server},
 };
 

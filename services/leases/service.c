@@ -243,7 +243,8 @@ static const struct berth_method methods[] = {
     {"Create", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_create},
     {"Delete", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_delete},
     /* Not on the completion-queue thread: a `~=` filter may take long over many records. */
-    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .listing = true, .unary = leases_list},
+    {"List", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true, .listing = true,
+     .unary = leases_list},
     {"AddResource", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_add_resource},
     {"DeleteResource", BERTH_UNARY, BERTH_NS_REQUIRED, .unary = leases_delete_resource},
     {"ListResources", BERTH_UNARY, BERTH_NS_REQUIRED, .nonblocking = true,

@@ -201,6 +201,30 @@ void *berth_worker_main(void *arg)
     return NULL;
 }
 
+/* True when a listing's request carries a filter ("filters" or "filter", non-empty). Without
+ * one a listing is a bounded read and stays on the CQ thread. */
+static bool has_filter(const ProtobufCMessage *req)
+{
+    static const char *const names[] = {"filters", "filter"};
+
+    for (size_t i = 0; i < BERTH_N(names); i++) {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(req->descriptor, names[i]);
+        const char *base = (const char *)req;
+        if (!f || f->type != PROTOBUF_C_TYPE_STRING)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            if (*(const size_t *)(base + f->quantifier_offset) > 0)
+                return true;
+        } else {
+            const char *v = *(const char *const *)(base + f->offset);
+            if (v && *v)
+                return true;
+        }
+    }
+    return false;
+}
+
 static void dispatch(struct berth_call *c)
 {
     struct berth_server *srv = c->srv;
@@ -209,11 +233,25 @@ static void dispatch(struct berth_call *c)
     int rc;
 
     if (!c->streaming) {
-        if (c->m->nonblocking) {
+        struct berth_pool *pool;
+        grpc_op op;
+        if (c->m->nonblocking && (!c->m->listing || !has_filter(c->req))) {
             call_run(c);
             return;
         }
-        struct berth_pool *pool = c->m->listing ? &srv->listers : &srv->workers;
+        /* A call for a pool may run long (a costly filter): it watches for its client
+         * cancelling, or the shutdown cancelling all calls, while it runs, as a stream does.
+         * Nothing else holds a reference yet (no final batch before a handler). */
+        c->early_close = true;
+        atomic_store(&c->refs, 2);
+        memset(&op, 0, sizeof(op));
+        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        op.data.recv_close_on_server.cancelled = &c->close_cancelled;
+        if (grpc_call_start_batch(c->gc, &op, 1, &c->t_close, NULL) != GRPC_CALL_OK) {
+            c->early_close = false;
+            atomic_store(&c->refs, 1);
+        }
+        pool = c->m->listing ? &srv->listers : &srv->workers;
         pthread_mutex_lock(&srv->mu);
         c->next = NULL;
         if (pool->tail)
@@ -428,13 +466,8 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
         c->stream_thread = true;
         c->streaming = true;
         atomic_store(&c->refs, 3);
-    } else if (!c->m->nonblocking) {
-        /* A worker-pool call may run long (a costly filter): it watches for its client
-         * cancelling, or the shutdown cancelling all calls, like a stream does. */
-        c->early_close = true;
-        atomic_store(&c->refs, 2);
     }
-    if (c->streaming || c->early_close) {
+    if (c->streaming) {
         memset(&op, 0, sizeof(op));
         op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
         op.data.recv_close_on_server.cancelled = &c->close_cancelled;

@@ -145,8 +145,9 @@ struct berth_server {
 
     struct berth_ratelimit *log_rl; /* repeated identical call errors and grpc log lines */
     int64_t last_trim_ns;
-    size_t trim_conns;   /* connections open at the last trim (or the most since) */
-    uint64_t trim_calls; /* calls_total at the last trim */
+    size_t trim_conns;     /* connections open at the last trim (or the most since) */
+    uint64_t trim_calls;   /* calls_total at the last trim */
+    uint64_t trim_refused; /* refused calls and streams at the last trim */
 };
 
 /* cq.c: gives back a call's place among its connection's calls or streams. */

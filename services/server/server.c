@@ -79,20 +79,24 @@ static void on_tick(void *arg, int64_t now)
     struct berth_server *srv = arg;
     size_t conns = berth_listener_conns(srv->listener);
     uint64_t total = atomic_load(&srv->calls_total);
+    uint64_t refused = atomic_load(&srv->refused_calls) + atomic_load(&srv->refused_streams);
     bool burst_over;
 
     berth_cq_reap_stalled(srv, now);
     /* glibc keeps freed heap in its arenas: after a burst (a flood of connections, calls or
      * streams) that is most of the daemon's RSS for good. Give it back every 30 s, and soon
-     * after a burst: many connections gone, or many calls done and few left. */
+     * after a burst: many connections gone, many calls done and few left, or many calls
+     * refused (a flood still holding its admitted calls open). */
     burst_over = conns + 8 <= srv->trim_conns ||
-                 (total - srv->trim_calls >= 1000 && atomic_load(&srv->calls) < 64);
+                 (total - srv->trim_calls >= 1000 && atomic_load(&srv->calls) < 64) ||
+                 refused - srv->trim_refused >= 1000;
     if (now - srv->last_trim_ns >= TRIM_EVERY_NS ||
         (burst_over && now - srv->last_trim_ns >= 2000000000LL)) {
         malloc_trim(0);
         srv->last_trim_ns = now;
         srv->trim_conns = conns;
         srv->trim_calls = total;
+        srv->trim_refused = refused;
     } else if (conns > srv->trim_conns) {
         srv->trim_conns = conns;
     }

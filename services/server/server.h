@@ -69,8 +69,10 @@ struct berth_method {
     /* Unary only: the handler never waits (reads from an LMDB snapshot, no writer, no I/O
      * beyond the map), so it runs on the completion-queue thread with no hand-off. */
     bool nonblocking;
-    /* Unary only: a listing that matches a client's filter (may take long): runs on the
-     * listing pool, apart from writes, so no client busy listing holds the writers up. */
+    /* Unary only: a listing that may match a client's filter (and then take long). A call
+     * whose request carries a filter ("filters"/"filter" not empty) runs on the listing pool,
+     * apart from writes, so no client busy listing holds the writers up; one without runs
+     * where .nonblocking says. */
     bool listing;
     berth_unary_fn unary;
     berth_server_stream_fn server_stream;

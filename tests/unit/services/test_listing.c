@@ -91,10 +91,9 @@ static void test_filtered_methods_run_on_the_listing_pool(void **state)
             /* Namespaces.List ignores its filter, as containerd does. */
             if (strcmp(path, "/containerd.services.namespaces.v1.Namespaces/List") == 0)
                 continue;
-            if (m->nonblocking)
-                fail_msg("%s matches filters on the completion-queue thread", path);
             if (m->kind == BERTH_UNARY && !m->listing)
-                fail_msg("%s matches filters on the worker pool (mark it .listing)", path);
+                fail_msg("%s matches filters on the %s (mark it .listing)", path,
+                         m->nonblocking ? "completion-queue thread" : "worker pool");
             checked++;
         }
     }
