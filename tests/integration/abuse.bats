@@ -105,7 +105,8 @@ wait_for() {
     # The probe: one connection, 10,000 idle Content/Write streams, 10,045 threads. A client
     # that never acknowledges SETTINGS is not held to 128 streams by the core; berthd holds
     # each connection to 128 streaming calls itself, and other clients are not affected.
-    h2 streams -n 10000 --no-settings-ack --hold 6 >"$BERTH_TMP/flood" &
+    anon0=$(proc_kb RssAnon)
+    h2 streams -n 10000 --no-settings-ack --hold 12 >"$BERTH_TMP/flood" &
     flood=$!
     busy() { [ "$(nthreads)" -ge $((t0 + 128)) ]; }
     wait_for busy
@@ -113,6 +114,14 @@ wait_for() {
     peak=$(nthreads)
     echo "one connection: ${t0} threads idle, ${peak} under the flood, RSS $(proc_kb VmRSS) kB"
     [ "$peak" -le $((t0 + 128 + 8)) ]
+    # what the 9,872 refused streams freed goes back while the flood still holds its 128
+    for _ in $(seq 50); do
+        [ "$(proc_kb RssAnon)" -lt $((anon0 + 65536)) ] && break
+        sleep 0.1
+    done
+    echo "RssAnon ${anon0} kB idle, $(proc_kb RssAnon) kB while the flood holds its streams"
+    [ "$(proc_kb RssAnon)" -lt $((anon0 + 65536)) ]
+    kill -0 "$flood"
     run timeout 1 ctr --address "$SOCK" events
     [ "$status" -eq 124 ] # still streaming when the timeout ended it
     serving
