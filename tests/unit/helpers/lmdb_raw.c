@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -52,4 +53,12 @@ void berth_test_tmpfs_umount(const char *dir)
 {
     if (dir)
         (void)umount2(dir, MNT_DETACH);
+}
+
+void berth_test_corrupt_seen_cb(void *arg, const char *key)
+{
+    struct berth_test_corrupt_seen *s = arg;
+
+    s->n++;
+    snprintf(s->last, sizeof(s->last), "%s", key);
 }

@@ -22,4 +22,11 @@ bool berth_test_tmpfs_mount(const char *dir, size_t size);
 /* Lazily unmounts dir; NULL-safe. */
 void berth_test_tmpfs_umount(const char *dir);
 
+/* A corrupt-record hook (metadata/db.h) that counts reports and keeps the last key. */
+struct berth_test_corrupt_seen {
+    int n;
+    char last[64];
+};
+void berth_test_corrupt_seen_cb(void *arg, const char *key);
+
 #endif

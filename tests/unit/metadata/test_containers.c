@@ -321,25 +321,13 @@ static void test_namespaces_lifecycle(void **state)
     berth_container_free(c);
 }
 
-struct seen {
-    int n;
-    char last[64];
-};
-
-static void seen_cb(void *arg, const char *key)
-{
-    struct seen *s = arg;
-    s->n++;
-    snprintf(s->last, sizeof(s->last), "%s", key);
-}
-
 static void test_containers_list_skips_and_reports_a_corrupt_record(void **state)
 {
     struct meta_env *env = *state;
     struct berth_err *err = NULL;
     struct berth_container *c = NULL, **v = NULL;
     struct berth_meta_txn *txn = NULL;
-    struct seen seen = {0};
+    struct berth_test_corrupt_seen seen = {0};
     size_t n = 0;
     struct op o;
 
@@ -353,7 +341,7 @@ static void test_containers_list_skips_and_reports_a_corrupt_record(void **state
     }
     /* garbage where c1's value was */
     meta_raw_put(env, "c/n1/c1", BERTH_TEST_GARBAGE, BERTH_TEST_GARBAGE_LEN);
-    berth_meta_db_set_corrupt_hook(env->db, seen_cb, &seen);
+    berth_meta_db_set_corrupt_hook(env->db, berth_test_corrupt_seen_cb, &seen);
 
     /* Before: the whole listing failed with INTERNAL. */
     assert_ok(berth_meta_txn_begin_read(env->db, &txn, &err), &err);

@@ -365,31 +365,19 @@ static void test_update_on_full_disk_is_resource_exhausted_and_recovers(void **s
     berth_meta_db_close(db);
 }
 
-struct seen {
-    int n;
-    char last[64];
-};
-
-static void seen_cb(void *arg, const char *key)
-{
-    struct seen *s = arg;
-    s->n++;
-    snprintf(s->last, sizeof(s->last), "%s", key);
-}
-
 static void test_corrupt_reports_go_to_the_txn_hook_else_the_store_hook(void **state)
 {
     struct meta_env *env = *state;
     struct berth_err *err = NULL;
     struct berth_meta_txn *txn = NULL;
-    struct seen store = {0}, own = {0};
+    struct berth_test_corrupt_seen store = {0}, own = {0};
 
-    berth_meta_db_set_corrupt_hook(env->db, seen_cb, &store);
+    berth_meta_db_set_corrupt_hook(env->db, berth_test_corrupt_seen_cb, &store);
     assert_ok(berth_meta_txn_begin_read(env->db, &txn, &err), &err);
     berth_meta_txn_report_corrupt(txn, "c/x/a");
     assert_int_equal(store.n, 1);
     assert_string_equal(store.last, "c/x/a");
-    berth_meta_txn_set_corrupt_hook(txn, seen_cb, &own);
+    berth_meta_txn_set_corrupt_hook(txn, berth_test_corrupt_seen_cb, &own);
     berth_meta_txn_report_corrupt(txn, "c/x/b");
     assert_int_equal(store.n, 1);
     assert_int_equal(own.n, 1);

@@ -9,18 +9,6 @@
 #include "metadata/namespaces.h"
 #include "tests/unit/helpers/lmdb_raw.h"
 
-struct seen {
-    int n;
-    char last[64];
-};
-
-static void seen_cb(void *arg, const char *key)
-{
-    struct seen *s = arg;
-    s->n++;
-    snprintf(s->last, sizeof(s->last), "%s", key);
-}
-
 struct ns_op {
     const char *name;
     const struct berth_labels *labels;
@@ -78,7 +66,7 @@ static void test_namespaces_list_labels_skips_and_reports_a_corrupt_record(void 
     struct berth_meta_txn *txn = NULL;
     struct berth_namespace *v = NULL;
     struct berth_labels got = {0};
-    struct seen seen = {0};
+    struct berth_test_corrupt_seen seen = {0};
     char **names = NULL;
     size_t n = 0;
 
@@ -86,7 +74,7 @@ static void test_namespaces_list_labels_skips_and_reports_a_corrupt_record(void 
     create(env, "n1", NULL, NULL);
     create(env, "n2", "k", "v");
     meta_raw_put(env, "ns/n1", BERTH_TEST_GARBAGE, BERTH_TEST_GARBAGE_LEN);
-    berth_meta_db_set_corrupt_hook(env->db, seen_cb, &seen);
+    berth_meta_db_set_corrupt_hook(env->db, berth_test_corrupt_seen_cb, &seen);
 
     assert_ok(berth_meta_txn_begin_read(env->db, &txn, &err), &err);
     /* Before: the service listed names and then failed on the get of n1 (DATA_LOSS). */
