@@ -4,6 +4,7 @@
 #include "lib/ratelimit.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "lib/util.h"
@@ -87,4 +88,13 @@ bool berth_ratelimit_pass(struct berth_ratelimit *rl, const void *key, size_t le
                           uint64_t *suppressed)
 {
     return berth_ratelimit_pass_at(rl, key, len, berth_mono_ns(), suppressed);
+}
+
+const char *berth_ratelimit_note(uint64_t held, char buf[BERTH_RATELIMIT_NOTE_MAX])
+{
+    buf[0] = '\0';
+    if (held)
+        snprintf(buf, BERTH_RATELIMIT_NOTE_MAX, " (and %llu more like it since)",
+                 (unsigned long long)held);
+    return buf;
 }

@@ -2,7 +2,7 @@
 /*
  * Collapses repeats of one log event. The first occurrence of a key in an interval passes; the
  * rest are counted, and the count is handed to the next occurrence that passes, so a flood of
- * identical errors costs one line per interval ("... (41 more like this in the last 10 s)").
+ * identical errors costs one line per interval ("... (and 41 more like it since)").
  * Keys are hashed into a fixed table: two keys sharing a slot only make each other pass early.
  * Thread-safe. Depends on nothing but lib/util.
  */
@@ -27,5 +27,11 @@ bool berth_ratelimit_pass(struct berth_ratelimit *rl, const void *key, size_t le
 /* The same with now_ns given (tests; and callers that already read the clock). */
 bool berth_ratelimit_pass_at(struct berth_ratelimit *rl, const void *key, size_t len,
                              int64_t now_ns, uint64_t *suppressed);
+
+/* Room for the note below, NUL included. */
+#define BERTH_RATELIMIT_NOTE_MAX 48
+/* What a line that passed appends for the occurrences held back before it: "" when held is 0,
+ * " (and <held> more like it since)" otherwise. Returns buf. */
+const char *berth_ratelimit_note(uint64_t held, char buf[BERTH_RATELIMIT_NOTE_MAX]);
 
 #endif

@@ -103,12 +103,13 @@ static grpc_byte_buffer *msg_to_bb(const ProtobufCMessage *msg)
 
 void berth_call_log_error(struct berth_call *c, enum berth_errc code, const char *msg)
 {
-    bool loud = code == BERTH_E_INTERNAL || code == BERTH_E_DATA_LOSS;
-    char key[512];
+    enum berth_log_level lvl =
+        code == BERTH_E_INTERNAL || code == BERTH_E_DATA_LOSS ? BERTH_LOG_WARN : BERTH_LOG_INFO;
+    char key[512], note[BERTH_RATELIMIT_NOTE_MAX];
     uint64_t held = 0;
     int n;
 
-    if (!berth_log_enabled(loud ? BERTH_LOG_WARN : BERTH_LOG_INFO))
+    if (!berth_log_enabled(lvl))
         return;
     /* A client retrying the same bad call forever (kubelet does) costs one line per interval:
      * the key is what the line would say apart from the time. */
@@ -117,14 +118,8 @@ void berth_call_log_error(struct berth_call *c, enum berth_errc code, const char
                               n > 0 && (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1,
                               &held))
         return;
-    if (loud)
-        log_warn("%s ns=%s: %s: %s%s%.0llu%s", c->method, c->ns ? c->ns : "-",
-                 berth_errc_name(code), msg, held ? " (and " : "", (unsigned long long)held,
-                 held ? " more like it since)" : "");
-    else
-        log_info("%s ns=%s: %s: %s%s%.0llu%s", c->method, c->ns ? c->ns : "-",
-                 berth_errc_name(code), msg, held ? " (and " : "", (unsigned long long)held,
-                 held ? " more like it since)" : "");
+    berth_log_write(lvl, BERTH_LOG_SUBSYS, 0, "%s ns=%s: %s: %s%s", c->method, c->ns ? c->ns : "-",
+                    berth_errc_name(code), msg, berth_ratelimit_note(held, note));
 }
 
 void berth_call_finish(struct berth_call *c, const struct berth_err *e,

@@ -75,6 +75,31 @@ static bool load_take(struct berth_server *srv, int fd, bool stream)
     return ok;
 }
 
+/* Takes a place among the calls (or streaming calls) in flight, in all and on the call's
+ * connection; RESOURCE_EXHAUSTED naming the bound when there is none. */
+static int admit(struct berth_server *srv, int fd, bool stream, struct berth_err **err)
+{
+    atomic_uint *in_flight = stream ? &srv->live_streams : &srv->calls;
+    atomic_ullong *refused = stream ? &srv->refused_streams : &srv->refused_calls;
+    unsigned limit = stream ? srv->max_stream_threads : srv->max_calls;
+    const char *what = stream ? "streaming calls" : "calls";
+
+    if (atomic_fetch_add(in_flight, 1) >= limit) {
+        atomic_fetch_sub(in_flight, 1);
+        atomic_fetch_add(refused, 1);
+        return berth_err_set(err, BERTH_E_RESOURCE_EXHAUSTED, 0, "too many %s in flight (limit %u)",
+                             what, limit);
+    }
+    if (!load_take(srv, fd, stream)) {
+        atomic_fetch_sub(in_flight, 1);
+        atomic_fetch_add(refused, 1);
+        return berth_err_set(err, BERTH_E_RESOURCE_EXHAUSTED, 0,
+                             "too many %s in flight on this connection (limit %u)", what,
+                             srv->max_per_conn);
+    }
+    return 0;
+}
+
 void berth_cq_load_release(struct berth_server *srv, int fd, bool stream)
 {
     if (fd < 0)
@@ -201,6 +226,22 @@ void *berth_worker_main(void *arg)
     return NULL;
 }
 
+/* Starts the lone RECV_CLOSE_ON_SERVER batch that reports a client's cancel (or the
+ * shutdown's cancel-all) while the handler runs. The caller counted its reference; it is given
+ * back when the batch cannot start. */
+static bool start_close(struct berth_call *c)
+{
+    grpc_op op;
+
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &c->close_cancelled;
+    if (grpc_call_start_batch(c->gc, &op, 1, &c->t_close, NULL) == GRPC_CALL_OK)
+        return true;
+    atomic_fetch_sub(&c->refs, 1);
+    return false;
+}
+
 /* True when a listing's request carries a filter ("filters" or "filter", non-empty). Without
  * one a listing is a bounded read and stays on the CQ thread. */
 static bool has_filter(const ProtobufCMessage *req)
@@ -234,7 +275,6 @@ static void dispatch(struct berth_call *c)
 
     if (!c->streaming) {
         struct berth_pool *pool;
-        grpc_op op;
         if (c->m->nonblocking && (!c->m->listing || !has_filter(c->req))) {
             call_run(c);
             return;
@@ -242,15 +282,8 @@ static void dispatch(struct berth_call *c)
         /* A call for a pool may run long (a costly filter): it watches for its client
          * cancelling, or the shutdown cancelling all calls, while it runs, as a stream does.
          * Nothing else holds a reference yet (no final batch before a handler). */
-        c->early_close = true;
         atomic_store(&c->refs, 2);
-        memset(&op, 0, sizeof(op));
-        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-        op.data.recv_close_on_server.cancelled = &c->close_cancelled;
-        if (grpc_call_start_batch(c->gc, &op, 1, &c->t_close, NULL) != GRPC_CALL_OK) {
-            c->early_close = false;
-            atomic_store(&c->refs, 1);
-        }
+        c->early_close = start_close(c);
         pool = c->m->listing ? &srv->listers : &srv->workers;
         pthread_mutex_lock(&srv->mu);
         c->next = NULL;
@@ -301,9 +334,13 @@ void berth_cq_post_request(struct berth_server *srv)
     }
 }
 
-/* Answers a call that never reaches a handler (unary-style: one reference). */
+/* Answers a call that never reaches a handler. */
 static void reject(struct berth_call *c, struct berth_err *e)
 {
+    if (c->streaming) {
+        stream_reject(c, e);
+        return;
+    }
     berth_call_finish(c, e, NULL);
     berth_err_free(&e);
 }
@@ -355,7 +392,7 @@ void berth_cq_reap_stalled(struct berth_server *srv, int64_t now_ns)
 {
     pthread_mutex_lock(&srv->await_mu);
     for (struct berth_call *c = srv->await_head; c; c = c->await_next) {
-        char msg[128];
+        char msg[128], note[BERTH_RATELIMIT_NOTE_MAX];
         uint64_t held;
         if (now_ns - c->started < srv->request_timeout_ns)
             continue;
@@ -366,9 +403,8 @@ void berth_cq_reap_stalled(struct berth_server *srv, int64_t now_ns)
         c->started = INT64_MAX / 2; /* cancel once */
         grpc_call_cancel_with_status(c->gc, GRPC_STATUS_DEADLINE_EXCEEDED, msg, NULL);
         if (berth_ratelimit_pass(srv->log_rl, "stalled-request", 15, &held))
-            log_info("%s ns=%s: %s: cancelled%s%.0llu%s", c->method, c->ns ? c->ns : "-", msg,
-                     held ? " (and " : "", (unsigned long long)held,
-                     held ? " more calls since)" : "");
+            log_info("%s ns=%s: %s: cancelled%s", c->method, c->ns ? c->ns : "-", msg,
+                     berth_ratelimit_note(held, note));
     }
     pthread_mutex_unlock(&srv->await_mu);
 }
@@ -418,19 +454,7 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
         return;
     }
     /* Admission first: past the bound a call costs one status and nothing else. */
-    if (atomic_fetch_add(&srv->calls, 1) >= srv->max_calls) {
-        atomic_fetch_sub(&srv->calls, 1);
-        atomic_fetch_add(&srv->refused_calls, 1);
-        berth_err_set(&e, BERTH_E_RESOURCE_EXHAUSTED, 0, "too many calls in flight (limit %u)",
-                      srv->max_calls);
-        reject(c, e);
-        return;
-    }
-    if (!load_take(srv, c->conn_fd, false)) {
-        atomic_fetch_sub(&srv->calls, 1);
-        atomic_fetch_add(&srv->refused_calls, 1);
-        berth_err_set(&e, BERTH_E_RESOURCE_EXHAUSTED, 0,
-                      "too many calls in flight on this connection (limit %u)", srv->max_per_conn);
+    if (admit(srv, c->conn_fd, false, &e) < 0) {
         reject(c, e);
         return;
     }
@@ -446,33 +470,14 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
         return;
     }
     if (c->m->kind != BERTH_UNARY) {
-        if (atomic_fetch_add(&srv->live_streams, 1) >= (int)srv->max_stream_threads) {
-            atomic_fetch_sub(&srv->live_streams, 1);
-            atomic_fetch_add(&srv->refused_streams, 1);
-            berth_err_set(&e, BERTH_E_RESOURCE_EXHAUSTED, 0,
-                          "too many streaming calls in flight (limit %u)", srv->max_stream_threads);
-            reject(c, e);
-            return;
-        }
-        if (!load_take(srv, c->conn_fd, true)) {
-            atomic_fetch_sub(&srv->live_streams, 1);
-            atomic_fetch_add(&srv->refused_streams, 1);
-            berth_err_set(&e, BERTH_E_RESOURCE_EXHAUSTED, 0,
-                          "too many streaming calls on this connection (limit %u)",
-                          srv->max_per_conn);
+        if (admit(srv, c->conn_fd, true, &e) < 0) {
             reject(c, e);
             return;
         }
         c->stream_thread = true;
         c->streaming = true;
         atomic_store(&c->refs, 3);
-    }
-    if (c->streaming) {
-        memset(&op, 0, sizeof(op));
-        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-        op.data.recv_close_on_server.cancelled = &c->close_cancelled;
-        if (grpc_call_start_batch(c->gc, &op, 1, &c->t_close, NULL) != GRPC_CALL_OK)
-            atomic_fetch_sub(&c->refs, 1);
+        start_close(c);
     }
     if (c->m->kind == BERTH_BIDI_STREAM) {
         dispatch(c);
@@ -485,10 +490,6 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
     if (grpc_call_start_batch(c->gc, &op, 1, &c->t_recv, NULL) != GRPC_CALL_OK) {
         await_remove(c);
         berth_err_set(&e, BERTH_E_INTERNAL, 0, "cannot read request");
-        if (c->streaming) {
-            stream_reject(c, e);
-            return;
-        }
         reject(c, e);
     }
 }
@@ -510,10 +511,6 @@ static void on_recv(struct berth_call *c, bool ok)
     if (bb)
         grpc_byte_buffer_destroy(bb);
     if (e) {
-        if (c->streaming) {
-            stream_reject(c, e);
-            return;
-        }
         reject(c, e);
         return;
     }

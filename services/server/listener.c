@@ -53,7 +53,7 @@ struct berth_listener {
     bool started, stopped, paused;
     int64_t pause_until, next_tick, last_sweep;
 
-    pthread_mutex_t mu; /* conns count and stats, read by other threads */
+    pthread_mutex_t mu; /* n_conns, n_pend and st: read by other threads */
     struct conn *conns;
     size_t n_conns;
     struct pend *pend;
@@ -159,7 +159,14 @@ static void sweep(struct berth_listener *l, int64_t now)
         l->conns[j++] = *c;
     }
     l->n_conns = j;
-    l->st.open = j + l->n_pend;
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Counts one event in st (other threads read it). */
+static void bump(struct berth_listener *l, uint64_t *counter)
+{
+    pthread_mutex_lock(&l->mu);
+    (*counter)++;
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -167,7 +174,9 @@ static void pend_drop(struct berth_listener *l, size_t i)
 {
     epoll_ctl(l->efd, EPOLL_CTL_DEL, l->pend[i].fd, NULL);
     close(l->pend[i].fd);
+    pthread_mutex_lock(&l->mu);
     l->pend[i] = l->pend[--l->n_pend];
+    pthread_mutex_unlock(&l->mu);
 }
 
 static void pause_accepting(struct berth_listener *l, int64_t now)
@@ -190,12 +199,11 @@ static void resume_accepting(struct berth_listener *l)
  * rather than hang) and stop accepting for a moment. */
 static void out_of_fds(struct berth_listener *l, int errnum, int64_t now)
 {
+    char note[BERTH_RATELIMIT_NOTE_MAX];
     uint64_t held;
     int fd;
 
-    pthread_mutex_lock(&l->mu);
-    l->st.emfile++;
-    pthread_mutex_unlock(&l->mu);
+    bump(l, &l->st.emfile);
     close_fd(&l->reserve_fd);
     fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0)
@@ -203,15 +211,15 @@ static void out_of_fds(struct berth_listener *l, int errnum, int64_t now)
     l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pause_accepting(l, now);
     if (berth_ratelimit_pass(l->rl, "emfile", 6, &held))
-        log_warn("accept on \"%s\": %s: connection closed, accepting again in %d ms%s%.0llu%s",
-                 l->path, strerror(errnum), PAUSE_MS, held ? " (and " : "",
-                 (unsigned long long)held, held ? " more times since)" : "");
+        log_warn("accept on \"%s\": %s: connection closed, accepting again in %d ms%s", l->path,
+                 strerror(errnum), PAUSE_MS, berth_ratelimit_note(held, note));
 }
 
 static void on_accept(struct berth_listener *l, int64_t now)
 {
     for (int round = 0; round < 64; round++) {
         int fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        char note[BERTH_RATELIMIT_NOTE_MAX];
         uint64_t held;
 
         if (fd < 0) {
@@ -240,14 +248,11 @@ static void on_accept(struct berth_listener *l, int64_t now)
         if (l->n_conns + l->n_pend >= l->o.max_conns && now - l->last_sweep >= SWEEP_MS * 1000000LL)
             sweep(l, now);
         if (l->n_conns + l->n_pend >= l->o.max_conns) {
-            pthread_mutex_lock(&l->mu);
-            l->st.refused_full++;
-            pthread_mutex_unlock(&l->mu);
+            bump(l, &l->st.refused_full);
             close(fd);
             if (berth_ratelimit_pass(l->rl, "full", 4, &held))
-                log_warn("connection refused: %zu connections open (limit %u)%s%.0llu%s",
-                         l->n_conns + l->n_pend, l->o.max_conns, held ? " (and " : "",
-                         (unsigned long long)held, held ? " more refused since)" : "");
+                log_warn("connection refused: %zu connections open (limit %u)%s",
+                         l->n_conns + l->n_pend, l->o.max_conns, berth_ratelimit_note(held, note));
             continue;
         }
         /* Edge-triggered: the preface is only peeked at, so level-triggered would spin on a
@@ -258,10 +263,9 @@ static void on_accept(struct berth_listener *l, int64_t now)
             close(fd);
             continue;
         }
-        l->pend[l->n_pend++] = (struct pend){fd, now + l->o.preface_ms * 1000000LL};
         pthread_mutex_lock(&l->mu);
+        l->pend[l->n_pend++] = (struct pend){fd, now + l->o.preface_ms * 1000000LL};
         l->st.accepted++;
-        l->st.open = l->n_conns + l->n_pend;
         pthread_mutex_unlock(&l->mu);
     }
 }
@@ -283,9 +287,7 @@ static void on_pending(struct berth_listener *l, int fd)
         return;
     if (n <= 0 || memcmp(buf, PREFACE, (size_t)n) != 0) {
         if (n > 0) {
-            pthread_mutex_lock(&l->mu);
-            l->st.refused_preface++;
-            pthread_mutex_unlock(&l->mu);
+            bump(l, &l->st.refused_preface);
             log_debug("connection closed: it did not start with the HTTP/2 preface");
         }
         pend_drop(l, i);
@@ -293,13 +295,13 @@ static void on_pending(struct berth_listener *l, int fd)
     }
     if (n < PREFACE_LEN)
         return; /* the rest follows */
-    epoll_ctl(l->efd, EPOLL_CTL_DEL, fd, NULL);
-    l->pend[i] = l->pend[--l->n_pend];
     if (fstat(fd, &sb) < 0) {
-        close(fd);
+        pend_drop(l, i);
         return;
     }
+    epoll_ctl(l->efd, EPOLL_CTL_DEL, fd, NULL);
     pthread_mutex_lock(&l->mu);
+    l->pend[i] = l->pend[--l->n_pend];
     l->conns[l->n_conns++] = (struct conn){fd, sb.st_dev, sb.st_ino};
     pthread_mutex_unlock(&l->mu);
     l->o.on_conn(l->o.arg, fd);
@@ -312,9 +314,7 @@ static void expire_pending(struct berth_listener *l, int64_t now)
             i++;
             continue;
         }
-        pthread_mutex_lock(&l->mu);
-        l->st.timed_out++;
-        pthread_mutex_unlock(&l->mu);
+        bump(l, &l->st.timed_out);
         pend_drop(l, i);
     }
 }
@@ -413,7 +413,7 @@ size_t berth_listener_conns(struct berth_listener *l)
     size_t n;
 
     pthread_mutex_lock(&l->mu);
-    n = l->st.open;
+    n = l->n_conns + l->n_pend;
     pthread_mutex_unlock(&l->mu);
     return n;
 }
@@ -422,5 +422,6 @@ void berth_listener_stats(struct berth_listener *l, struct berth_listener_stats 
 {
     pthread_mutex_lock(&l->mu);
     *out = l->st;
+    out->open = l->n_conns + l->n_pend;
     pthread_mutex_unlock(&l->mu);
 }

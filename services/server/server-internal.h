@@ -130,7 +130,7 @@ struct berth_server {
     bool stopping;      /* no new request_call posts */
     bool shutdown_done; /* TAG_SHUTDOWN arrived */
     bool workers_stop;
-    atomic_int live_streams;   /* stream handler threads running */
+    atomic_uint live_streams;  /* stream handler threads running */
     atomic_uint calls;         /* calls admitted and not yet freed */
     atomic_ullong calls_total; /* every call received since start, refused ones too */
     atomic_ullong refused_calls, refused_streams;
@@ -200,7 +200,8 @@ int berth_listener_start(struct berth_listener *l, struct berth_err **err);
  * not sent their preface, joins the thread. Idempotent. */
 void berth_listener_stop(struct berth_listener *l);
 void berth_listener_free(struct berth_listener *l); /* NULL-safe; stops first */
-/* Connections handed over and still open (recounted at most once per tick). */
+/* Connections open: waiting for their preface, or handed over and not yet seen closed
+ * (recounted once per tick, and at once when the cap is reached). */
 size_t berth_listener_conns(struct berth_listener *l);
 /* Counters for tests and metrics. */
 struct berth_listener_stats {

@@ -35,7 +35,7 @@ static struct berth_ratelimit *grpc_log_rl;
 
 static void grpc_log_cb(gpr_log_func_args *a)
 {
-    char key[256];
+    char key[256], note[BERTH_RATELIMIT_NOTE_MAX];
     uint64_t held = 0;
     enum berth_log_level lvl = a->severity == GPR_LOG_SEVERITY_ERROR  ? BERTH_LOG_WARN
                                : a->severity == GPR_LOG_SEVERITY_INFO ? BERTH_LOG_DEBUG
@@ -49,9 +49,8 @@ static void grpc_log_cb(gpr_log_func_args *a)
         !berth_ratelimit_pass(grpc_log_rl, key, n > 0 && (size_t)n < sizeof(key) ? (size_t)n : 0,
                               &held))
         return;
-    berth_log_write(lvl, "grpc", 0, "%s (%s:%d)%s%.0llu%s", a->message, a->file ? a->file : "?",
-                    a->line, held ? " (and " : "", (unsigned long long)held,
-                    held ? " more like it since)" : "");
+    berth_log_write(lvl, "grpc", 0, "%s (%s:%d)%s", a->message, a->file ? a->file : "?", a->line,
+                    berth_ratelimit_note(held, note));
 }
 
 static char *socket_path(const char *address)

@@ -51,11 +51,23 @@ static void test_ratelimit_one_slot_keys_evict(void **state)
     berth_ratelimit_free(NULL);
 }
 
+static void test_ratelimit_note_says_what_was_held(void **state)
+{
+    char buf[BERTH_RATELIMIT_NOTE_MAX];
+
+    (void)state;
+    assert_string_equal(berth_ratelimit_note(0, buf), "");
+    assert_string_equal(berth_ratelimit_note(41, buf), " (and 41 more like it since)");
+    assert_string_equal(berth_ratelimit_note(UINT64_MAX, buf),
+                        " (and 18446744073709551615 more like it since)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ratelimit_pass_first_then_counts),
         cmocka_unit_test(test_ratelimit_one_slot_keys_evict),
+        cmocka_unit_test(test_ratelimit_note_says_what_was_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
