@@ -26,3 +26,24 @@ int svc_invoke(struct meta_env *env, const char *path, const char *ns, const Pro
 
     return svc_invoke_app(&app, path, ns, req, out, err);
 }
+
+void svc_container_req_init(struct svc_container_req *b, const char *id)
+{
+    static uint8_t json[] = "{}";
+
+    *b = (struct svc_container_req){
+        .req = CONTAINERD__SERVICES__CONTAINERS__V1__CREATE_CONTAINER_REQUEST__INIT,
+        .c = CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__INIT,
+        .rt = CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__RUNTIME__INIT,
+        .spec = GOOGLE__PROTOBUF__ANY__INIT,
+    };
+    b->spec.type_url = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+    b->spec.value.data = json;
+    b->spec.value.len = 2;
+    b->rt.name = "io.containerd.runc.v2";
+    b->c.id = (char *)id;
+    b->c.image = "img";
+    b->c.runtime = &b->rt;
+    b->c.spec = &b->spec;
+    b->req.container = &b->c;
+}

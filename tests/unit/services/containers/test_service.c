@@ -15,33 +15,19 @@ typedef Containerd__Services__Containers__V1__ListContainersResponse list_resp_t
 
 static void create(struct meta_env *env, const char *id)
 {
-    Containerd__Services__Containers__V1__CreateContainerRequest req =
-        CONTAINERD__SERVICES__CONTAINERS__V1__CREATE_CONTAINER_REQUEST__INIT;
-    Containerd__Services__Containers__V1__Container c =
-        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__INIT;
-    Containerd__Services__Containers__V1__Container__Runtime rt =
-        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__RUNTIME__INIT;
     Containerd__Services__Containers__V1__Container__LabelsEntry ent =
         CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__LABELS_ENTRY__INIT;
     Containerd__Services__Containers__V1__Container__LabelsEntry *ents[] = {&ent};
-    Google__Protobuf__Any spec = GOOGLE__PROTOBUF__ANY__INIT;
+    struct svc_container_req b;
     struct berth_bytes out = {0};
     struct berth_err *err = NULL;
 
-    c.id = (char *)id;
-    c.image = "img";
-    rt.name = "io.containerd.runc.v2";
-    c.runtime = &rt;
-    spec.type_url = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
-    spec.value.data = (uint8_t *)"{}";
-    spec.value.len = 2;
-    c.spec = &spec;
+    svc_container_req_init(&b, id);
     ent.key = "k";
     ent.value = "v";
-    c.labels = ents;
-    c.n_labels = 1;
-    req.container = &c;
-    assert_ok(svc_invoke(env, C_SVC "Create", "default", &req.base, &out, &err), &err);
+    b.c.labels = ents;
+    b.c.n_labels = 1;
+    assert_ok(svc_invoke(env, C_SVC "Create", "default", &b.req.base, &out, &err), &err);
     berth_bytes_clear(&out);
 }
 

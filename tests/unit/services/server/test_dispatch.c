@@ -188,29 +188,14 @@ static size_t count_containers(struct meta_env *env)
 static void create_container(struct meta_env *env, const char *id, struct berth_bytes *packed,
                              struct berth_err **err, int want)
 {
-    Containerd__Services__Containers__V1__CreateContainerRequest creq =
-        CONTAINERD__SERVICES__CONTAINERS__V1__CREATE_CONTAINER_REQUEST__INIT;
-    Containerd__Services__Containers__V1__Container c =
-        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__INIT;
-    Containerd__Services__Containers__V1__Container__Runtime rt =
-        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__RUNTIME__INIT;
-    Google__Protobuf__Any spec = GOOGLE__PROTOBUF__ANY__INIT;
-    static uint8_t json[] = "{}";
+    struct svc_container_req b;
     struct berth_bytes out = {0};
 
-    spec.type_url = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
-    spec.value.data = json;
-    spec.value.len = 2;
-    rt.name = "io.containerd.runc.v2";
-    c.id = (char *)id;
-    c.image = "img";
-    c.runtime = &rt;
-    c.spec = &spec;
-    creq.container = &c;
+    svc_container_req_init(&b, id);
     if (strchr(id, '#'))
-        pack_with_nul(&creq.base, packed);
+        pack_with_nul(&b.req.base, packed);
     else
-        berth_svc_pack(packed, &creq.base);
+        berth_svc_pack(packed, &b.req.base);
     assert_int_equal(invoke_raw(env, CREATE, packed, &out, err), want);
     berth_bytes_clear(&out);
     berth_bytes_clear(packed);

@@ -30,28 +30,14 @@ static Google__Protobuf__Any runc_opts(uint8_t *buf, unsigned field, const char 
 
 static void create_container(struct meta_env *env, const char *id, Google__Protobuf__Any *opts)
 {
-    Containerd__Services__Containers__V1__CreateContainerRequest req =
-        CONTAINERD__SERVICES__CONTAINERS__V1__CREATE_CONTAINER_REQUEST__INIT;
-    Containerd__Services__Containers__V1__Container c =
-        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__INIT;
-    Containerd__Services__Containers__V1__Container__Runtime rt =
-        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__RUNTIME__INIT;
-    Google__Protobuf__Any spec = GOOGLE__PROTOBUF__ANY__INIT;
+    struct svc_container_req b;
     struct berth_bytes out = {0};
     struct berth_err *err = NULL;
 
-    c.id = (char *)id;
-    c.image = "img";
-    rt.name = "io.containerd.runc.v2";
-    rt.options = opts;
-    c.runtime = &rt;
-    spec.type_url = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
-    spec.value.data = (uint8_t *)"{}";
-    spec.value.len = 2;
-    c.spec = &spec;
-    req.container = &c;
+    svc_container_req_init(&b, id);
+    b.rt.options = opts;
     assert_ok(svc_invoke(env, "/containerd.services.containers.v1.Containers/Create", "default",
-                         &req.base, &out, &err),
+                         &b.req.base, &out, &err),
               &err);
     berth_bytes_clear(&out);
 }
