@@ -145,8 +145,29 @@ wait_log() {
         "labels, $N_FILTERS filters): $(($(now_ms) - t0)) ms" >&3
 }
 
-@test "a costly containers listing ends with its deadline and with SIGTERM" {
+# sigterm_during_listing containers|images: SIGTERM to berthd (started with a 1 s grace) while
+# `ctr <kind> ls` runs the costly FILTERS; berthd must stop soon after the grace, not when the
+# listing would have ended; then starts it again.
+sigterm_during_listing() {
     local t0 took list_pid
+    ctrb "$1" ls -q "${FILTERS[@]}" >"$BERTH_TMP/list.out" 2>&1 3>&- &
+    list_pid=$!
+    BG_PIDS="$list_pid"
+    sleep 1
+    kill -0 "$list_pid"
+    t0=$(now_ms)
+    stop_berthd --keep
+    took=$(($(now_ms) - t0))
+    echo "# berthd stopped ${took} ms after SIGTERM during a costly $1 listing" >&3
+    # grace period (1 s) + the cancelled listing noticing it + exit
+    [ "$took" -lt 4000 ]
+    wait "$list_pid" || true
+    BG_PIDS=
+    start_berthd --config "$BERTH_TMP/grace.toml"
+}
+
+@test "a costly containers listing ends with its deadline and with SIGTERM" {
+    local t0 took
     # A short grace period: the listing below would outlast the default 5 s many times.
     printf '[grpc]\nshutdown_grace_ms = 1000\n' >"$BERTH_TMP/grace.toml"
     stop_berthd --keep
@@ -163,41 +184,14 @@ wait_log() {
     [ "$took" -lt 3000 ]
     wait_log "Containers/ListStream ns=default: DEADLINE_EXCEEDED: deadline exceeded while listing containers" 3
 
-    t0=$(now_ms)
-    ctrb containers ls -q "${FILTERS[@]}" >"$BERTH_TMP/list.out" 2>&1 3>&- &
-    list_pid=$!
-    BG_PIDS="$list_pid"
-    sleep 1
-    kill -0 "$list_pid"
-    t0=$(now_ms)
-    stop_berthd --keep
-    took=$(($(now_ms) - t0))
-    echo "# berthd stopped ${took} ms after SIGTERM during a costly containers listing" >&3
-    # grace period (1 s) + the cancelled listing noticing it + exit
-    [ "$took" -lt 4000 ]
-    wait "$list_pid" || true
-    BG_PIDS=
-    start_berthd --config "$BERTH_TMP/grace.toml"
+    sigterm_during_listing containers
 }
 
 @test "a costly images listing ends with SIGTERM" {
-    local t0 took list_pid
     printf '[grpc]\nshutdown_grace_ms = 1000\n' >"$BERTH_TMP/grace.toml"
     stop_berthd --keep
     start_berthd --config "$BERTH_TMP/grace.toml"
     make_images "$N_RECORDS"
     costly_filters labels.k
-    ctrb images ls -q "${FILTERS[@]}" >"$BERTH_TMP/list.out" 2>&1 3>&- &
-    list_pid=$!
-    BG_PIDS="$list_pid"
-    sleep 1
-    kill -0 "$list_pid"
-    t0=$(now_ms)
-    stop_berthd --keep
-    took=$(($(now_ms) - t0))
-    echo "# berthd stopped ${took} ms after SIGTERM during a costly images listing" >&3
-    [ "$took" -lt 4000 ]
-    wait "$list_pid" || true
-    BG_PIDS=
-    start_berthd --config "$BERTH_TMP/grace.toml"
+    sigterm_during_listing images
 }
