@@ -296,6 +296,19 @@ static size_t above_marker(const struct regex_parser *p, bool bar_too)
     return i;
 }
 
+/* Go flattens a concatenation's concatenated children (an alternation's alternated ones) into
+ * it: such a child adds its units and its children's height; any other child is one unit of
+ * its own height. */
+static void count_child(const struct regex_entry *e, enum shape same, uint32_t *units,
+                        uint32_t *maxh)
+{
+    uint32_t h = e->shape == same ? e->child_h : e->height;
+
+    *units += e->shape == same ? e->units : 1;
+    if (h > *maxh)
+        *maxh = h;
+}
+
 /* Replaces the items above the topmost marker with their concatenation. */
 int berth_regex_reduce_concat(struct regex_parser *p)
 {
@@ -324,15 +337,7 @@ int berth_regex_reduce_concat(struct regex_parser *p)
             continue;
         }
         prev_lit = -1;
-        if (v[j].shape == SH_CONCAT) {
-            units += v[j].units;
-            if (v[j].child_h > maxh)
-                maxh = v[j].child_h;
-        } else {
-            units++;
-            if (v[j].height > maxh)
-                maxh = v[j].height;
-        }
+        count_child(&v[j], SH_CONCAT, &units, &maxh);
     }
     struct regex_entry e = v[0];
     e.head = v[k - 1].head;
@@ -371,15 +376,7 @@ int berth_regex_reduce_alternate(struct regex_parser *p)
             first = v[j].first;
         if (v[j].rp > rp)
             rp = v[j].rp;
-        if (v[j].shape == SH_ALT) {
-            units += v[j].units;
-            if (v[j].child_h > maxh)
-                maxh = v[j].child_h;
-        } else {
-            units++;
-            if (v[j].height > maxh)
-                maxh = v[j].height;
-        }
+        count_child(&v[j], SH_ALT, &units, &maxh);
     }
     struct regex_entry e = {.kind = ENT_ITEM,
                             .shape = SH_ALT,
