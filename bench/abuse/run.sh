@@ -28,6 +28,8 @@ set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME with a dot
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/../lib.sh" # stop_daemon
 repo=$(cd "$here/../.." && pwd)
 BERTH_BIN=${BERTH_BIN:-$repo/build/bin}
 OLD_BERTH_BIN=${OLD_BERTH_BIN:-}
@@ -94,20 +96,9 @@ stop_sampler() {
     sampler_pid=''
 }
 
-# SIGTERM, up to 10 s, then SIGKILL; removes the daemon's dirs (its log is elsewhere).
-stop_daemon() {
-    [ -n "$dpid" ] || return 0
-    if kill -TERM "$dpid" 2>/dev/null; then
-        for _ in $(seq 100); do
-            kill -0 "$dpid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$dpid" 2>/dev/null; then
-            echo "run.sh: $dname (pid $dpid) ignored SIGTERM for 10 s; killing it" >&2
-            kill -KILL "$dpid" 2>/dev/null || true
-        fi
-    fi
-    wait "$dpid" 2>/dev/null || true
+# Stops the current daemon (bench/lib.sh) and removes its dirs (its log is elsewhere).
+stop_current() {
+    stop_daemon "$dpid" "$dname"
     dpid=''
     rm -rf "$ddir"
 }
@@ -118,7 +109,7 @@ cleanup() {
     [ -z "$nap_pid" ] || kill -TERM "$nap_pid" 2>/dev/null || true
     stop_clients
     stop_sampler
-    stop_daemon
+    stop_current
     # A failure keeps the logs and samples for a look (the daemons' dirs are gone already);
     # an interrupt keeps nothing.
     if [ "${KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ $rc -ne 130 ]; }; then
@@ -468,7 +459,7 @@ for scen in $SCENARIOS; do
         fi
         [ "$first" = 0 ] || scen_idle
         "scen_$scen"
-        stop_daemon
+        stop_current
     done
     [ "$first" = 0 ] || print_table idle "5. Idle, right after start-up"
     first=0

@@ -13,6 +13,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/../lib.sh" # stop_daemon
 repo=$(cd "$here/../.." && pwd)
 BERTH_BIN=${BERTH_BIN:-$repo/build/bin}
 CONTAINERD=${CONTAINERD:-/usr/bin/containerd}
@@ -34,20 +36,6 @@ work=$(mktemp -d "$TMPBASE/berth-bench-metadata.XXXXXX")
 berthd_pid=
 containerd_pid=
 
-stop_daemon() { # pid name
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "run.sh: $2 (pid $pid) ignored SIGTERM; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?
