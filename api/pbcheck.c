@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/utf8.h"
+
 #define MAX_FIELD_NUM  ((1u << 29) - 1) /* the protobuf spec's largest field number */
 #define SHOW_BYTES     64               /* of a bad string, escaped into the message */
 #define SHOW_KEY_BYTES 32               /* of a map key in a path */
@@ -117,39 +119,6 @@ next_field(const uint8_t **pp, const uint8_t *end, uint32_t *num, unsigned *wt, 
     return NULL;
 }
 
-/* Length of the valid UTF-8 sequence starting with a byte >= 0x80 at p, or 0 when it is not
- * one: Unicode's table of well-formed sequences (no overlong forms, no surrogates, nothing past
- * U+10FFFF, no truncated sequence). */
-static size_t utf8_seq(const uint8_t *p, const uint8_t *end)
-{
-    uint8_t c = p[0], lo = 0x80, hi = 0xbf;
-    size_t n;
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f; /* surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xf4)
-            hi = 0x8f; /* past U+10FFFF */
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t k = 2; k < n; k++)
-        if ((p[k] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
 /* True if any of the eight bytes in x is 0 or >= 0x80: such a byte sets its high bit in
  * x | (x - 0x01...), and a borrow can only start at such a byte, so there are no false alarms. */
 static inline bool word_special(uint64_t x)
@@ -174,7 +143,7 @@ static int check_string_slow(struct pb_walk *w, const uint8_t *s, size_t len, co
             p++;
             continue;
         }
-        n = utf8_seq(p, end);
+        n = berth_utf8_valid_len(p, (size_t)(end - p));
         if (!n) {
             w->why = BAD_UTF8;
             break;

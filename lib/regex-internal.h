@@ -104,10 +104,6 @@ static inline bool regex_is_alnum(uint32_t c)
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-/* Decodes the rune at s[0..n), n >= 1, as Go's utf8.DecodeRune: an invalid sequence is U+FFFD
- * of width 1. Sets *w to the width. */
-int32_t berth_regex_utf8_decode(const unsigned char *s, size_t n, size_t *w);
-
 /* Errors, all BERTH_E_INVALID_ARGUMENT; each returns -1. perr quotes pattern[from, to). */
 int berth_regex_perr(struct regex_parser *p, const char *what, size_t from, size_t to);
 int berth_regex_err(struct regex_parser *p, const char *what);

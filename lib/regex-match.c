@@ -8,45 +8,8 @@
 #include <string.h>
 
 #include "lib/regex-internal.h"
+#include "lib/utf8.h"
 #include "lib/util.h"
-
-/* ---- UTF-8, exactly as Go's utf8.DecodeRune: an invalid sequence is U+FFFD of width 1 ---- */
-
-int32_t berth_regex_utf8_decode(const unsigned char *s, size_t n, size_t *w)
-{
-    unsigned c = s[0], lo = 0x80, hi = 0xbf;
-
-    *w = 1;
-    if (c < 0x80)
-        return (int32_t)c;
-    if (c < 0xc2 || c > 0xf4)
-        return 0xfffd;
-    if (c < 0xe0) {
-        if (n < 2 || (s[1] & 0xc0) != 0x80)
-            return 0xfffd;
-        *w = 2;
-        return (int32_t)(((c & 0x1f) << 6) | (s[1] & 0x3f));
-    }
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f; /* surrogates */
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (c < 0xf0) {
-        if (n < 3 || s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
-            return 0xfffd;
-        *w = 3;
-        return (int32_t)(((c & 0x0f) << 12) | ((s[1] & 0x3fu) << 6) | (s[2] & 0x3f));
-    }
-    if (n < 4 || s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-        return 0xfffd;
-    *w = 4;
-    return (int32_t)(((c & 0x07) << 18) | ((s[1] & 0x3fu) << 12) | ((s[2] & 0x3fu) << 6) |
-                     (s[3] & 0x3f));
-}
 
 /* ---- matching: a Pike VM without captures, so a thread is just a pc ---- */
 
@@ -169,7 +132,7 @@ bool berth_regex_match(const struct berth_regex *re, const char *s, size_t len)
     nlist = buf + 3 * (size_t)m;
     memset(vm.mark, 0, m * sizeof(*vm.mark));
 
-    r = len > 0 ? berth_regex_utf8_decode(u, len, &w) : -1;
+    r = len > 0 ? berth_utf8_decode(u, len, &w) : -1;
     flags = pos_flags(-1, r);
     for (;;) {
         /* a match may start here: anywhere unless the pattern begins with \A */
@@ -177,7 +140,7 @@ bool berth_regex_match(const struct berth_regex *re, const char *s, size_t len)
             return true;
         if (r < 0 || (ncl == 0 && re->anchored))
             return false;
-        r2 = pos + w < len ? berth_regex_utf8_decode(u + pos + w, len - pos - w, &w2) : -1;
+        r2 = pos + w < len ? berth_utf8_decode(u + pos + w, len - pos - w, &w2) : -1;
         flags = pos_flags(r, r2);
         vm.gen++;
         uint32_t nn = 0;

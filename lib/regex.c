@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/regex-internal.h"
+#include "lib/utf8.h"
 #include "lib/util.h"
 
 static const uint32_t g_digit[] = {'0', '9'};
@@ -64,8 +65,7 @@ static int unhex(uint32_t c)
 static uint32_t next_rune(struct regex_parser *p)
 {
     size_t w;
-    int32_t c =
-        berth_regex_utf8_decode((const unsigned char *)p->pat + p->pos, p->len - p->pos, &w);
+    int32_t c = berth_utf8_decode((const unsigned char *)p->pat + p->pos, p->len - p->pos, &w);
     p->pos += w;
     return (uint32_t)c;
 }
@@ -181,7 +181,7 @@ static int refuse_unicode_class(struct regex_parser *p, size_t pos)
         end = close ? (size_t)(close - p->pat) + 1 : p->len;
     } else if (end < p->len) {
         size_t w;
-        berth_regex_utf8_decode((const unsigned char *)p->pat + end, p->len - end, &w);
+        berth_utf8_decode((const unsigned char *)p->pat + end, p->len - end, &w);
         end += w;
     }
     return berth_regex_perr(p, "unsupported in berth: Unicode character class", pos, end);
@@ -597,7 +597,8 @@ int berth_regex_compile(const char *pattern, struct berth_regex **out, struct be
                              "expression too long (%zu bytes, at most %d)", p.len,
                              BERTH_REGEX_MAX_LEN);
     for (size_t i = 0, w; i < p.len; i += w) /* Go checks as it goes; same verdict */
-        if (berth_regex_utf8_decode((const unsigned char *)pattern + i, p.len - i, &w) == 0xfffd &&
+        if (berth_utf8_decode((const unsigned char *)pattern + i, p.len - i, &w) ==
+                BERTH_UTF8_ERROR &&
             w == 1)
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid UTF-8");
     re = p.re = berth_xcalloc(1, sizeof(*re));

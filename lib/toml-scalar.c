@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "lib/toml-internal.h"
+#include "lib/utf8.h"
 
 #define SNIPPET_LEN 24 /* bytes of offending text quoted in messages */
 
@@ -58,7 +59,6 @@ int berth_toml_check_utf8(struct toml_parser *p)
     for (size_t i = 0; i < p->len;) {
         unsigned char c = s[i];
         size_t n;
-        uint32_t cp, min;
 
         if (c == '\n')
             line++;
@@ -68,23 +68,8 @@ int berth_toml_check_utf8(struct toml_parser *p)
             i++;
             continue;
         }
-        if ((c & 0xe0) == 0xc0) {
-            n = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return berth_toml_perr(p, line, "invalid UTF-8");
-        }
-        if (i + n > p->len)
-            return berth_toml_perr(p, line, "invalid UTF-8");
-        for (size_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return berth_toml_perr(p, line, "invalid UTF-8");
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        n = berth_utf8_valid_len(s + i, p->len - i);
+        if (!n)
             return berth_toml_perr(p, line, "invalid UTF-8");
         i += n;
     }
