@@ -101,7 +101,9 @@ static void on_tick(void *arg, int64_t now)
     }
 }
 
-unsigned berth_server_conn_limit(unsigned wanted)
+/* The connection limit for a wanted value (0 = the default): at most half of the current
+ * RLIMIT_NOFILE soft limit, at least 4. */
+static unsigned conn_limit(unsigned wanted)
 {
     struct rlimit rl;
     rlim_t half;
@@ -199,7 +201,7 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
 
     lopts.path = path;
     lopts.socket_gid = opts->socket_gid;
-    lopts.max_conns = berth_server_conn_limit(opts->max_connections);
+    lopts.max_conns = conn_limit(opts->max_connections);
     lopts.preface_ms = opts->preface_timeout_ms ? opts->preface_timeout_ms : 10000;
     lopts.tick_ms = TICK_MS;
     lopts.on_conn = on_conn;

@@ -123,10 +123,6 @@ struct berth_server_opts {
     int64_t keepalive_timeout_ms;  /* ... and how long their ack may take; 20000 */
 };
 
-/* The connection limit the server applies for a wanted value (0 = the default): at most half
- * of the current RLIMIT_NOFILE soft limit, at least 4. */
-unsigned berth_server_conn_limit(unsigned wanted);
-
 /* Creates the server, binds the socket (mode 0660; a stale socket at the path is replaced,
  * so check first that no live server answers there) and registers services (borrowed; they
  * must outlive the server). Does not accept connections yet. */
