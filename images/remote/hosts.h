@@ -48,7 +48,7 @@ void berth_registry_hosts_clear(struct berth_registry_hosts *h);
  * <root>/_default; <root>/h, <root>/_default without a port), no merging. That directory's
  * hosts.toml gives the `[host."<url>"]` mirrors in file order and the `server` entry last
  * (a file with only `server` is accepted, unlike containerd 1.6 which ignores it); without
- * hosts.toml the directory's *.crt (CA) and *.cert/*.key (client pair) files apply to the
+ * hosts.toml the directory's *.crt (CA) and *.cert + *.key (client pair) files apply to the
  * default endpoint. The default endpoint is https://registry-1.docker.io/v2 for "docker.io",
  * else <scheme>://<ref_host>/v2 with scheme "http" only when plain_http (never implied for
  * localhost, unlike containerd 1.6). The last entry is never a mirror; n >= 1 on success.
