@@ -34,9 +34,10 @@ struct berth_content_store {
 struct berth_content_writer {
     struct berth_content_store *s; /* borrowed */
     char *ref, *path, *expected;
-    int dfd;  /* the ingest directory, flock()ed */
-    int data; /* its data file */
-    int64_t offset, total, started_ns;
+    int dfd;     /* the ingest directory, flock()ed */
+    int data;    /* its data file */
+    int updated; /* its "updatedat" file, rewritten in place on every write */
+    int64_t offset, total, started_ns, updated_ns;
     struct berth_sha256 hash;
 };
 
@@ -376,9 +377,14 @@ static int read_status(int dfd, struct berth_content_status *st)
         free(st->expected);
         st->expected = NULL;
     }
+    /* The daemon's clock at the last write; the data file's mtime comes from the kernel's
+     * coarse clock (it can read earlier than a write that just began) and is only the fallback
+     * for an ingest created before "updatedat" existed. */
+    st->updated_ns = read_i64_at(dfd, "updatedat");
     if (fstatat(dfd, "data", &sb, 0) == 0) {
         st->offset = sb.st_size;
-        st->updated_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+        if (st->updated_ns <= 0)
+            st->updated_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
     }
     if (st->updated_ns < st->started_ns)
         st->updated_ns = st->started_ns;
@@ -507,6 +513,7 @@ static int create_ingest(struct berth_content_store *s, const char *path, const 
     if (write_file_at(dfd, "ref", ref, err) < 0 ||
         write_i64_at(dfd, "total", total, false, err) < 0 ||
         write_i64_at(dfd, "startedat", now, false, err) < 0 ||
+        write_i64_at(dfd, "updatedat", now, false, err) < 0 ||
         write_i64_at(dfd, "expiresat", now + BERTH_CONTENT_INGEST_EXPIRY_NS, false, err) < 0 ||
         write_file_at(dfd, "expected", expected ? expected : "", err) < 0 ||
         write_file_at(dfd, "data", "", err) < 0)
@@ -583,7 +590,7 @@ int berth_content_writer_open(struct berth_content_store *s, const char *ref, in
     }
     w = berth_xcalloc(1, sizeof(*w));
     w->s = s;
-    w->dfd = w->data = -1;
+    w->dfd = w->data = w->updated = -1;
     w->ref = berth_xstrdup(ref);
     w->path = ingest_path(s, ref);
     if (lock_ingest(w->path, ref, &w->dfd, &e) < 0) {
@@ -600,8 +607,13 @@ int berth_content_writer_open(struct berth_content_store *s, const char *ref, in
     w->data = openat(w->dfd, "data", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (w->data < 0)
         return berth_err_set(err, BERTH_E_INTERNAL, errno, "open ingest data of \"%s\"", ref);
+    /* O_CREAT: ingests created before "updatedat" existed get one. */
+    w->updated = openat(w->dfd, "updatedat", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (w->updated < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "open ingest times of \"%s\"", ref);
     w->total = read_i64_at(w->dfd, "total");
     w->started_ns = read_i64_at(w->dfd, "startedat");
+    w->updated_ns = read_i64_at(w->dfd, "updatedat");
     w->expected = read_file_at(w->dfd, "expected");
     if (w->expected && !*w->expected) {
         free(w->expected);
@@ -650,7 +662,23 @@ int berth_content_writer_status(struct berth_content_writer *w, struct berth_con
     if (read_status(w->dfd, st) < 0)
         return berth_err_set(err, BERTH_E_INTERNAL, 0, "ingest \"%s\" lost its ref file", w->ref);
     st->offset = w->offset;
+    if (w->updated_ns > st->updated_ns)
+        st->updated_ns = w->updated_ns;
     return 0;
+}
+
+/* Records the daemon's clock as the time of the ingest's last write. One pwrite of a
+ * fixed-width number over the old one (no truncate, no fsync): a crash can lose the last
+ * update but never leaves a torn value, because every value has the same width and a
+ * 20-byte write lands whole in one page. */
+static void touch_updated(struct berth_content_writer *w)
+{
+    char buf[24];
+    int n;
+
+    w->updated_ns = berth_now_ns();
+    n = snprintf(buf, sizeof(buf), "%020" PRId64, w->updated_ns);
+    (void)!pwrite(w->updated, buf, (size_t)n, 0);
 }
 
 int berth_content_writer_write(struct berth_content_writer *w, int64_t offset, const void *data,
@@ -659,6 +687,7 @@ int berth_content_writer_write(struct berth_content_writer *w, int64_t offset, c
     const uint8_t *p = data;
     size_t done = 0;
 
+    touch_updated(w);
     if (offset == 0 && w->offset > 0) {
         if (ftruncate(w->data, 0) < 0)
             return berth_err_set(err, BERTH_E_INTERNAL, errno, "truncate ingest \"%s\"", w->ref);
@@ -740,6 +769,8 @@ void berth_content_writer_close(struct berth_content_writer *w)
         return;
     if (w->data >= 0)
         close(w->data);
+    if (w->updated >= 0)
+        close(w->updated);
     if (w->dfd >= 0)
         close(w->dfd); /* releases the flock */
     free(w->ref);

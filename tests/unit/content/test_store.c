@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h> /* utimensat */
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +108,53 @@ static void test_writer_resume_and_status(void **state)
     assert_ok(berth_content_writer_write(w, 3, "def", 3, &err), &err);
     assert_ok(berth_content_writer_commit(w, 0, want, &digest, &err), &err);
     assert_string_equal(digest, want);
+}
+
+/* updated_at is the daemon's clock at the last write, never earlier than the write. The data
+ * file's mtime (the old source) comes from the kernel's coarse clock, which lags the real one
+ * by up to a tick; kernels with fine-grained timestamps only use them once someone looked at
+ * the file, so the lag shows up only now and then. Setting the mtime a tick back after each
+ * write reproduces it every time. */
+static void test_writer_updated_at_is_time_of_write(void **state)
+{
+    struct berth_test_env *env = *state;
+    _cleanup_(berth_content_store_closep) struct berth_content_store *s = open_store(state);
+    _cleanup_free_ char *data = NULL;
+    struct berth_content_writer *w = NULL;
+    struct berth_content_status st;
+    struct berth_err *err = NULL;
+    int64_t before = 0, off = 0;
+    char d[72];
+
+    berth_sha256_digest_buf("ns/times", 8, d);
+    data = berth_strdup_printf("%s/content/ingest/%s/data", env->dir, d + 7);
+    assert_ok(berth_content_writer_open(s, "ns/times", 0, NULL, &w, &err), &err);
+    for (int i = 0; i < 5; i++) {
+        int64_t lag;
+        struct timespec ts[2];
+
+        before = berth_now_ns();
+        assert_ok(berth_content_writer_write(w, off, "abc", 3, &err), &err);
+        off += 3;
+        lag = before - 4000000; /* a 250 Hz tick */
+        ts[0].tv_sec = ts[1].tv_sec = lag / 1000000000LL;
+        ts[0].tv_nsec = ts[1].tv_nsec = lag % 1000000000LL;
+        assert_int_equal(utimensat(AT_FDCWD, data, ts, 0), 0);
+
+        assert_ok(berth_content_writer_status(w, &st, &err), &err);
+        assert_true(st.updated_ns >= before);
+        assert_true(st.started_ns > 0 && st.started_ns <= st.updated_ns);
+        berth_content_status_clear(&st);
+        assert_ok(berth_content_ingest_status(s, "ns/times", &st, &err), &err);
+        assert_true(st.updated_ns >= before);
+        berth_content_status_clear(&st);
+    }
+    berth_content_writer_close(w);
+    /* persisted: a later Status (after a restart) still reports the time of the last write */
+    assert_ok(berth_content_ingest_status(s, "ns/times", &st, &err), &err);
+    assert_true(st.updated_ns >= before);
+    assert_true(st.updated_ns <= berth_now_ns());
+    berth_content_status_clear(&st);
 }
 
 static void test_writer_offset_zero_truncates(void **state)
@@ -298,6 +346,8 @@ int main(void)
                                         berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_writer_resume_and_status, berth_test_setup_tmpdir,
                                         berth_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_writer_updated_at_is_time_of_write,
+                                        berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_writer_offset_zero_truncates, berth_test_setup_tmpdir,
                                         berth_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_writer_commit_mismatch_is_failed_precondition,
