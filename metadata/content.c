@@ -289,6 +289,7 @@ void berth_content_ingest_free(struct berth_content_ingest *i)
     if (!i)
         return;
     free(i->ref);
+    free(i->expected);
     free(i);
 }
 
@@ -328,6 +329,7 @@ int berth_meta_content_ingest_put(struct berth_meta_txn *txn, const char *ns,
         return -1;
     r.expires_ns = in->expires_ns;
     r.created_ns = in->created_ns ? in->created_ns : berth_now_ns();
+    r.expected = in->expected ? in->expected : (char *)"";
     if (berth_meta_get_pb(txn, key, &berth__records__v1__content_ingest__descriptor,
                           (ProtobufCMessage **)&old, &e) == 0)
         r.created_ns = old->created_ns;
@@ -358,6 +360,7 @@ int berth_meta_content_ingest_get(struct berth_meta_txn *txn, const char *ns, co
     i->ref = berth_xstrdup(ref);
     i->expires_ns = r->expires_ns;
     i->created_ns = r->created_ns;
+    i->expected = r->expected && *r->expected ? berth_xstrdup(r->expected) : NULL;
     *out = i;
     return 0;
 }
@@ -402,6 +405,7 @@ static int ingest_cb(const char *key, const void *val, size_t len, void *arg,
     i->ref = berth_xstrdup(key + acc->skip);
     i->expires_ns = r->expires_ns;
     i->created_ns = r->created_ns;
+    i->expected = r->expected && *r->expected ? berth_xstrdup(r->expected) : NULL;
     berth_vec_push(acc->v, acc->n, acc->cap, i);
     return 0;
 }

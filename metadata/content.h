@@ -63,6 +63,9 @@ struct berth_content_ingest {
     char *ref;
     int64_t expires_ns; /* 0: held by a lease, never expires */
     int64_t created_ns;
+    /* A shared ingest (metadata/ingest.h): the digest of the blob already in the store that it
+     * will record, which keeps that blob from the GC while the ingest lives; NULL otherwise. */
+    char *expected;
 };
 void berth_content_ingest_free(struct berth_content_ingest *i); /* NULL-safe */
 DEFINE_CLEANUP(struct berth_content_ingest *, berth_content_ingest_free)

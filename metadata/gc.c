@@ -205,11 +205,19 @@ static int follow(struct marker *m, const char *key, struct berth_err **err)
         if (s->info.parent)
             mark_snapshot(m, ns, rest, (size_t)(slash - rest), s->info.parent, true);
         mark_label_refs(m, ns, &s->info.labels);
-    } else if (berth_str_has_prefix(key, BERTH_KEY_CONTENT_INGESTS) && m->content) {
-        /* An ingest keeps the blob it is expected to become (if it already exists). */
+    } else if (berth_str_has_prefix(key, BERTH_KEY_CONTENT_INGESTS)) {
+        /* An ingest keeps the blob it is expected to become (if it already exists): a shared
+         * ingest names it in its record, a backend ingest in its "expected" file. */
+        _cleanup_(berth_content_ingest_freep) struct berth_content_ingest *in = NULL;
         _cleanup_free_ char *bref = NULL;
         struct berth_content_status st = {0};
         if (!split_ns(key, BERTH_KEY_CONTENT_INGESTS, ns, &rest))
+            return 0;
+        if (berth_meta_content_ingest_get(m->txn, ns, rest, &in, &e) < 0)
+            return follow_failed(m, key, &e, err);
+        if (in->expected)
+            mark_content(m, ns, in->expected, true);
+        if (!m->content)
             return 0;
         bref = berth_strdup_printf("%s/%s", ns, rest);
         if (berth_content_ingest_status(m->content, bref, &st, &e) == 0) {
@@ -510,7 +518,8 @@ out:
 
 struct ref_scan {
     struct berth_strset *set;
-    size_t skip; /* strlen of the kind prefix */
+    size_t skip;                   /* strlen of the kind prefix */
+    struct berth_strset *expected; /* ingests: the blobs shared ingests will record */
 };
 
 /* Collects "<rest after ns/>" of every key into the set (digests, ingest refs). */
@@ -526,13 +535,20 @@ static int digest_cb(const char *key, const void *val, size_t len, void *arg,
     return 0;
 }
 
-/* Collects "<ns>/<ref>", the backend ref, of every ingest record. */
+/* Collects "<ns>/<ref>", the backend ref, of every ingest record, and the blob a shared ingest
+ * will record (it has no backend ingest naming it). */
 static int bref_cb(const char *key, const void *val, size_t len, void *arg, struct berth_err **err)
 {
     struct ref_scan *rs = arg;
+    Berth__Records__V1__ContentIngest *r;
 
-    (void)val, (void)len, (void)err;
+    (void)err;
     berth_strset_raise(rs->set, key + rs->skip, KEPT);
+    r = berth__records__v1__content_ingest__unpack(NULL, len, val);
+    if (r && r->expected && *r->expected)
+        berth_strset_raise(rs->expected, r->expected, KEPT);
+    if (r)
+        berth__records__v1__content_ingest__free_unpacked(r, NULL);
     return 0;
 }
 
@@ -543,8 +559,8 @@ static int content_cleanup(struct berth_meta_db *db, struct berth_content_store 
     _cleanup_(berth_strv_freep) char **blobs = NULL;
     struct berth_content_status *ing = NULL;
     struct berth_strset digests = {0}, brefs = {0};
-    struct ref_scan rd = {&digests, strlen(BERTH_KEY_CONTENT_BLOBS)};
-    struct ref_scan ri = {&brefs, strlen(BERTH_KEY_CONTENT_INGESTS)};
+    struct ref_scan rd = {&digests, strlen(BERTH_KEY_CONTENT_BLOBS), NULL};
+    struct ref_scan ri = {&brefs, strlen(BERTH_KEY_CONTENT_INGESTS), &digests};
     size_t n_ing = 0;
     int ret = -1;
 
