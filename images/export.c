@@ -13,9 +13,8 @@
 #include "images/reference.h"
 #include "metadata/content.h"
 
-#define DOC_MAX (8 << 20)
-#define CHUNK   (1 << 20)
-#define MTIME   0
+#define CHUNK (1 << 20)
+#define MTIME 0
 
 struct exp {
     const struct berth_image_stores *st;
@@ -50,55 +49,39 @@ static int need(struct exp *e, const struct berth_descriptor *d, struct berth_er
     return 0;
 }
 
-static int walk(struct exp *e, const struct berth_descriptor *d, int depth, struct berth_err **err)
+static int entry_cb(void *arg, const struct berth_descriptor *index, size_t i,
+                    const struct berth_oci_desc *entry, struct berth_err **err)
 {
-    _cleanup_(berth_bytes_clear) struct berth_bytes doc = {0};
-    enum berth_oci_kind kind = berth_oci_media_kind(d->media_type);
-    size_t matched = 0;
+    return need(arg, &entry->d, err);
+}
 
-    if (need(e, d, err) < 0)
+static int manifest_cb(void *arg, const struct berth_descriptor *desc,
+                       const struct berth_oci_manifest *m, struct berth_err **err)
+{
+    struct exp *e = arg;
+
+    if (need(e, &m->config.d, err) < 0)
         return -1;
-    if (kind == BERTH_OCI_CONFIG || kind == BERTH_OCI_LAYER)
-        return 0;
-    if (depth > 8)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "index nesting too deep at %s",
-                             d->digest);
-    if (berth_image_blob_read(e->st, e->opts->ns, d->digest, DOC_MAX, &doc, err) < 0)
+    for (size_t i = 0; i < m->n_layers; i++)
+        if (need(e, &m->layers[i].d, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* Collects the blobs of target in walk order: itself, then every manifest of the platform
+ * (or all) with its config and layers. */
+static int walk(struct exp *e, const struct berth_descriptor *target, struct berth_err **err)
+{
+    struct berth_image_local_source src;
+    const struct berth_image_walk_opts wo = {
+        .platform = e->want, .all_platforms = e->opts->all_platforms, .require_match = true};
+    const struct berth_image_visitor v = {
+        .index_entry_cb = entry_cb, .manifest_cb = manifest_cb, .arg = e};
+
+    if (need(e, target, err) < 0)
         return -1;
-    if (kind == BERTH_OCI_UNKNOWN)
-        kind = berth_oci_sniff(doc.data, doc.len);
-    if (kind == BERTH_OCI_INDEX) {
-        _cleanup_(berth_oci_index_freep) struct berth_oci_index *ix = NULL;
-        if (berth_oci_index_parse(doc.data, doc.len, d->digest, &ix, err) < 0)
-            return -1;
-        for (size_t i = 0; i < ix->n_manifests; i++) {
-            const struct berth_oci_desc *c = &ix->manifests[i];
-            if (!e->opts->all_platforms && c->has_platform &&
-                berth_platform_rank(e->want, &c->platform) < 0)
-                continue;
-            matched++;
-            if (walk(e, &c->d, depth + 1, err) < 0)
-                return -1;
-        }
-        if (!matched && ix->n_manifests) {
-            _cleanup_free_ char *ps = berth_platform_format(e->want);
-            return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
-                                 "no manifest for platform %s in %s", ps, d->digest);
-        }
-        return 0;
-    }
-    if (kind == BERTH_OCI_MANIFEST) {
-        _cleanup_(berth_oci_manifest_freep) struct berth_oci_manifest *m = NULL;
-        if (berth_oci_manifest_parse(doc.data, doc.len, d->digest, &m, err) < 0 ||
-            need(e, &m->config.d, err) < 0)
-            return -1;
-        for (size_t i = 0; i < m->n_layers; i++)
-            if (need(e, &m->layers[i].d, err) < 0)
-                return -1;
-        return 0;
-    }
-    return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "unsupported media type \"%s\" of %s",
-                         d->media_type ? d->media_type : "", d->digest);
+    berth_image_local_source_init(&src, e->st, e->opts->ns);
+    return berth_image_walk_all(&src.src, target, &wo, &v, err);
 }
 
 static la_ssize_t write_cb(struct archive *a, void *arg, const void *buf, size_t len)
@@ -219,7 +202,7 @@ int berth_image_export(const struct berth_image_stores *st, const struct berth_e
             }
     }
     for (size_t i = 0; i < n; i++) {
-        if (walk(&e, &ims[i]->target, 0, err) < 0)
+        if (walk(&e, &ims[i]->target, err) < 0)
             goto out;
         json_array_append_new(manifests, index_entry(ims[i]));
     }

@@ -4,8 +4,8 @@
  * blobs/sha256/<hex>, index.json naming each image with io.containerd.image.name and
  * org.opencontainers.image.ref.name), as `ctr images export` makes, so both `ctr images
  * import` and berth's import take it back. Multi-platform indexes keep their blob but only the
- * manifests of the chosen platform (or all) are written. Depends on images/import.h (stores,
- * blob reads), images/manifest.h, metadata/ and libarchive.
+ * manifests of the chosen platform (or all) are written (images/walk.h). Depends on
+ * images/import.h (stores, blob reads), images/walk.h, metadata/ and libarchive.
  */
 #ifndef BERTH_IMAGES_EXPORT_H
 #define BERTH_IMAGES_EXPORT_H

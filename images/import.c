@@ -27,8 +27,8 @@
 #include "metadata/leases.h"
 #include "metadata/namespaces.h"
 
-#define MEM_FILE_MAX (4 << 20) /* non-blob members up to this size stay in memory */
-#define DOC_MAX      (8 << 20) /* largest index/manifest/config read back */
+#define MEM_FILE_MAX (4 << 20)           /* non-blob members up to this size stay in memory */
+#define DOC_MAX      BERTH_IMAGE_DOC_MAX /* largest index/manifest/config read back */
 #define LEASE_EXPIRY (24LL * 3600 * 1000000000LL)
 
 /* One regular member of the archive. */
@@ -483,66 +483,51 @@ static int blob_present(struct imp *im, const char *digest, const char *parent,
                          "blob %s referenced by %s is missing from the archive", digest, parent);
 }
 
-static int walk(struct imp *im, const struct berth_descriptor *d, int depth, struct berth_err **err)
+static int walk_entry_cb(void *arg, const struct berth_descriptor *index, size_t i,
+                         const struct berth_oci_desc *entry, struct berth_err **err)
 {
-    _cleanup_(berth_bytes_clear) struct berth_bytes doc = {0};
-    enum berth_oci_kind kind = berth_oci_media_kind(d->media_type);
+    struct imp *im = arg;
+    char key[64];
 
-    if (depth > 8)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "index nesting too deep at %s",
-                             d->digest);
-    if (kind == BERTH_OCI_CONFIG || kind == BERTH_OCI_LAYER)
-        return 0;
-    if (berth_image_blob_read(im->st, im->opts->ns, d->digest, DOC_MAX, &doc, err) < 0)
+    if (blob_present(im, entry->d.digest, index->digest, err) < 0)
         return -1;
-    if (kind == BERTH_OCI_UNKNOWN)
-        kind = berth_oci_sniff(doc.data, doc.len);
-    if (kind == BERTH_OCI_INDEX) {
-        _cleanup_(berth_oci_index_freep) struct berth_oci_index *ix = NULL;
-        struct berth_platform host = {0};
-        const struct berth_platform *want = im->opts->platform;
-        int ret = 0;
+    /* Numbered by position in the whole index, not among the matches: an import of another
+     * platform later adds its manifest instead of replacing this one. */
+    snprintf(key, sizeof(key), "containerd.io/gc.ref.content.m.%zu", i);
+    label_add(im, index->digest, key, entry->d.digest);
+    return 0;
+}
 
-        if (berth_oci_index_parse(doc.data, doc.len, d->digest, &ix, err) < 0)
+static int walk_manifest_cb(void *arg, const struct berth_descriptor *desc,
+                            const struct berth_oci_manifest *m, struct berth_err **err)
+{
+    struct imp *im = arg;
+
+    if (blob_present(im, m->config.d.digest, desc->digest, err) < 0)
+        return -1;
+    label_add(im, desc->digest, "containerd.io/gc.ref.content.config", m->config.d.digest);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        char key[64];
+        if (blob_present(im, m->layers[i].d.digest, desc->digest, err) < 0)
             return -1;
-        if (!want) {
-            berth_platform_host(&host);
-            want = &host;
-        }
-        for (size_t i = 0; i < ix->n_manifests && ret == 0; i++) {
-            const struct berth_oci_desc *c = &ix->manifests[i];
-            char key[64];
-            if (!im->opts->all_platforms && c->has_platform &&
-                berth_platform_rank(want, &c->platform) < 0)
-                continue;
-            if ((ret = blob_present(im, c->d.digest, d->digest, err)) < 0)
-                break;
-            /* Numbered by position in the whole index, not among the matches: an import of
-             * another platform later adds its manifest instead of replacing this one. */
-            snprintf(key, sizeof(key), "containerd.io/gc.ref.content.m.%zu", i);
-            label_add(im, d->digest, key, c->d.digest);
-            ret = walk(im, &c->d, depth + 1, err);
-        }
-        berth_platform_clear(&host);
-        return ret;
+        snprintf(key, sizeof(key), "containerd.io/gc.ref.content.l.%zu", i);
+        label_add(im, desc->digest, key, m->layers[i].d.digest);
     }
-    if (kind == BERTH_OCI_MANIFEST) {
-        _cleanup_(berth_oci_manifest_freep) struct berth_oci_manifest *m = NULL;
-        if (berth_oci_manifest_parse(doc.data, doc.len, d->digest, &m, err) < 0 ||
-            blob_present(im, m->config.d.digest, d->digest, err) < 0)
-            return -1;
-        label_add(im, d->digest, "containerd.io/gc.ref.content.config", m->config.d.digest);
-        for (size_t i = 0; i < m->n_layers; i++) {
-            char key[64];
-            if (blob_present(im, m->layers[i].d.digest, d->digest, err) < 0)
-                return -1;
-            snprintf(key, sizeof(key), "containerd.io/gc.ref.content.l.%zu", i);
-            label_add(im, d->digest, key, m->layers[i].d.digest);
-        }
-        return 0;
-    }
-    return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "unsupported media type \"%s\" of %s",
-                         d->media_type ? d->media_type : "", d->digest);
+    return 0;
+}
+
+/* Checks that every blob of the image's platform (or all platforms) is there and gathers the
+ * gc.ref labels that tie them to d. */
+static int walk(struct imp *im, const struct berth_descriptor *d, struct berth_err **err)
+{
+    struct berth_image_local_source src;
+    const struct berth_image_walk_opts wo = {.platform = im->opts->platform,
+                                             .all_platforms = im->opts->all_platforms};
+    const struct berth_image_visitor v = {
+        .index_entry_cb = walk_entry_cb, .manifest_cb = walk_manifest_cb, .arg = im};
+
+    berth_image_local_source_init(&src, im->st, im->opts->ns);
+    return berth_image_walk_all(&src.src, d, &wo, &v, err);
 }
 
 /* ---- image records ---- */
@@ -759,7 +744,7 @@ static int docker_images(struct imp *im, struct member *mj, struct named **v, si
             named_add(v, n, name, &tt);
             berth_descriptor_clear(&tt);
         }
-        if (walk(im, &target, 0, err) < 0)
+        if (walk(im, &target, err) < 0)
             goto out;
     }
     ret = 0;
@@ -794,7 +779,7 @@ static int oci_images(struct imp *im, struct member *ij, struct named **v, size_
         name = entry_name(im->opts, d, &e);
         if (e)
             return *err = steal_ptr(e), -1;
-        if (walk(im, d, 0, err) < 0)
+        if (walk(im, d, err) < 0)
             return -1;
         if (name)
             named_add(v, n, name, d);

@@ -8,7 +8,7 @@
  * a snapshotter (images/apply.h) under chain IDs. Everything happens under a lease created for
  * the import (gc.expire 24 h) and deleted at the end, so a concurrent GC never frees half an
  * import and a crash leaves only lease-held things. Depends on content/, metadata/,
- * snapshots/, images/{manifest,reference,apply}.h and libarchive.
+ * snapshots/, images/{manifest,walk,reference,apply}.h and libarchive.
  */
 #ifndef BERTH_IMAGES_IMPORT_H
 #define BERTH_IMAGES_IMPORT_H
@@ -19,6 +19,7 @@
 
 #include "content/store.h"
 #include "images/manifest.h"
+#include "images/walk.h"
 #include "metadata/db.h"
 #include "metadata/images.h"
 #include "snapshots/snapshotter.h"
@@ -100,12 +101,14 @@ int berth_image_unpack(const struct berth_image_stores *st, const char *ns, cons
 int berth_image_blob_read(const struct berth_image_stores *st, const char *ns, const char *digest,
                           size_t max, struct berth_bytes *out, struct berth_err **err);
 
-/* The manifest of target for platform: target itself if it is a manifest, else the best
- * platform match among the index's manifests (nested indexes followed). NOT_FOUND,
- * FAILED_PRECONDITION "no manifest for platform ..." . *out caller-owned. */
-int berth_image_resolve_manifest(const struct berth_image_stores *st, const char *ns,
-                                 const struct berth_descriptor *target,
-                                 const struct berth_platform *platform, struct berth_oci_desc *out,
-                                 struct berth_err **err);
+/* The blob source (images/walk.h) over ns's content: berth_image_blob_read. src is usable
+ * while s, st and ns live (src.arg points at s). */
+struct berth_image_local_source {
+    struct berth_blob_source src;
+    const struct berth_image_stores *st; /* borrowed */
+    const char *ns;                      /* borrowed */
+};
+void berth_image_local_source_init(struct berth_image_local_source *s,
+                                   const struct berth_image_stores *st, const char *ns);
 
 #endif

@@ -386,39 +386,152 @@ int berth_oci_manifest_parse(const void *buf, size_t len, const char *what,
     return 0;
 }
 
-void berth_oci_config_free(struct berth_oci_config *c)
+/* ---- image config ---- */
+
+void berth_image_config_free(struct berth_image_config *c)
 {
     if (!c)
         return;
     berth_platform_clear(&c->platform);
+    free(c->user);
+    free(c->working_dir);
+    free(c->stop_signal);
+    berth_strv_free(c->entrypoint);
+    berth_strv_free(c->cmd);
+    berth_strv_free(c->env);
+    berth_labels_clear(&c->labels);
     berth_strv_free(c->diff_ids);
     free(c);
 }
 
-int berth_oci_config_parse(const void *buf, size_t len, const char *what,
-                           struct berth_oci_config **out, struct berth_err **err)
+static int bad_field(struct berth_err **err, const char *what, const char *key, const char *why)
 {
-    _cleanup_(json_decrefp) json_t *j = NULL;
-    _cleanup_(berth_oci_config_freep) struct berth_oci_config *c = NULL;
-    json_t *ids;
+    return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                         "invalid document \"%s\": image config field \"%s\" %s", what ? what : "",
+                         key, why);
+}
 
-    *out = NULL;
-    if (!(j = load(buf, len, what, err)))
+/* Optional string field: absent or null leaves *out NULL; "" is kept unless drop_empty. */
+static int cfg_str(const json_t *o, const char *key, bool drop_empty, char **out, const char *what,
+                   struct berth_err **err)
+{
+    const json_t *v = json_object_get(o, key);
+
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return bad_field(err, what, key, "is not a string");
+    *out = drop_empty ? dup_or_null(json_string_value(v)) : berth_xstrdup(json_string_value(v));
+    return 0;
+}
+
+/* Optional array of strings: absent or null leaves *out NULL, [] gives an empty vector. */
+static int cfg_strv(const json_t *o, const char *key, char ***out, size_t *n, const char *what,
+                    struct berth_err **err)
+{
+    const json_t *v = json_object_get(o, key), *item;
+    _cleanup_strv_ char **vec = NULL;
+    size_t i;
+
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_array(v))
+        return bad_field(err, what, key, "is not an array");
+    vec = berth_xcalloc(json_array_size(v) + 1, sizeof(char *));
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item))
+            return bad_field(err, what, key, "has a non-string element");
+        vec[i] = berth_xstrdup(json_string_value(item));
+    }
+    if (n)
+        *n = i;
+    *out = steal_ptr(vec);
+    return 0;
+}
+
+/* The "config" object: the runtime defaults of a container made from the image. */
+static int cfg_runtime(const json_t *cfg, struct berth_image_config *c, const char *what,
+                       struct berth_err **err)
+{
+    const json_t *labels, *v;
+    const char *k;
+
+    if (!cfg || json_is_null(cfg))
+        return 0;
+    if (!json_is_object(cfg))
+        return bad_field(err, what, "config", "is not an object");
+    if (cfg_strv(cfg, "Entrypoint", &c->entrypoint, NULL, what, err) < 0 ||
+        cfg_strv(cfg, "Cmd", &c->cmd, NULL, what, err) < 0 ||
+        cfg_strv(cfg, "Env", &c->env, NULL, what, err) < 0 ||
+        cfg_str(cfg, "User", false, &c->user, what, err) < 0 ||
+        cfg_str(cfg, "WorkingDir", false, &c->working_dir, what, err) < 0 ||
+        cfg_str(cfg, "StopSignal", false, &c->stop_signal, what, err) < 0)
         return -1;
-    ids = json_object_get(json_object_get(j, "rootfs"), "diff_ids");
-    if (!json_is_array(ids))
-        return bad_doc(err, what, "config has no rootfs.diff_ids");
-    c = berth_xcalloc(1, sizeof(*c));
-    platform_from(j, &c->platform);
-    c->diff_ids = berth_xcalloc(json_array_size(ids) + 1, sizeof(char *));
-    for (size_t i = 0; i < json_array_size(ids); i++) {
-        const char *d = json_string_value(json_array_get(ids, i));
-        if (!d || berth_digest_validate(d, NULL) < 0)
+    labels = json_object_get(cfg, "Labels");
+    if (!labels || json_is_null(labels))
+        return 0;
+    if (!json_is_object(labels))
+        return bad_field(err, what, "Labels", "is not an object");
+    json_object_foreach((json_t *)labels, k, v)
+    {
+        if (!json_is_string(v))
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "invalid document \"%s\": image config label \"%s\" is not a "
+                                 "string",
+                                 what ? what : "", k);
+        berth_labels_set(&c->labels, k, json_string_value(v));
+    }
+    return 0;
+}
+
+static int cfg_rootfs(const json_t *rootfs, struct berth_image_config *c, const char *what,
+                      struct berth_err **err)
+{
+    const json_t *type;
+
+    if (!rootfs || json_is_null(rootfs))
+        return 0;
+    if (!json_is_object(rootfs))
+        return bad_field(err, what, "rootfs", "is not an object");
+    type = json_object_get(rootfs, "type");
+    if (type && !json_is_null(type) &&
+        (!json_is_string(type) || strcmp(json_string_value(type), "layers") != 0))
+        return bad_field(err, what, "rootfs.type", "is not \"layers\"");
+    berth_strv_free(c->diff_ids);
+    c->diff_ids = NULL;
+    if (cfg_strv(rootfs, "diff_ids", &c->diff_ids, &c->n_diff_ids, what, err) < 0)
+        return -1;
+    if (!c->diff_ids)
+        c->diff_ids = berth_xcalloc(1, sizeof(char *));
+    for (size_t i = 0; i < c->n_diff_ids; i++)
+        if (berth_digest_validate(c->diff_ids[i], NULL) < 0)
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
                                  "invalid document \"%s\": bad diff id \"%s\"", what ? what : "",
-                                 d ? d : "");
-        c->diff_ids[c->n_diff_ids++] = berth_xstrdup(d);
-    }
+                                 c->diff_ids[i]);
+    return 0;
+}
+
+int berth_image_config_parse(const void *buf, size_t len, const char *what,
+                             struct berth_image_config **out, struct berth_err **err)
+{
+    _cleanup_(json_decrefp) json_t *j = NULL;
+    _cleanup_(berth_image_config_freep) struct berth_image_config *c = NULL;
+
+    *out = NULL;
+    if (!(j = load(buf ? buf : "", buf ? len : 0, what, err)))
+        return -1;
+    if (!json_is_object(j))
+        return bad_doc(err, what, "image config is not a JSON object");
+    c = berth_xcalloc(1, sizeof(*c));
+    berth_labels_init(&c->labels);
+    c->diff_ids = berth_xcalloc(1, sizeof(char *));
+    if (cfg_str(j, "os", true, &c->platform.os, what, err) < 0 ||
+        cfg_str(j, "architecture", true, &c->platform.arch, what, err) < 0 ||
+        cfg_str(j, "variant", true, &c->platform.variant, what, err) < 0 ||
+        cfg_runtime(json_object_get(j, "config"), c, what, err) < 0 ||
+        cfg_rootfs(json_object_get(j, "rootfs"), c, what, err) < 0)
+        return -1;
     *out = steal_ptr(c);
     return 0;
 }

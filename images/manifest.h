@@ -3,8 +3,8 @@
  * OCI and docker image documents: media types, descriptors, indexes, manifests, image configs
  * and `docker save` manifest.json files, parsed with jansson into owned structs; platforms
  * ("linux/arm64/v8") parsed, normalized and matched the way containerd's platforms package
- * does; chain IDs of a diff ID list. Pure data code: lib/, metadata/images.h (the descriptor
- * struct) and jansson.
+ * does; chain IDs of a diff ID list. The one image config parser (runtime/oci takes its struct
+ * as input). Pure data code: lib/, metadata/images.h (the descriptor struct) and jansson.
  */
 #ifndef BERTH_IMAGES_MANIFEST_H
 #define BERTH_IMAGES_MANIFEST_H
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "lib/err.h"
+#include "lib/labels.h"
 #include "metadata/images.h" /* struct berth_descriptor */
 
 #define BERTH_MT_OCI_INDEX         "application/vnd.oci.image.index.v1+json"
@@ -88,13 +89,24 @@ struct berth_oci_manifest { /* owns every field */
 void berth_oci_manifest_free(struct berth_oci_manifest *m); /* NULL-safe */
 DEFINE_CLEANUP(struct berth_oci_manifest *, berth_oci_manifest_free)
 
-struct berth_oci_config { /* owns every field */
-    struct berth_platform platform;
-    char **diff_ids; /* NULL-terminated, n_diff_ids of them */
+/* An image config (image-spec config.json, docker's container.image.v1): every field images/
+ * and runtime/oci use, one struct for both (containerd's ocispec.Image). Owns every field;
+ * string vectors are NULL-terminated and NULL when the config leaves them unset ([] gives an
+ * empty vector). */
+struct berth_image_config {
+    struct berth_platform platform; /* architecture, os, variant as written, not normalized */
+    char *user;                     /* config.User, e.g. "www:staff" */
+    char *working_dir;
+    char *stop_signal;
+    char **entrypoint;
+    char **cmd;
+    char **env;                 /* "KEY=value" */
+    struct berth_labels labels; /* empty-valued labels are dropped (berth_labels_set rule) */
+    char **diff_ids;            /* rootfs.diff_ids, validated digests; never NULL */
     size_t n_diff_ids;
 };
-void berth_oci_config_free(struct berth_oci_config *c); /* NULL-safe */
-DEFINE_CLEANUP(struct berth_oci_config *, berth_oci_config_free)
+void berth_image_config_free(struct berth_image_config *c); /* NULL-safe */
+DEFINE_CLEANUP(struct berth_image_config *, berth_image_config_free)
 
 /* One entry of a `docker save` manifest.json. */
 struct berth_docker_entry {
@@ -117,8 +129,12 @@ int berth_oci_index_parse(const void *buf, size_t len, const char *what,
                           struct berth_oci_index **out, struct berth_err **err);
 int berth_oci_manifest_parse(const void *buf, size_t len, const char *what,
                              struct berth_oci_manifest **out, struct berth_err **err);
-int berth_oci_config_parse(const void *buf, size_t len, const char *what,
-                           struct berth_oci_config **out, struct berth_err **err);
+/* An image config. Unknown fields are ignored and JSON null counts as unset, as Go's decoder
+ * does; a known field of the wrong type is INVALID_ARGUMENT naming it, as is a rootfs type
+ * other than "layers" or a malformed diff ID. A config without rootfs has no diff IDs (the
+ * walk then rejects a manifest with layers). buf may be NULL (len 0: invalid JSON). */
+int berth_image_config_parse(const void *buf, size_t len, const char *what,
+                             struct berth_image_config **out, struct berth_err **err);
 int berth_docker_manifest_parse(const void *buf, size_t len, struct berth_docker_entry **out,
                                 size_t *n, struct berth_err **err);
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unpacking an image into a snapshotter (containerd's unpacker, run in the daemon): platform
- * resolution, chain IDs, per layer prepare/apply/check/commit, the content labels that tie
- * the result together for the GC. Layers are extracted straight into the directory the
- * snapshot's mounts name (an overlay upperdir or a bind source); only other mount shapes are
- * temp-mounted under <tmp_dir>/tmpmounts.
+ * Unpacking an image into a snapshotter (containerd's unpacker, run in the daemon): the image
+ * walk (images/walk.h) over the namespace's content, per layer prepare/apply/check/commit,
+ * the content labels that tie the result together for the GC. Layers are extracted straight into
+ * the directory the snapshot's mounts name (an overlay upperdir or a bind source); only other mount
+ * shapes are temp-mounted under <tmp_dir>/tmpmounts.
  */
 #include "images/import.h"
 
@@ -23,8 +23,6 @@
 #include "metadata/content.h"
 #include "metadata/leases.h"
 #include "metadata/snapshots.h"
-
-#define DOC_MAX (8 << 20)
 
 int berth_image_blob_read(const struct berth_image_stores *st, const char *ns, const char *digest,
                           size_t max, struct berth_bytes *out, struct berth_err **err)
@@ -59,88 +57,20 @@ int berth_image_blob_read(const struct berth_image_stores *st, const char *ns, c
     return 0;
 }
 
-static int resolve(const struct berth_image_stores *st, const char *ns,
-                   const struct berth_descriptor *d, const struct berth_platform *want, int depth,
-                   struct berth_oci_desc *out, struct berth_err **err)
+static int local_read_cb(void *arg, const struct berth_descriptor *d, size_t max,
+                         struct berth_bytes *out, struct berth_err **err)
 {
-    _cleanup_(berth_bytes_clear) struct berth_bytes doc = {0};
-    _cleanup_(berth_oci_index_freep) struct berth_oci_index *ix = NULL;
-    enum berth_oci_kind kind = berth_oci_media_kind(d->media_type);
-    _cleanup_free_ char *ps = NULL;
-    int best = -1;
-
-    if (kind == BERTH_OCI_MANIFEST) {
-        berth_descriptor_copy(&out->d, d);
-        return 0;
-    }
-    if (depth > 8)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "index nesting too deep at %s",
-                             d->digest);
-    if (berth_image_blob_read(st, ns, d->digest, DOC_MAX, &doc, err) < 0)
-        return -1;
-    if (kind == BERTH_OCI_UNKNOWN)
-        kind = berth_oci_sniff(doc.data, doc.len);
-    if (kind == BERTH_OCI_MANIFEST) {
-        berth_descriptor_copy(&out->d, d);
-        return 0;
-    }
-    if (kind != BERTH_OCI_INDEX)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
-                             "%s is neither an index nor a manifest", d->digest);
-    if (berth_oci_index_parse(doc.data, doc.len, d->digest, &ix, err) < 0)
-        return -1;
-    /* Best rank wins; among equals the first, as containerd's ordered matcher. */
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < ix->n_manifests; i++) {
-            const struct berth_oci_desc *c = &ix->manifests[i];
-            int r = c->has_platform ? berth_platform_rank(want, &c->platform) : 0;
-            if (r < 0)
-                continue;
-            if (pass == 0) {
-                if (best < 0 || r < best)
-                    best = r;
-                continue;
-            }
-            if (r != best)
-                continue;
-            if (berth_oci_media_kind(c->d.media_type) == BERTH_OCI_INDEX)
-                return resolve(st, ns, &c->d, want, depth + 1, out, err);
-            berth_descriptor_copy(&out->d, &c->d);
-            if (c->has_platform) {
-                out->has_platform = true;
-                out->platform.os = c->platform.os ? berth_xstrdup(c->platform.os) : NULL;
-                out->platform.arch = c->platform.arch ? berth_xstrdup(c->platform.arch) : NULL;
-                out->platform.variant =
-                    c->platform.variant ? berth_xstrdup(c->platform.variant) : NULL;
-            }
-            return 0;
-        }
-        if (best < 0)
-            break;
-    }
-    ps = berth_platform_format(want);
-    return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "no manifest for platform %s in %s",
-                         ps, d->digest);
+    const struct berth_image_local_source *s = arg;
+    return berth_image_blob_read(s->st, s->ns, d->digest, max, out, err);
 }
 
-int berth_image_resolve_manifest(const struct berth_image_stores *st, const char *ns,
-                                 const struct berth_descriptor *target,
-                                 const struct berth_platform *platform, struct berth_oci_desc *out,
-                                 struct berth_err **err)
+void berth_image_local_source_init(struct berth_image_local_source *s,
+                                   const struct berth_image_stores *st, const char *ns)
 {
-    struct berth_platform host = {0};
-    int ret;
-
-    memset(out, 0, sizeof(*out));
-    if (!platform) {
-        berth_platform_host(&host);
-        platform = &host;
-    }
-    ret = resolve(st, ns, target, platform, 0, out, err);
-    berth_platform_clear(&host);
-    if (ret < 0)
-        berth_oci_desc_clear(out);
-    return ret;
+    s->src.read = local_read_cb;
+    s->src.arg = s;
+    s->st = st;
+    s->ns = ns;
 }
 
 /* ---- applying a layer into a snapshot's mounts ---- */
@@ -272,12 +202,9 @@ int berth_image_unpack(const struct berth_image_stores *st, const char *ns, cons
                        const struct berth_descriptor *target, const struct berth_platform *platform,
                        const char *snapshotter, char **top_out, struct berth_err **err)
 {
-    _cleanup_(berth_bytes_clear) struct berth_bytes mdoc = {0}, cdoc = {0};
-    _cleanup_(berth_oci_manifest_freep) struct berth_oci_manifest *m = NULL;
-    _cleanup_(berth_oci_config_freep) struct berth_oci_config *cfg = NULL;
-    _cleanup_(berth_strv_freep) char **chain = NULL;
+    _cleanup_(berth_image_walk_clear) struct berth_image_walk w = {0};
     _cleanup_free_ char *gckey = NULL;
-    struct berth_oci_desc md = {0};
+    struct berth_image_local_source src;
     struct berth_snapshotter *sn = NULL;
     const char *parent = NULL;
 
@@ -289,38 +216,22 @@ int berth_image_unpack(const struct berth_image_stores *st, const char *ns, cons
         return berth_err_set(err, BERTH_E_UNAVAILABLE, 0, "no snapshotter loaded");
     if (berth_snap_registry_get(st->snapshotters, snapshotter, &sn, err) < 0)
         return -1;
-    if (berth_image_resolve_manifest(st, ns, target, platform, &md, err) < 0)
+    berth_image_local_source_init(&src, st, ns);
+    if (berth_image_walk(&src.src, target, platform, &w, err) < 0)
         return -1;
-    if (berth_image_blob_read(st, ns, md.d.digest, DOC_MAX, &mdoc, err) < 0 ||
-        berth_oci_manifest_parse(mdoc.data, mdoc.len, md.d.digest, &m, err) < 0 ||
-        berth_image_blob_read(st, ns, m->config.d.digest, DOC_MAX, &cdoc, err) < 0 ||
-        berth_oci_config_parse(cdoc.data, cdoc.len, m->config.d.digest, &cfg, err) < 0) {
-        berth_oci_desc_clear(&md);
-        return -1;
-    }
-    if (cfg->n_diff_ids != m->n_layers) {
-        berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
-                      "manifest %s has %zu layers but its config %zu diff ids", md.d.digest,
-                      m->n_layers, cfg->n_diff_ids);
-        berth_oci_desc_clear(&md);
-        return -1;
-    }
-    berth_oci_desc_clear(&md);
-    if (berth_oci_chain_ids(cfg->diff_ids, cfg->n_diff_ids, &chain, err) < 0)
-        return -1;
-    for (size_t i = 0; i < m->n_layers; i++) {
+    for (size_t i = 0; i < w.manifest->n_layers; i++) {
         bool have = false;
-        if (committed(st, ns, snapshotter, chain[i], &have, err) < 0)
+        if (committed(st, ns, snapshotter, w.chain_ids[i], &have, err) < 0)
             return -1;
-        if (!have && unpack_layer(st, sn, ns, lease, &m->layers[i], cfg->diff_ids[i], chain[i],
-                                  parent, err) < 0)
+        if (!have && unpack_layer(st, sn, ns, lease, &w.manifest->layers[i], w.config->diff_ids[i],
+                                  w.chain_ids[i], parent, err) < 0)
             return -1;
-        parent = chain[i];
+        parent = w.chain_ids[i];
     }
-    if (m->n_layers == 0)
+    if (w.manifest->n_layers == 0)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "image has no layers");
     gckey = berth_strdup_printf("containerd.io/gc.ref.snapshot.%s", snapshotter);
-    if (label_set(st, ns, m->config.d.digest, gckey, parent, err) < 0)
+    if (label_set(st, ns, w.manifest->config.d.digest, gckey, parent, err) < 0)
         return -1;
     if (top_out)
         *top_out = berth_xstrdup(parent);

@@ -51,6 +51,18 @@ int berthctl_images_export(struct berthctl *ctl, int argc, char **argv, struct b
 int berthctl_images_mount(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);
 int berthctl_images_unmount(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);
 extern const struct berthctl_noun berthctl_content_noun;
+/* The image walk's blob source (images/walk.h) over Content.Read (content.c); src->arg is ctl,
+ * which must outlive src. The server's errors as they come (NOT_FOUND names the digest),
+ * OUT_OF_RANGE for a blob larger than the walk's max. */
+struct berth_blob_source;
+void berthctl_blob_source_init(struct berthctl *ctl, struct berth_blob_source *src);
+/* Images.Get of name, then berth_image_walk over Content.Read for platform p (NULL: host)
+ * (images.c). The walk's errors and the server's, prefixed with the image name. *out must be
+ * zeroed; the caller clears it (berth_image_walk_clear) in every case. */
+struct berth_image_walk;
+struct berth_platform;
+int berthctl_image_walk(struct berthctl *ctl, const char *name, const struct berth_platform *p,
+                        struct berth_image_walk *out, struct berth_err **err);
 extern const struct berthctl_noun berthctl_snapshots_noun;
 extern const struct berthctl_noun berthctl_gc_noun;
 extern const struct berthctl_noun berthctl_run_noun;

@@ -15,6 +15,7 @@
 #include "api/services/content/v1/content.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "google/protobuf/field_mask.pb-c.h"
+#include "images/walk.h" /* struct berth_blob_source */
 
 #define CT_SVC     "/containerd.services.content.v1.Content/"
 #define WRITE_SIZE (1 << 20)
@@ -139,6 +140,62 @@ static int content_get(struct berthctl *ctl, int argc, char **argv, struct berth
                              argv[1], s.next);
     fflush(ctl->out);
     return 0;
+}
+
+/* ---- the image walk's blob source ---- */
+
+struct blob_sink {
+    struct berth_bytes b;
+    size_t max;
+    bool too_big;
+};
+
+static int blob_cb(const ProtobufCMessage *msg, void *arg)
+{
+    const Containerd__Services__Content__V1__ReadContentResponse *r = (const void *)msg;
+    struct blob_sink *s = arg;
+
+    if (r->data.len > s->max - s->b.len) {
+        s->too_big = true;
+        return 1; /* stops the stream */
+    }
+    s->b.data = berth_xrealloc(s->b.data, s->b.len + r->data.len + 1);
+    memcpy(s->b.data + s->b.len, r->data.data, r->data.len);
+    s->b.len += r->data.len;
+    return 0;
+}
+
+static int blob_read_cb(void *arg, const struct berth_descriptor *d, size_t max,
+                        struct berth_bytes *out, struct berth_err **err)
+{
+    Containerd__Services__Content__V1__ReadContentRequest req =
+        CONTAINERD__SERVICES__CONTENT__V1__READ_CONTENT_REQUEST__INIT;
+    struct berthctl *ctl = arg;
+    struct blob_sink s = {.max = max};
+
+    req.digest = d->digest;
+    if (berth_client_server_stream(
+            ctl->client, CT_SVC "Read", &req.base,
+            &containerd__services__content__v1__read_content_response__descriptor, blob_cb, &s,
+            err) < 0) {
+        berth_bytes_clear(&s.b);
+        return -1;
+    }
+    if (s.too_big) {
+        berth_bytes_clear(&s.b);
+        return berth_err_set(err, BERTH_E_OUT_OF_RANGE, 0, "blob %s larger than %zu bytes",
+                             d->digest, max);
+    }
+    if (!s.b.data)
+        s.b.data = berth_xcalloc(1, 1); /* an empty blob still reads as a buffer */
+    *out = s.b;
+    return 0;
+}
+
+void berthctl_blob_source_init(struct berthctl *ctl, struct berth_blob_source *src)
+{
+    src->read = blob_read_cb;
+    src->arg = ctl;
 }
 
 /* One request/response round trip of the Write stream. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berthctl images (alias i): ls, create, rm, label over the containerd Images service, sending
- * what `ctr images` sends (labels.<key> update masks, `sync` on the last delete). import,
- * export, mount and unmount live in transfer.c.
+ * what `ctr images` sends (labels.<key> update masks, `sync` on the last delete), and the
+ * client-side image walk run and images mount use. import, export, mount and unmount live in
+ * transfer.c.
  */
 #include "cmd/berthctl/berthctl-internal.h"
 
@@ -13,6 +14,7 @@
 
 #include "api/services/images/v1/images.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
+#include "images/walk.h"
 
 #define I_SVC "/containerd.services.images.v1.Images/"
 
@@ -204,6 +206,34 @@ static int images_label(struct berthctl *ctl, int argc, char **argv, struct bert
                            &resp, err) < 0)
         return -1;
     fprintf(ctl->out, "%s\n", argv[1]);
+    return 0;
+}
+
+int berthctl_image_walk(struct berthctl *ctl, const char *name, const struct berth_platform *p,
+                        struct berth_image_walk *out, struct berth_err **err)
+{
+    Containerd__Services__Images__V1__GetImageRequest g =
+        CONTAINERD__SERVICES__IMAGES__V1__GET_IMAGE_REQUEST__INIT;
+    _cleanup_(berthctl_pb_freep) ProtobufCMessage *gr_msg = NULL;
+    const Containerd__Services__Images__V1__GetImageResponse *gr;
+    struct berth_descriptor target = {0};
+    struct berth_blob_source src;
+
+    g.name = (char *)name;
+    if (berth_client_unary(ctl->client, I_SVC "Get", &g.base,
+                           &containerd__services__images__v1__get_image_response__descriptor,
+                           &gr_msg, err) < 0)
+        return berth_err_wrap(err, "image \"%s\"", name);
+    gr = (const void *)gr_msg;
+    if (!gr->image || !gr->image->target || !gr->image->target->digest)
+        return berth_err_set(err, BERTH_E_INTERNAL, 0, "image \"%s\" has no target", name);
+    /* borrowed from the response for the walk */
+    target.media_type = gr->image->target->media_type;
+    target.digest = gr->image->target->digest;
+    target.size = gr->image->target->size;
+    berthctl_blob_source_init(ctl, &src);
+    if (berth_image_walk(&src, &target, p, out, err) < 0)
+        return berth_err_wrap(err, "image \"%s\"", name);
     return 0;
 }
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * berthctl run: ctr run's client-side flow. Image record -> manifest -> config (Content.Read),
- * Snapshots.Prepare(ID, top chain ID), an OCI spec from runtime/oci, Containers.Create, then
- * Tasks.Create with FIFOs berthctl copies to and from its own terminal, Start, Wait; the exit
- * status becomes berthctl's. Shared task I/O helpers live here too (tasks.c uses them).
+ * berthctl run: ctr run's client-side flow. Image record -> manifest -> config (the image walk
+ * over Content.Read), Snapshots.Prepare(ID, top chain ID), an OCI spec from runtime/oci,
+ * Containers.Create, then Tasks.Create with FIFOs berthctl copies to and from its own
+ * terminal, Start, Wait; the exit status becomes berthctl's. Shared task I/O helpers live here too
+ * (tasks.c uses them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,142 +23,18 @@
 
 #include "api/runtime/runc/options/oci.pb-c.h"
 #include "api/services/containers/v1/containers.pb-c.h"
-#include "api/services/content/v1/content.pb-c.h"
-#include "api/services/images/v1/images.pb-c.h"
 #include "api/services/leases/v1/leases.pb-c.h"
 #include "api/services/snapshots/v1/snapshots.pb-c.h"
 #include "api/services/tasks/v1/tasks.pb-c.h"
 #include "cmd/berthctl/berthctl-internal.h"
 #include "cmd/berthctl/run-internal.h"
 #include "google/protobuf/empty.pb-c.h"
-#include "images/manifest.h"
+#include "images/walk.h"
 #include "runtime/oci/spec.h"
 #include "snapshots/snapshotter.h"
 
 #define T_SVC    "/containerd.services.tasks.v1.Tasks/"
 #define SPEC_URL "types.containerd.io/opencontainers/runtime-spec/1/Spec"
-
-/* ---- content ---- */
-
-struct blob {
-    uint8_t *data;
-    size_t len;
-};
-
-static int blob_cb(const ProtobufCMessage *msg, void *arg)
-{
-    const Containerd__Services__Content__V1__ReadContentResponse *r = (const void *)msg;
-    struct blob *b = arg;
-
-    b->data = berth_xrealloc(b->data, b->len + r->data.len + 1);
-    memcpy(b->data + b->len, r->data.data, r->data.len);
-    b->len += r->data.len;
-    b->data[b->len] = 0;
-    return 0;
-}
-
-static int blob_read(struct berthctl *ctl, const char *digest, struct blob *b,
-                     struct berth_err **err)
-{
-    Containerd__Services__Content__V1__ReadContentRequest req =
-        CONTAINERD__SERVICES__CONTENT__V1__READ_CONTENT_REQUEST__INIT;
-
-    memset(b, 0, sizeof(*b));
-    req.digest = (char *)digest;
-    if (berth_client_server_stream(
-            ctl->client, "/containerd.services.content.v1.Content/Read", &req.base,
-            &containerd__services__content__v1__read_content_response__descriptor, blob_cb, b,
-            err) < 0) {
-        free(b->data);
-        return berth_err_wrap(err, "read blob %s", digest);
-    }
-    if (!b->data)
-        b->data = berth_xcalloc(1, 1);
-    return 0;
-}
-
-/* Image name -> config blob (raw) and the top chain ID of its layers. */
-static int image_resolve(struct berthctl *ctl, const char *name, struct blob *config,
-                         char **top_chain, struct berth_err **err)
-{
-    Containerd__Services__Images__V1__GetImageRequest g =
-        CONTAINERD__SERVICES__IMAGES__V1__GET_IMAGE_REQUEST__INIT;
-    _cleanup_(berthctl_pb_freep) ProtobufCMessage *gr_msg = NULL;
-    Containerd__Services__Images__V1__GetImageResponse *gr;
-    _cleanup_(berth_oci_config_freep) struct berth_oci_config *cfg = NULL;
-    _cleanup_strv_ char **chain = NULL;
-    _cleanup_free_ char *digest = NULL;
-    struct berth_platform host = {0};
-    struct blob b = {0};
-
-    g.name = (char *)name;
-    if (berth_client_unary(ctl->client, "/containerd.services.images.v1.Images/Get", &g.base,
-                           &containerd__services__images__v1__get_image_response__descriptor,
-                           &gr_msg, err) < 0)
-        return berth_err_wrap(err, "image \"%s\"", name);
-    gr = (void *)gr_msg;
-    if (!gr->image || !gr->image->target || !gr->image->target->digest)
-        return berth_err_set(err, BERTH_E_INTERNAL, 0, "image \"%s\" has no target", name);
-    digest = berth_xstrdup(gr->image->target->digest);
-    berth_platform_host(&host);
-    for (int depth = 0; depth < 4; depth++) {
-        enum berth_oci_kind kind;
-        if (blob_read(ctl, digest, &b, err) < 0)
-            goto fail;
-        kind = berth_oci_sniff(b.data, b.len);
-        if (kind == BERTH_OCI_INDEX) {
-            _cleanup_(berth_oci_index_freep) struct berth_oci_index *ix = NULL;
-            int best = -1;
-            if (berth_oci_index_parse(b.data, b.len, digest, &ix, err) < 0)
-                goto fail;
-            for (size_t i = 0; i < ix->n_manifests; i++) {
-                int r = ix->manifests[i].has_platform
-                            ? berth_platform_rank(&host, &ix->manifests[i].platform)
-                            : 0;
-                if (r >= 0 && (best < 0 || r < best)) {
-                    best = r;
-                    free(digest);
-                    digest = berth_xstrdup(ix->manifests[i].d.digest);
-                }
-            }
-            if (best < 0) {
-                berth_err_set(err, BERTH_E_NOT_FOUND, 0,
-                              "image \"%s\": no manifest for this "
-                              "platform",
-                              name);
-                goto fail;
-            }
-        } else if (kind == BERTH_OCI_MANIFEST) {
-            _cleanup_(berth_oci_manifest_freep) struct berth_oci_manifest *m = NULL;
-            if (berth_oci_manifest_parse(b.data, b.len, digest, &m, err) < 0)
-                goto fail;
-            free(b.data);
-            if (blob_read(ctl, m->config.d.digest, config, err) < 0)
-                goto out_fail;
-            if (berth_oci_config_parse(config->data, config->len, m->config.d.digest, &cfg, err) <
-                    0 ||
-                berth_oci_chain_ids(cfg->diff_ids, cfg->n_diff_ids, &chain, err) < 0) {
-                free(config->data);
-                goto out_fail;
-            }
-            *top_chain = cfg->n_diff_ids ? berth_xstrdup(chain[cfg->n_diff_ids - 1]) : NULL;
-            berth_platform_clear(&host);
-            return 0;
-        } else {
-            berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
-                          "image \"%s\": %s is neither an index nor a manifest", name, digest);
-            goto fail;
-        }
-        free(b.data);
-        b.data = NULL;
-    }
-    berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "image \"%s\": nested indexes", name);
-fail:
-    free(b.data);
-out_fail:
-    berth_platform_clear(&host);
-    return -1;
-}
 
 /* ---- FIFO I/O ---- */
 
@@ -709,7 +586,7 @@ void berthctl_container_remove(struct berthctl *ctl, const char *sn, const char 
 
 /* Spec for o: resolving a user name needs the rootfs, mounted on a temp dir for the call. */
 static int build_spec(struct berthctl *ctl, const struct berthctl_run_opts *o,
-                      const struct berth_oci_image_config *img, Containerd__Types__Mount **pm,
+                      const struct berth_image_config *img, Containerd__Types__Mount **pm,
                       size_t n_pm, char **json, struct berth_err **err)
 {
     struct berth_oci_opts so = {0};
@@ -878,21 +755,18 @@ static int container_create(struct berthctl *ctl, const struct berthctl_run_opts
     _cleanup_free_ uint8_t *opts_buf = NULL;
     _cleanup_(berthctl_pb_freep) ProtobufCMessage *presp = NULL;
     _cleanup_(berthctl_pb_freep) ProtobufCMessage *cresp = NULL;
-    _cleanup_(berth_oci_image_config_freep) struct berth_oci_image_config *img = NULL;
-    _cleanup_free_ char *top = NULL, *json = NULL;
+    _cleanup_(berth_image_walk_clear) struct berth_image_walk w = {0};
+    _cleanup_free_ char *json = NULL;
     Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *pr;
-    struct blob config = {0};
+    const char *top = NULL;
 
-    if (image_resolve(ctl, o->image, &config, &top, err) < 0)
+    if (berthctl_image_walk(ctl, o->image, NULL, &w, err) < 0)
         return -1;
-    if (berth_oci_image_config_parse((const char *)config.data, config.len, &img, err) < 0) {
-        free(config.data);
-        return berth_err_wrap(err, "image \"%s\" config", o->image);
-    }
-    free(config.data);
+    if (w.manifest->n_layers)
+        top = w.chain_ids[w.manifest->n_layers - 1];
     prep.snapshotter = (char *)o->snapshotter;
     prep.key = (char *)o->id;
-    prep.parent = top ? top : (char *)"";
+    prep.parent = (char *)(top ? top : "");
     if (berth_client_unary(
             ctl->client, "/containerd.services.snapshots.v1.Snapshots/Prepare", &prep.base,
             &containerd__services__snapshots__v1__prepare_snapshot_response__descriptor, &presp,
@@ -907,7 +781,7 @@ static int container_create(struct berthctl *ctl, const struct berthctl_run_opts
         return berth_err_wrap(err, "prepare snapshot \"%s\"", o->id);
     }
     pr = (void *)presp;
-    if (build_spec(ctl, o, img, pr->mounts, pr->n_mounts, &json, err) < 0) {
+    if (build_spec(ctl, o, w.config, pr->mounts, pr->n_mounts, &json, err) < 0) {
         snapshot_remove(ctl, o->snapshotter, o->id);
         return -1;
     }

@@ -3,7 +3,7 @@
  * berthctl images import/export/mount/unmount. import streams the archive (a file or stdin)
  * over berth's Transfer/Import call, which does the whole import and unpack inside berthd;
  * export writes Transfer/Export's OCI archive to a file or stdout. mount resolves the image's
- * top chain ID client-side (Images.Get + Content.Read, images/manifest.h), makes a view (or
+ * top chain ID client-side (Images.Get + Content.Read, images/walk.h), makes a view (or
  * with --rw an active snapshot) keyed by the target path under a lease and mounts it.
  */
 #include "cmd/berthctl/berthctl-internal.h"
@@ -19,18 +19,15 @@
 #include <unistd.h>
 
 #include "api/berth/services/images/v1/transfer.pb-c.h"
-#include "api/services/content/v1/content.pb-c.h"
-#include "api/services/images/v1/images.pb-c.h"
 #include "api/services/leases/v1/leases.pb-c.h"
 #include "api/services/snapshots/v1/snapshots.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
-#include "images/manifest.h"
+#include "images/walk.h"
 #include "lib/sha256.h"
 #include "snapshots/snapshotter.h"
 
-#define T_SVC   "/berth.services.images.v1.Transfer/"
-#define CHUNK   (4 << 20) /* bytes per Import message */
-#define DOC_MAX (8 << 20)
+#define T_SVC "/berth.services.images.v1.Transfer/"
+#define CHUNK (4 << 20) /* bytes per Import message */
 
 typedef Berth__Services__Images__V1__ImportResponse import_resp_t;
 DEFINE_PB_CLEANUP(import_resp_t, import_resp_freep)
@@ -244,116 +241,18 @@ int berthctl_images_export(struct berthctl *ctl, int argc, char **argv, struct b
 
 /* ---- mount ---- */
 
-struct read_sink {
-    struct berth_bytes b;
-    bool too_big;
-};
-
-static int read_cb(const ProtobufCMessage *msg, void *arg)
-{
-    const Containerd__Services__Content__V1__ReadContentResponse *r = (const void *)msg;
-    struct read_sink *s = arg;
-
-    if (s->b.len + r->data.len > DOC_MAX) {
-        s->too_big = true;
-        return 1;
-    }
-    s->b.data = berth_xrealloc(s->b.data, s->b.len + r->data.len + 1);
-    memcpy(s->b.data + s->b.len, r->data.data, r->data.len);
-    s->b.len += r->data.len;
-    return 0;
-}
-
-static int blob_get(struct berthctl *ctl, const char *digest, struct berth_bytes *out,
-                    struct berth_err **err)
-{
-    Containerd__Services__Content__V1__ReadContentRequest req =
-        CONTAINERD__SERVICES__CONTENT__V1__READ_CONTENT_REQUEST__INIT;
-    struct read_sink s = {0};
-
-    req.digest = (char *)digest;
-    if (berth_client_server_stream(
-            ctl->client, "/containerd.services.content.v1.Content/Read", &req.base,
-            &containerd__services__content__v1__read_content_response__descriptor, read_cb, &s,
-            err) < 0) {
-        berth_bytes_clear(&s.b);
-        return -1;
-    }
-    if (s.too_big) {
-        berth_bytes_clear(&s.b);
-        return berth_err_set(err, BERTH_E_OUT_OF_RANGE, 0, "blob %s too large", digest);
-    }
-    *out = s.b;
-    return 0;
-}
-
 /* The top chain ID of image name for platform p. */
 static int top_chain(struct berthctl *ctl, const char *name, const struct berth_platform *p,
                      char **out, struct berth_err **err)
 {
-    Containerd__Services__Images__V1__GetImageRequest g =
-        CONTAINERD__SERVICES__IMAGES__V1__GET_IMAGE_REQUEST__INIT;
-    _cleanup_(berthctl_pb_freep) ProtobufCMessage *gr = NULL;
-    _cleanup_(berth_oci_manifest_freep) struct berth_oci_manifest *m = NULL;
-    _cleanup_(berth_oci_config_freep) struct berth_oci_config *cfg = NULL;
-    _cleanup_(berth_strv_freep) char **chain = NULL;
-    _cleanup_free_ char *digest = NULL;
-    const Containerd__Types__Descriptor *t;
+    _cleanup_(berth_image_walk_clear) struct berth_image_walk w = {0};
 
     *out = NULL;
-    g.name = (char *)name;
-    if (berth_client_unary(ctl->client, "/containerd.services.images.v1.Images/Get", &g.base,
-                           &containerd__services__images__v1__get_image_response__descriptor, &gr,
-                           err) < 0)
+    if (berthctl_image_walk(ctl, name, p, &w, err) < 0)
         return -1;
-    t = ((Containerd__Services__Images__V1__GetImageResponse *)gr)->image->target;
-    digest = berth_xstrdup(t->digest);
-    for (int depth = 0; depth < 8; depth++) {
-        _cleanup_(berth_bytes_clear) struct berth_bytes doc = {0};
-        _cleanup_(berth_oci_index_freep) struct berth_oci_index *ix = NULL;
-        int best = -1;
-        size_t pick = 0;
-
-        if (blob_get(ctl, digest, &doc, err) < 0)
-            return -1;
-        if (berth_oci_sniff(doc.data, doc.len) == BERTH_OCI_MANIFEST) {
-            if (berth_oci_manifest_parse(doc.data, doc.len, digest, &m, err) < 0)
-                return -1;
-            break;
-        }
-        if (berth_oci_index_parse(doc.data, doc.len, digest, &ix, err) < 0)
-            return -1;
-        for (size_t i = 0; i < ix->n_manifests; i++) {
-            int r = ix->manifests[i].has_platform
-                        ? berth_platform_rank(p, &ix->manifests[i].platform)
-                        : 0;
-            if (r >= 0 && (best < 0 || r < best)) {
-                best = r;
-                pick = i;
-            }
-        }
-        if (best < 0) {
-            _cleanup_free_ char *ps = berth_platform_format(p);
-            return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
-                                 "image \"%s\" has no manifest for %s", name, ps);
-        }
-        free(digest);
-        digest = berth_xstrdup(ix->manifests[pick].d.digest);
-    }
-    if (!m)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "image \"%s\": index too deep",
-                             name);
-    {
-        _cleanup_(berth_bytes_clear) struct berth_bytes doc = {0};
-        if (blob_get(ctl, m->config.d.digest, &doc, err) < 0 ||
-            berth_oci_config_parse(doc.data, doc.len, m->config.d.digest, &cfg, err) < 0)
-            return -1;
-    }
-    if (cfg->n_diff_ids == 0)
+    if (w.manifest->n_layers == 0)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "image \"%s\" has no layers", name);
-    if (berth_oci_chain_ids(cfg->diff_ids, cfg->n_diff_ids, &chain, err) < 0)
-        return -1;
-    *out = berth_xstrdup(chain[cfg->n_diff_ids - 1]);
+    *out = berth_xstrdup(w.chain_ids[w.manifest->n_layers - 1]);
     return 0;
 }
 

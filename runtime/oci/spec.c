@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "images/manifest.h" /* struct berth_image_config (header only: no link dependency) */
 #include "lib/util.h"
 #include "runtime/oci/oci-internal.h"
 #include "runtime/oci/seccomp.h"
@@ -164,7 +165,7 @@ static void env_set(struct envv *e, const char *kv)
 
 static int build_env(const struct berth_oci_opts *o, struct envv *e, struct berth_err **err)
 {
-    const struct berth_oci_image_config *img = o->image;
+    const struct berth_image_config *img = o->image;
     char host[256];
 
     e->v = berth_xcalloc(1, sizeof(char *));
@@ -200,7 +201,7 @@ static int build_env(const struct berth_oci_opts *o, struct envv *e, struct bert
 /* Entrypoint + (explicit args, else Cmd), as containerd's WithImageConfigArgs. */
 static json_t *build_args(const struct berth_oci_opts *o)
 {
-    const struct berth_oci_image_config *img = o->image;
+    const struct berth_image_config *img = o->image;
     json_t *args = json_array();
     bool explicit_args = o->args && o->args[0];
 
@@ -250,7 +251,7 @@ static json_t *current_caps(struct berth_err **err)
 
 static int build_process(const struct berth_oci_opts *o, json_t **out, struct berth_err **err)
 {
-    const struct berth_oci_image_config *img = o->image;
+    const struct berth_image_config *img = o->image;
     struct envv env = {0};
     struct oci_user u;
     json_t *p, *user, *caps, *capset = NULL, *args, *rl, *rlimits;

@@ -3,7 +3,8 @@
  * OCI runtime spec generation: the default Linux spec containerd 1.6 gives `ctr run`
  * (oci.populateDefaultUnixSpec + mounts), with the image config and the user's ctr-style
  * options applied on top in ctr's order. Specs are jansson objects whose key order matches
- * the Go runtime-spec structs, so dumps compare 1:1 with containerd's. See docs/oci.md.
+ * the Go runtime-spec structs, so dumps compare 1:1 with containerd's. The image config comes
+ * parsed from images/manifest.h. See docs/oci.md.
  */
 #ifndef BERTH_RUNTIME_OCI_SPEC_H
 #define BERTH_RUNTIME_OCI_SPEC_H
@@ -17,39 +18,16 @@
 #include "lib/err.h"
 #include "lib/labels.h"
 
-/* The parts of an OCI image config (image-spec config.json) the runtime uses. Every field is
- * owned; string vectors are NULL-terminated and NULL when the config leaves them unset. */
-struct berth_oci_image_config {
-    char *architecture, *os;
-    char **entrypoint;
-    char **cmd;
-    char **env; /* "KEY=value" */
-    char *user;
-    char *working_dir;
-    char *stop_signal;
-    struct berth_labels labels; /* empty-valued labels are dropped (berth_labels_set rule) */
-    char **diff_ids;            /* rootfs.diff_ids, validated digests */
-};
-
-/* NULL-safe. */
-void berth_oci_image_config_free(struct berth_oci_image_config *c);
-static inline void berth_oci_image_config_freep(struct berth_oci_image_config **c)
-{
-    berth_oci_image_config_free(*c);
-}
-
-/* Parses an OCI image config blob. BERTH_E_INVALID_ARGUMENT for malformed JSON, a
- * non-object document or a field of the wrong type (naming the field), or a bad diff_id.
- * On success *out is owned by the caller (free with berth_oci_image_config_free). */
-int berth_oci_image_config_parse(const char *json, size_t len, struct berth_oci_image_config **out,
-                                 struct berth_err **err);
+/* The image config (images/manifest.h, berth_image_config_parse): only read, for args, env,
+ * user and working dir. Declared here so this header stays free of images/. */
+struct berth_image_config;
 
 /* What to build. Everything is borrowed for the duration of the call; zero/NULL means
  * "containerd's default". String vectors are NULL-terminated. */
 struct berth_oci_opts {
-    const char *ns;                             /* required: cgroupsPath "/<ns>/<id>" */
-    const char *id;                             /* required */
-    const struct berth_oci_image_config *image; /* optional: args/env/user/cwd source */
+    const char *ns;                         /* required: cgroupsPath "/<ns>/<id>" */
+    const char *id;                         /* required */
+    const struct berth_image_config *image; /* optional: args/env/user/cwd source */
     const char *rootfs_dir;  /* host path of the rootfs: /etc/passwd, /etc/group lookups */
     const char *root_path;   /* root.path; default "rootfs" (relative to the bundle) */
     const char *const *args; /* replace the image's Cmd (its Entrypoint stays) */

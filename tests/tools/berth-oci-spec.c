@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "images/manifest.h"
 #include "lib/util.h"
 #include "runtime/oci/spec.h"
 
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct berth_oci_opts o = {.ns = "default", .id = "berth-oci"};
-    struct berth_oci_image_config *img = NULL;
+    struct berth_image_config *img = NULL;
     const char **env = NULL, **mounts = NULL, **ann = NULL;
     size_t n_env = 0, n_mounts = 0, n_ann = 0;
     struct berth_err *err = NULL;
@@ -147,7 +148,7 @@ int main(int argc, char **argv)
                 perror(optarg);
                 return 1;
             }
-            if (berth_oci_image_config_parse(buf, len, &img, &err) < 0) {
+            if (berth_image_config_parse(buf, len, optarg, &img, &err) < 0) {
                 fprintf(stderr, "berth-oci-spec: %s\n", err->msg);
                 return 1;
             }
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
     if (berth_oci_spec_build(&o, &spec, &err) < 0) {
         fprintf(stderr, "berth-oci-spec: %s (%s)\n", err->msg, berth_errc_name(err->code));
         berth_err_free(&err);
-        berth_oci_image_config_free(img);
+        berth_image_config_free(img);
         free(env);
         free(mounts);
         free(ann);
@@ -181,7 +182,7 @@ int main(int argc, char **argv)
     puts(out);
     free(out);
     json_decref(spec);
-    berth_oci_image_config_free(img);
+    berth_image_config_free(img);
     free(env);
     free(mounts);
     free(ann);

@@ -231,6 +231,7 @@ static void test_import_multiarch_platforms(void **state)
     struct berth_platform arm = {0}, amd = {0};
     struct berth_oci_desc a = {0}, b = {0};
     struct berth_import_opts o = {.ns = NS, .snapshotter = SN, .platform = &arm};
+    struct berth_image_local_source loc;
     _cleanup_(berth_content_info_freep) struct berth_content_info *ix = NULL;
 
     assert_ok(berth_platform_parse("linux/arm64", &arm, &err), &err);
@@ -249,10 +250,9 @@ static void test_import_multiarch_platforms(void **state)
     assert_non_null(berth_labels_get(&ix->labels, "containerd.io/gc.ref.content.m.0"));
     assert_non_null(berth_labels_get(&ix->labels, "containerd.io/gc.ref.content.m.1"));
 
-    assert_ok(berth_image_resolve_manifest(&e->st, NS, &res.images[0]->target, &arm, &a, &err),
-              &err);
-    assert_ok(berth_image_resolve_manifest(&e->st, NS, &res.images[0]->target, &amd, &b, &err),
-              &err);
+    berth_image_local_source_init(&loc, &e->st, NS);
+    assert_ok(berth_image_resolve_manifest(&loc.src, &res.images[0]->target, &arm, &a, &err), &err);
+    assert_ok(berth_image_resolve_manifest(&loc.src, &res.images[0]->target, &amd, &b, &err), &err);
     assert_string_not_equal(a.d.digest, b.d.digest);
     assert_string_equal(a.platform.arch, "arm64");
     berth_oci_desc_clear(&a);
@@ -261,7 +261,7 @@ static void test_import_multiarch_platforms(void **state)
         struct berth_platform s390 = {0};
         assert_ok(berth_platform_parse("linux/s390x", &s390, &err), &err);
         assert_int_equal(
-            berth_image_resolve_manifest(&e->st, NS, &res.images[0]->target, &s390, &a, &err), -1);
+            berth_image_resolve_manifest(&loc.src, &res.images[0]->target, &s390, &a, &err), -1);
         assert_err_code(err, BERTH_E_FAILED_PRECONDITION);
         berth_platform_clear(&s390);
     }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests for images/manifest.c: platforms, documents, docker manifest.json, chain IDs. */
+/* Tests for images/manifest.c: platforms, documents, the image config, docker manifest.json,
+ * chain IDs. */
 #include "tests/unit/helpers/berth_test.h"
 
 #include <string.h>
@@ -145,8 +146,8 @@ static void test_documents_bad_are_invalid(void **state)
         "{\"config\":{\"digest\":\"" DA "\",\"size\":1},\"layers\":[{\"size\":1}]}",
     };
     static const char *const bad_config[] = {
-        "{\"rootfs\":{}}",
         "{\"rootfs\":{\"diff_ids\":[\"md5:x\"]}}",
+        "{\"rootfs\":{\"diff_ids\":\"" DA "\"}}",
     };
     struct berth_err *err = NULL;
 
@@ -164,9 +165,9 @@ static void test_documents_bad_are_invalid(void **state)
         assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
     }
     for (size_t i = 0; i < BERTH_N(bad_config); i++) {
-        struct berth_oci_config *c = NULL;
+        struct berth_image_config *c = NULL;
         assert_int_equal(
-            berth_oci_config_parse(bad_config[i], strlen(bad_config[i]), "t", &c, &err), -1);
+            berth_image_config_parse(bad_config[i], strlen(bad_config[i]), "t", &c, &err), -1);
         assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
     }
 }
@@ -180,18 +181,128 @@ static void test_manifest_and_config_parse(void **state)
     static const char cfg[] = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":"
                               "\"layers\",\"diff_ids\":[\"" DA "\",\"" DB "\"]}}";
     _cleanup_(berth_oci_manifest_freep) struct berth_oci_manifest *m = NULL;
-    _cleanup_(berth_oci_config_freep) struct berth_oci_config *c = NULL;
+    _cleanup_(berth_image_config_freep) struct berth_image_config *c = NULL;
     struct berth_err *err = NULL;
 
     assert_ok(berth_oci_manifest_parse(man, strlen(man), "t", &m, &err), &err);
     assert_string_equal(m->config.d.digest, DA);
     assert_int_equal(m->n_layers, 1);
     assert_int_equal(m->layers[0].d.size, 7);
-    assert_ok(berth_oci_config_parse(cfg, strlen(cfg), "t", &c, &err), &err);
+    assert_ok(berth_image_config_parse(cfg, strlen(cfg), "t", &c, &err), &err);
     assert_int_equal(c->n_diff_ids, 2);
     assert_string_equal(c->diff_ids[1], DB);
     assert_null(c->diff_ids[2]);
     assert_string_equal(c->platform.arch, "amd64");
+}
+
+/* ---- the image config parser (every field images/ and runtime/oci use) ---- */
+
+static struct berth_image_config *config_ok(const char *json)
+{
+    struct berth_image_config *c = NULL;
+    struct berth_err *err = NULL;
+
+    assert_ok(berth_image_config_parse(json, strlen(json), "t", &c, &err), &err);
+    assert_non_null(c);
+    return c;
+}
+
+static void config_fails(const char *json)
+{
+    struct berth_image_config *c = (void *)1;
+    struct berth_err *err = NULL;
+
+    assert_int_equal(berth_image_config_parse(json, json ? strlen(json) : 0, "t", &c, &err), -1);
+    assert_null(c);
+    assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
+}
+
+static void test_image_config_parse_every_field(void **state)
+{
+    struct berth_image_config *c =
+        config_ok("{\"architecture\":\"arm\",\"os\":\"linux\",\"variant\":\"v7\",\"config\":{"
+                  "\"User\":\"www:staff\",\"Env\":[\"PATH=/bin\",\"A=1\"],\"Entrypoint\":[\"/ep\"],"
+                  "\"Cmd\":[\"a\",\"b\"],\"WorkingDir\":\"/srv\",\"Labels\":{\"k\":\"v\"},"
+                  "\"StopSignal\":\"SIGQUIT\",\"ExposedPorts\":{\"80/tcp\":{}}},"
+                  "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" DA "\",\"" DB "\"]},"
+                  "\"history\":[{\"created_by\":\"x\"}]}");
+
+    (void)state;
+    assert_string_equal(c->platform.arch, "arm");
+    assert_string_equal(c->platform.os, "linux");
+    assert_string_equal(c->platform.variant, "v7");
+    assert_string_equal(c->user, "www:staff");
+    assert_string_equal(c->env[1], "A=1");
+    assert_null(c->env[2]);
+    assert_string_equal(c->entrypoint[0], "/ep");
+    assert_null(c->entrypoint[1]);
+    assert_string_equal(c->cmd[1], "b");
+    assert_null(c->cmd[2]);
+    assert_string_equal(c->working_dir, "/srv");
+    assert_string_equal(c->stop_signal, "SIGQUIT");
+    assert_string_equal(berth_labels_get(&c->labels, "k"), "v");
+    assert_int_equal(c->n_diff_ids, 2);
+    assert_string_equal(c->diff_ids[0], DA);
+    assert_string_equal(c->diff_ids[1], DB);
+    assert_null(c->diff_ids[2]);
+    berth_image_config_free(c);
+}
+
+static void test_image_config_parse_nulls_and_absent(void **state)
+{
+    struct berth_image_config *c =
+        config_ok("{\"architecture\":null,\"config\":{\"Entrypoint\":null,\"Cmd\":[],\"Env\":null,"
+                  "\"Labels\":null,\"User\":\"\"},\"rootfs\":null}");
+
+    (void)state;
+    assert_null(c->platform.arch);
+    assert_null(c->entrypoint);
+    assert_non_null(c->cmd);
+    assert_null(c->cmd[0]);
+    assert_null(c->env);
+    assert_string_equal(c->user, ""); /* set but empty: the runtime's "root" default applies */
+    assert_null(c->working_dir);
+    assert_int_equal(c->labels.n, 0);
+    /* no rootfs: no diff IDs, as an empty vector */
+    assert_int_equal(c->n_diff_ids, 0);
+    assert_non_null(c->diff_ids);
+    assert_null(c->diff_ids[0]);
+    berth_image_config_free(c);
+    c = config_ok("{}");
+    assert_int_equal(c->n_diff_ids, 0);
+    berth_image_config_free(c);
+    c = config_ok("{\"rootfs\":{}}");
+    assert_int_equal(c->n_diff_ids, 0);
+    berth_image_config_free(c);
+    berth_image_config_free(NULL);
+}
+
+static void test_image_config_parse_wrong_types_are_invalid(void **state)
+{
+    (void)state;
+    config_fails("");
+    config_fails(NULL);
+    config_fails("{");
+    config_fails("[]");
+    config_fails("\"x\"");
+    config_fails("{\"architecture\":5}");
+    config_fails("{\"os\":[]}");
+    config_fails("{\"variant\":true}");
+    config_fails("{\"config\":[]}");
+    config_fails("{\"config\":{\"Cmd\":\"sh\"}}");
+    config_fails("{\"config\":{\"Entrypoint\":{}}}");
+    config_fails("{\"config\":{\"Env\":[1]}}");
+    config_fails("{\"config\":{\"User\":0}}");
+    config_fails("{\"config\":{\"WorkingDir\":[]}}");
+    config_fails("{\"config\":{\"StopSignal\":9}}");
+    config_fails("{\"config\":{\"Labels\":[]}}");
+    config_fails("{\"config\":{\"Labels\":{\"a\":1}}}");
+    config_fails("{\"rootfs\":[]}");
+    config_fails("{\"rootfs\":{\"type\":\"tar\"}}");
+    config_fails("{\"rootfs\":{\"type\":1}}");
+    config_fails("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:abc\"]}}");
+    config_fails("{\"rootfs\":{\"diff_ids\":[7]}}");
+    config_fails("{\"rootfs\":{\"diff_ids\":{}}}");
 }
 
 static void test_docker_manifest_parse(void **state)
@@ -246,6 +357,9 @@ int main(void)
         cmocka_unit_test(test_index_parse_reads_platforms_and_annotations),
         cmocka_unit_test(test_documents_bad_are_invalid),
         cmocka_unit_test(test_manifest_and_config_parse),
+        cmocka_unit_test(test_image_config_parse_every_field),
+        cmocka_unit_test(test_image_config_parse_nulls_and_absent),
+        cmocka_unit_test(test_image_config_parse_wrong_types_are_invalid),
         cmocka_unit_test(test_docker_manifest_parse),
         cmocka_unit_test(test_chain_ids),
     };

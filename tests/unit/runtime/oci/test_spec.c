@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "images/manifest.h"
 #include "lib/util.h"
 #include "runtime/oci/spec.h"
 
@@ -193,7 +194,7 @@ static void test_spec_build_image_args_rule(void **state)
 {
     char *ep[] = {"/entry", "-v", NULL};
     char *cmd[] = {"serve", "--port", "80", NULL};
-    struct berth_oci_image_config img = {.entrypoint = ep, .cmd = cmd};
+    struct berth_image_config img = {.entrypoint = ep, .cmd = cmd};
     static const char *const user_args[] = {"debug", NULL};
     struct berth_oci_opts o = {.ns = "default", .id = "c", .image = &img};
     json_t *spec;
@@ -223,7 +224,7 @@ static void test_spec_build_image_args_rule(void **state)
 static void test_spec_build_env_merge(void **state)
 {
     char *ienv[] = {"PATH=/img/bin", "A=1", "B=2", NULL};
-    struct berth_oci_image_config img = {.env = ienv};
+    struct berth_image_config img = {.env = ienv};
     static const char *const uenv[] = {"A=9", "C=3", "B", NULL};
     static const char *const bad[] = {"=x", NULL};
     struct berth_oci_opts o = {.ns = "default", .id = "c", .image = &img, .env = uenv};
@@ -259,7 +260,7 @@ static void test_spec_build_env_merge(void **state)
 
 static void test_spec_build_workdir(void **state)
 {
-    struct berth_oci_image_config img = {.working_dir = "/srv"};
+    struct berth_image_config img = {.working_dir = "/srv"};
     struct berth_oci_opts o = {.ns = "default", .id = "c", .image = &img};
     json_t *spec;
 
