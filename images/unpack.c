@@ -127,9 +127,9 @@ static int label_set(const struct berth_image_stores *st, const char *ns, const 
     return berth_meta_update(st->db, label_cb, &op, err);
 }
 
-/* Whether ns has a committed snapshot named key. */
-static int committed(const struct berth_image_stores *st, const char *ns, const char *sn,
-                     const char *key, bool *out, struct berth_err **err)
+int berth_image_snapshot_committed(const struct berth_image_stores *st, const char *ns,
+                                   const char *sn, const char *key, bool *out,
+                                   struct berth_err **err)
 {
     _cleanup_txn_ struct berth_meta_txn *txn = NULL;
     _cleanup_(berth_snapshot_freep) struct berth_snapshot *s = NULL;
@@ -151,37 +151,38 @@ static void remove_quietly(const struct berth_image_stores *st, struct berth_sna
     (void)berth_meta_snapshots_remove(st->db, sn, ns, lease, key, &e);
 }
 
-static int unpack_layer(const struct berth_image_stores *st, struct berth_snapshotter *sn,
-                        const char *ns, const char *lease, const struct berth_oci_desc *layer,
-                        const char *diff_id, const char *chain, const char *parent,
-                        struct berth_err **err)
+int berth_image_unpack_layer(const struct berth_image_stores *st, struct berth_snapshotter *sn,
+                             const char *ns, const char *lease, int fd, const char *digest,
+                             const char *diff_id, const char *chain, const char *parent,
+                             int (*gate)(void *arg, struct berth_err **err), void *gate_arg,
+                             struct berth_err **err)
 {
     _cleanup_free_ char *key = NULL;
-    _cleanup_close_ int fd = -1;
     struct berth_mount *mounts = NULL;
     size_t n = 0;
     uint16_t r = 0;
-    int64_t size;
     char got[72];
 
     (void)!getrandom(&r, sizeof(r), GRND_NONBLOCK);
     key = berth_strdup_printf("extract-%" PRId64 "-%04x %s", berth_now_ns(), r, chain);
-    if (berth_content_blob_open(st->content, layer->d.digest, &fd, &size, err) < 0)
-        return -1;
     if (berth_meta_snapshots_create(st->db, sn, ns, lease, BERTH_SNAP_ACTIVE, key, parent, NULL,
                                     &mounts, &n, err) < 0)
         return -1;
     if (apply_into(st, fd, mounts, n, got, err) < 0) {
         berth_mounts_free(mounts, n);
         remove_quietly(st, sn, ns, lease, key);
-        return berth_err_wrap(err, "apply layer %s", layer->d.digest);
+        return berth_err_wrap(err, "apply layer %s", digest);
     }
     berth_mounts_free(mounts, n);
     if (strcmp(got, diff_id) != 0) {
         remove_quietly(st, sn, ns, lease, key);
         return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
                              "wrong diff id %s calculated on extraction of %s, expected %s", got,
-                             layer->d.digest, diff_id);
+                             digest, diff_id);
+    }
+    if (gate && gate(gate_arg, err) < 0) { /* the caller's last word (streamed: the blob) */
+        remove_quietly(st, sn, ns, lease, key);
+        return -1;
     }
     if (berth_meta_snapshots_commit(st->db, sn, ns, lease, chain, key, NULL, err) < 0) {
         bool done = false;
@@ -189,13 +190,13 @@ static int unpack_layer(const struct berth_image_stores *st, struct berth_snapsh
         remove_quietly(st, sn, ns, lease, key);
         /* Someone else unpacked the same layer meanwhile: theirs is as good. */
         if ((*err)->code == BERTH_E_ALREADY_EXISTS &&
-            committed(st, ns, sn->ops->name, chain, &done, &e) == 0 && done) {
+            berth_image_snapshot_committed(st, ns, sn->ops->name, chain, &done, &e) == 0 && done) {
             berth_err_free(err);
             return 0;
         }
         return -1;
     }
-    return label_set(st, ns, layer->d.digest, "containerd.io/uncompressed", diff_id, err);
+    return label_set(st, ns, digest, "containerd.io/uncompressed", diff_id, err);
 }
 
 int berth_image_unpack(const struct berth_image_stores *st, const char *ns, const char *lease,
@@ -221,11 +222,17 @@ int berth_image_unpack(const struct berth_image_stores *st, const char *ns, cons
         return -1;
     for (size_t i = 0; i < w.manifest->n_layers; i++) {
         bool have = false;
-        if (committed(st, ns, snapshotter, w.chain_ids[i], &have, err) < 0)
+        if (berth_image_snapshot_committed(st, ns, snapshotter, w.chain_ids[i], &have, err) < 0)
             return -1;
-        if (!have && unpack_layer(st, sn, ns, lease, &w.manifest->layers[i], w.config->diff_ids[i],
-                                  w.chain_ids[i], parent, err) < 0)
-            return -1;
+        if (!have) {
+            const char *digest = w.manifest->layers[i].d.digest;
+            _cleanup_close_ int fd = -1;
+            int64_t size;
+            if (berth_content_blob_open(st->content, digest, &fd, &size, err) < 0 ||
+                berth_image_unpack_layer(st, sn, ns, lease, fd, digest, w.config->diff_ids[i],
+                                         w.chain_ids[i], parent, NULL, NULL, err) < 0)
+                return -1;
+        }
         parent = w.chain_ids[i];
     }
     if (w.manifest->n_layers == 0)

@@ -1,0 +1,1122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Registry pulls (see pull.h). The calling thread resolves, walks the documents, then
+ * coordinates: it applies layers in order (from the store when they were not streamed),
+ * reports progress, and writes the records at the end. Worker threads, at most
+ * max_concurrent_downloads, take layers in order and download them; a worker that starts a
+ * layer whose parent chain is already applied streams it into an extractor thread through a
+ * pipe. Cross-pull deduplication goes through the puller's in-flight table: one owner per
+ * blob digest and per (namespace, snapshotter, chain ID), the others wait on its condition.
+ */
+#include "images/pull.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "images/images-internal.h"
+#include "images/reference.h"
+#include "images/registry.h"
+#include "images/walk.h"
+#include "metadata/content.h"
+#include "metadata/ingest.h"
+
+#define DEFAULT_DOWNLOADS 3
+#define PIPE_SIZE         (1 << 20)
+#define BLOB_RETRIES      3 /* resumes after a connection cut mid-body */
+#define TICK_MS           200
+#define SOURCE_PREFIX     "containerd.io/distribution.source."
+
+/* ---- the puller and its in-flight table ---- */
+
+struct inflight {
+    struct inflight *next;
+    char *key;
+    unsigned waiters;
+    bool done;
+};
+
+struct berth_puller {
+    const struct berth_image_stores *st;
+    struct berth_http *http;
+    char *config_path;
+    unsigned downloads;
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* an in-flight entry ended */
+    struct inflight *inflight;
+};
+
+int berth_puller_new(const struct berth_image_stores *st, const struct berth_puller_opts *o,
+                     struct berth_puller **out, struct berth_err **err)
+{
+    struct berth_puller *p = berth_xcalloc(1, sizeof(*p));
+    struct berth_http_opts ho = {.user_agent = "berth/" BERTH_VERSION,
+                                 .progress_timeout_ns = o ? o->progress_timeout_ns : 0};
+
+    *out = NULL;
+    p->st = st;
+    p->config_path = berth_xstrdup(o && o->config_path ? o->config_path : "");
+    p->downloads =
+        o && o->max_concurrent_downloads ? o->max_concurrent_downloads : DEFAULT_DOWNLOADS;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    if (berth_http_new(&ho, &p->http, err) < 0) {
+        berth_puller_free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+void berth_puller_free(struct berth_puller *p)
+{
+    if (!p)
+        return;
+    berth_http_free(p->http);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->mu);
+    free(p->config_path);
+    free(p);
+}
+
+/* Becomes the owner of key (returns true) or, when another pull owns it, waits until that
+ * one ends and returns false: the caller looks again at what the owner made. */
+static bool inflight_acquire(struct berth_puller *p, const char *key, bool wait)
+{
+    struct inflight *f;
+
+    pthread_mutex_lock(&p->mu);
+    for (f = p->inflight; f; f = f->next)
+        if (!strcmp(f->key, key))
+            break;
+    if (!f) {
+        f = berth_xcalloc(1, sizeof(*f));
+        f->key = berth_xstrdup(key);
+        f->next = p->inflight;
+        p->inflight = f;
+        pthread_mutex_unlock(&p->mu);
+        return true;
+    }
+    if (!wait) {
+        pthread_mutex_unlock(&p->mu);
+        return false;
+    }
+    f->waiters++;
+    while (!f->done)
+        pthread_cond_wait(&p->cond, &p->mu);
+    if (--f->waiters == 0)
+        free(f->key), free(f);
+    pthread_mutex_unlock(&p->mu);
+    return false;
+}
+
+static void inflight_release(struct berth_puller *p, const char *key)
+{
+    pthread_mutex_lock(&p->mu);
+    for (struct inflight **fp = &p->inflight; *fp; fp = &(*fp)->next) {
+        struct inflight *f = *fp;
+        if (strcmp(f->key, key))
+            continue;
+        *fp = f->next;
+        f->done = true;
+        if (f->waiters == 0)
+            free(f->key), free(f);
+        break;
+    }
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- one pull ---- */
+
+const char *berth_pull_state_name(enum berth_pull_state s)
+{
+    static const char *const names[] = {"waiting", "downloading", "exists",
+                                        "done",    "unpacking",   "unpacked"};
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
+
+void berth_pull_result_clear(struct berth_pull_result *r)
+{
+    if (!r)
+        return;
+    berth_image_free(r->image);
+    free(r->top_chain_id);
+    memset(r, 0, sizeof(*r));
+}
+
+enum layer_state {
+    L_PENDING = 0, /* not taken by a worker */
+    L_FETCHING,
+    L_STORED,  /* the blob is in the namespace; not applied yet */
+    L_APPLIED, /* its chain is committed (or nothing to unpack) */
+    L_FAILED,
+};
+
+struct layer {
+    const struct berth_oci_desc *desc;
+    const char *diff_id, *chain, *parent;
+    enum layer_state state;
+    bool need_blob;      /* false: the chain is committed already, nothing to fetch */
+    bool streaming;      /* unpacked while downloading */
+    atomic_llong offset; /* bytes in the ingest (progress) */
+    bool downloading;    /* report progress */
+};
+
+struct event {
+    struct event *next;
+    char *kind, *digest;
+    enum berth_pull_state state;
+    int64_t offset, total;
+};
+
+/* Label updates made at the end, in one transaction. */
+struct label_set {
+    char *digest, *key, *val;
+};
+
+struct pull {
+    struct berth_puller *p;
+    const struct berth_pull_opts *o;
+    struct berth_registry *remote;
+    struct berth_snapshotter *sn;
+    const char *sn_name;
+    char lease[64];
+    char *name; /* the normalized reference */
+    atomic_bool cancel;
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* a layer changed state, an event queued */
+    struct layer *layers;
+    size_t n_layers, next_layer, applied_upto;
+    struct event *ev_head, **ev_tail;
+    struct berth_err *err; /* the first failure */
+    struct label_set *labels;
+    size_t n_labels;
+    char **digests; /* every blob this pull touched, for distribution.source */
+    size_t n_digests;
+};
+
+static void fail_locked(struct pull *pl, struct berth_err **e)
+{
+    if (!pl->err)
+        pl->err = steal_ptr(*e);
+    else
+        berth_err_free(e);
+    atomic_store(&pl->cancel, true);
+    pthread_cond_broadcast(&pl->cond);
+}
+
+static void event_push(struct pull *pl, const char *kind, const char *digest,
+                       enum berth_pull_state s, int64_t off, int64_t total)
+{
+    struct event *ev;
+
+    if (!pl->o->progress)
+        return;
+    ev = berth_xcalloc(1, sizeof(*ev));
+    ev->kind = berth_xstrdup(kind);
+    ev->digest = berth_xstrdup(digest);
+    ev->state = s;
+    ev->offset = off;
+    ev->total = total;
+    pthread_mutex_lock(&pl->mu);
+    *pl->ev_tail = ev;
+    pl->ev_tail = &ev->next;
+    pthread_cond_broadcast(&pl->cond);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* Hands queued events to the progress callback; called on the pull's own thread, mu held
+ * (dropped around the callback). */
+static void events_flush_locked(struct pull *pl)
+{
+    while (pl->ev_head) {
+        struct event *ev = pl->ev_head;
+        struct berth_pull_event pe = {.kind = ev->kind,
+                                      .digest = ev->digest,
+                                      .state = ev->state,
+                                      .offset = ev->offset,
+                                      .total = ev->total};
+        pl->ev_head = ev->next;
+        if (!pl->ev_head)
+            pl->ev_tail = &pl->ev_head;
+        pthread_mutex_unlock(&pl->mu);
+        pl->o->progress(pl->o->progress_arg, &pe);
+        free(ev->kind);
+        free(ev->digest);
+        free(ev);
+        pthread_mutex_lock(&pl->mu);
+    }
+}
+
+static void label_add(struct pull *pl, const char *digest, const char *key, const char *val)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->labels = berth_xrealloc(pl->labels, (pl->n_labels + 1) * sizeof(*pl->labels));
+    pl->labels[pl->n_labels].digest = berth_xstrdup(digest);
+    pl->labels[pl->n_labels].key = berth_xstrdup(key);
+    pl->labels[pl->n_labels++].val = berth_xstrdup(val);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+static void digest_touched(struct pull *pl, const char *digest)
+{
+    pthread_mutex_lock(&pl->mu);
+    for (size_t i = 0; i < pl->n_digests; i++)
+        if (!strcmp(pl->digests[i], digest)) {
+            pthread_mutex_unlock(&pl->mu);
+            return;
+        }
+    pl->digests = berth_xrealloc(pl->digests, (pl->n_digests + 1) * sizeof(char *));
+    pl->digests[pl->n_digests++] = berth_xstrdup(digest);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+static const char *kind_of(const struct berth_descriptor *d)
+{
+    switch (berth_oci_media_kind(d->media_type)) {
+    case BERTH_OCI_INDEX:
+        return "index";
+    case BERTH_OCI_MANIFEST:
+        return "manifest";
+    case BERTH_OCI_CONFIG:
+        return "config";
+    default:
+        return "layer";
+    }
+}
+
+/* ---- writing a blob ---- */
+
+static int ingest_open(struct pull *pl, const struct berth_descriptor *d,
+                       struct berth_meta_ingest **w, struct berth_err **err)
+{
+    _cleanup_free_ char *ref = berth_strdup_printf("%s-%s", kind_of(d), d->digest);
+    struct berth_meta_ingest_opts io = {.ns = pl->o->ns,
+                                        .lease = pl->lease,
+                                        .ref = ref,
+                                        .total = d->size,
+                                        .expected = d->digest,
+                                        .keep_expiry = true};
+
+    return berth_meta_ingest_open(pl->p->st->db, pl->p->st->content, &io, w, err);
+}
+
+/* Commits w as d; drops the ingest when its bytes are not d's. */
+static int ingest_commit(struct pull *pl, const struct berth_descriptor *d,
+                         struct berth_meta_ingest **w, struct berth_err **err)
+{
+    _cleanup_free_ char *digest = NULL, *ref = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+    bool existed = false;
+
+    if (berth_meta_ingest_commit(*w, d->size, d->digest, NULL, &digest, &existed, &e) == 0 ||
+        e->code == BERTH_E_ALREADY_EXISTS) {
+        *w = NULL;
+        return 0;
+    }
+    *err = steal_ptr(e);
+    berth_err_wrap(err, "%s", pl->name);
+    if ((*err)->code == BERTH_E_FAILED_PRECONDITION) {
+        _cleanup_err_ struct berth_err *e2 = NULL;
+        ref = berth_strdup_printf("%s-%s", kind_of(d), d->digest);
+        berth_meta_ingest_close(steal_ptr(*w));
+        (void)berth_meta_ingest_abort(pl->p->st->db, pl->p->st->content, pl->o->ns, pl->lease, ref,
+                                      &e2);
+    }
+    return -1;
+}
+
+/* Opens d's ingest. Returns 1 when the namespace now has the blob (nothing to fetch: it was
+ * there, or the store had it and the shared writer committed it), 0 with *w open to write
+ * from its offset, -1 on error. */
+static int blob_begin(struct pull *pl, const struct berth_descriptor *d,
+                      struct berth_meta_ingest **w, int64_t *offset, struct berth_err **err)
+{
+    _cleanup_err_ struct berth_err *e = NULL;
+    struct berth_content_status st;
+
+    *w = NULL;
+    *offset = 0;
+    if (ingest_open(pl, d, w, &e) < 0) {
+        if (e->code == BERTH_E_ALREADY_EXISTS)
+            return 1;
+        *err = steal_ptr(e);
+        return berth_err_wrap(err, "%s", pl->name);
+    }
+    if (berth_meta_ingest_status(*w, &st, err) < 0) {
+        berth_meta_ingest_close(steal_ptr(*w));
+        return -1;
+    }
+    *offset = st.offset;
+    berth_content_status_clear(&st);
+    if (*offset == d->size && d->size > 0) { /* shared from another namespace, or complete */
+        if (ingest_commit(pl, d, w, err) < 0)
+            return -1;
+        return 1;
+    }
+    if (*offset > d->size)
+        *offset = 0; /* junk: start over (a write at 0 truncates) */
+    return 0;
+}
+
+/* ---- documents: the walk's blob source ---- */
+
+static int source_read(void *arg, const struct berth_descriptor *d, size_t max,
+                       struct berth_bytes *out, struct berth_err **err)
+{
+    struct pull *pl = arg;
+    struct berth_meta_ingest *w = NULL;
+    struct berth_bytes doc = {0};
+    const char *kind = kind_of(d);
+    int64_t off;
+    int ret;
+
+    if (pl->o->is_canceled && pl->o->is_canceled(pl->o->cancel_arg))
+        return berth_err_set(err, BERTH_E_CANCELED, 0, "%s: pull canceled", pl->name);
+    if (strcmp(kind, "config") && max > BERTH_REGISTRY_MANIFEST_MAX)
+        max = BERTH_REGISTRY_MANIFEST_MAX;
+    if (d->size > (int64_t)max)
+        return berth_err_set(err, BERTH_E_OUT_OF_RANGE, 0,
+                             "%s: %s %s of %" PRId64 " bytes is larger than %zu", pl->name, kind,
+                             d->digest, d->size, max);
+    digest_touched(pl, d->digest);
+    ret = blob_begin(pl, d, &w, &off, err);
+    if (ret < 0)
+        return -1;
+    if (ret == 0) {
+        event_push(pl, kind, d->digest, BERTH_PULL_DOWNLOADING, 0, d->size);
+        if (berth_registry_fetch_doc(pl->remote, d, max, &doc, err) < 0 ||
+            berth_meta_ingest_write(w, 0, doc.data, doc.len, err) < 0 ||
+            ingest_commit(pl, d, &w, err) < 0) {
+            berth_meta_ingest_close(w);
+            berth_bytes_clear(&doc);
+            return -1;
+        }
+        event_push(pl, kind, d->digest, BERTH_PULL_DONE, d->size, d->size);
+        *out = doc;
+        return 0;
+    }
+    event_push(pl, kind, d->digest, BERTH_PULL_EXISTS, d->size, d->size);
+    return berth_image_blob_read(pl->p->st, pl->o->ns, d->digest, max, out, err);
+}
+
+/* ---- layers ---- */
+
+/* The sink of a layer download: the ingest, and the extractor's pipe when streaming. */
+struct layer_sink {
+    struct pull *pl;
+    struct layer *l;
+    struct berth_meta_ingest *w;
+    int64_t off;
+    int pipe_wr; /* -1 when not streaming (or the extractor stopped reading) */
+    uint8_t *pend;
+    size_t pend_len, pend_cap;
+    struct berth_err *err;
+    struct berth_http_sink s;
+};
+
+static void sink_unpipe(struct layer_sink *ls)
+{
+    berth_closep(&ls->pipe_wr);
+    ls->pend_len = 0;
+    ls->s.wait_fd = -1;
+}
+
+/* Writes what the pipe takes; true when all of [buf, len) went in (or the pipe is gone). */
+static bool pipe_push(struct layer_sink *ls, const uint8_t *buf, size_t len, size_t *done)
+{
+    *done = 0;
+    while (*done < len) {
+        ssize_t n = write(ls->pipe_wr, buf + *done, len - *done);
+        if (n > 0) {
+            *done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return false;
+        sink_unpipe(ls); /* EPIPE: the extractor failed; the blob still gets stored */
+        return true;
+    }
+    return true;
+}
+
+static enum berth_http_sink_ret sink_data(void *arg, const void *buf, size_t len)
+{
+    struct layer_sink *ls = arg;
+    size_t done;
+
+    if (ls->off + (int64_t)len > ls->l->desc->d.size) {
+        berth_err_set(&ls->err, BERTH_E_FAILED_PRECONDITION, 0,
+                      "%s: layer %s is larger than its descriptor's %" PRId64 " bytes",
+                      ls->pl->name, ls->l->desc->d.digest, ls->l->desc->d.size);
+        return BERTH_HTTP_SINK_ABORT;
+    }
+    if (berth_meta_ingest_write(ls->w, ls->off, buf, len, &ls->err) < 0)
+        return BERTH_HTTP_SINK_ABORT;
+    ls->off += (int64_t)len;
+    atomic_store(&ls->l->offset, ls->off);
+    if (ls->pipe_wr < 0)
+        return BERTH_HTTP_SINK_OK;
+    if (pipe_push(ls, buf, len, &done))
+        return BERTH_HTTP_SINK_OK;
+    if (ls->pend_cap < len - done) {
+        ls->pend_cap = len - done;
+        ls->pend = berth_xrealloc(ls->pend, ls->pend_cap);
+    }
+    memcpy(ls->pend, (const uint8_t *)buf + done, len - done);
+    ls->pend_len = len - done;
+    ls->s.wait_fd = ls->pipe_wr;
+    return BERTH_HTTP_SINK_WAIT;
+}
+
+static enum berth_http_sink_ret sink_drain(void *arg)
+{
+    struct layer_sink *ls = arg;
+    size_t done;
+
+    if (ls->pipe_wr < 0 || pipe_push(ls, ls->pend, ls->pend_len, &done)) {
+        ls->pend_len = 0;
+        return BERTH_HTTP_SINK_OK;
+    }
+    memmove(ls->pend, ls->pend + done, ls->pend_len - done);
+    ls->pend_len -= done;
+    return BERTH_HTTP_SINK_WAIT;
+}
+
+/* The extractor of a streamed layer: applies from the pipe, then waits for the download's
+ * verdict before committing the snapshot. */
+struct extract {
+    struct pull *pl;
+    struct layer *l;
+    int fd;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int verdict; /* 0 pending, 1 blob committed, -1 download failed */
+    struct berth_err *err;
+};
+
+static int extract_gate(void *arg, struct berth_err **err)
+{
+    struct extract *x = arg;
+    int v;
+
+    pthread_mutex_lock(&x->mu);
+    while (!x->verdict)
+        pthread_cond_wait(&x->cond, &x->mu);
+    v = x->verdict;
+    pthread_mutex_unlock(&x->mu);
+    if (v < 0)
+        return berth_err_set(err, BERTH_E_CANCELED, 0, "download of %s failed",
+                             x->l->desc->d.digest);
+    return 0;
+}
+
+static void *extract_main(void *arg)
+{
+    struct extract *x = arg;
+    struct pull *pl = x->pl;
+
+    (void)berth_image_unpack_layer(pl->p->st, pl->sn, pl->o->ns, pl->lease, x->fd,
+                                   x->l->desc->d.digest, x->l->diff_id, x->l->chain, x->l->parent,
+                                   extract_gate, x, &x->err);
+    /* Read to the end whatever happened, so the download never waits on a dead reader. */
+    berth_closep(&x->fd);
+    return NULL;
+}
+
+static void extract_verdict(struct extract *x, int v)
+{
+    pthread_mutex_lock(&x->mu);
+    x->verdict = v;
+    pthread_cond_signal(&x->cond);
+    pthread_mutex_unlock(&x->mu);
+}
+
+static bool layer_applied_below(struct pull *pl, size_t i)
+{
+    bool ok;
+    pthread_mutex_lock(&pl->mu);
+    ok = pl->applied_upto >= i;
+    pthread_mutex_unlock(&pl->mu);
+    return ok;
+}
+
+static char *chain_key(const struct pull *pl, const char *chain)
+{
+    return berth_strdup_printf("snap:%s/%s/%s", pl->o->ns, pl->sn_name, chain);
+}
+
+/* Downloads layer l (index i) into the namespace, streaming it into its snapshot when its
+ * parent is applied. Sets l->streaming when the snapshot was made on the way. */
+static int layer_fetch(struct pull *pl, size_t i, struct layer *l, struct berth_err **err)
+{
+    const struct berth_descriptor *d = &l->desc->d;
+    _cleanup_free_ char *bkey = berth_strdup_printf("blob:%s", d->digest), *ckey = NULL;
+    struct layer_sink ls = {.pl = pl, .l = l, .pipe_wr = -1};
+    struct extract x = {.pl = pl, .l = l, .fd = -1};
+    pthread_t xt;
+    bool xt_started = false, own_chain = false;
+    int ret = -1;
+
+    digest_touched(pl, d->digest);
+    /* Another pull fetching the same blob: wait for it, then look again. */
+    while (!inflight_acquire(pl->p, bkey, true))
+        if (atomic_load(&pl->cancel))
+            return berth_err_set(err, BERTH_E_CANCELED, 0, "%s: canceled", pl->name);
+    {
+        int64_t off = 0;
+        int b = blob_begin(pl, d, &ls.w, &off, err);
+        if (b != 0) {
+            inflight_release(pl->p, bkey);
+            if (b > 0)
+                event_push(pl, "layer", d->digest, BERTH_PULL_EXISTS, d->size, d->size);
+            return b < 0 ? -1 : 0;
+        }
+        ls.off = off;
+    }
+    atomic_store(&l->offset, ls.off);
+    /* Stream into the extractor when the parent chain is there and nobody else makes it. */
+    if (!pl->o->no_unpack && ls.off == 0 && layer_applied_below(pl, i)) {
+        ckey = chain_key(pl, l->chain);
+        own_chain = inflight_acquire(pl->p, ckey, false);
+    }
+    if (own_chain) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) == 0) {
+            (void)fcntl(fds[1], F_SETPIPE_SZ, PIPE_SIZE);
+            (void)fcntl(fds[1], F_SETFL, O_NONBLOCK);
+            ls.pipe_wr = fds[1];
+            x.fd = fds[0];
+            pthread_mutex_init(&x.mu, NULL);
+            pthread_cond_init(&x.cond, NULL);
+            if (pthread_create(&xt, NULL, extract_main, &x) == 0) {
+                xt_started = true;
+                event_push(pl, "layer", d->digest, BERTH_PULL_UNPACKING, 0, d->size);
+            } else {
+                berth_closep(&ls.pipe_wr);
+                berth_closep(&x.fd);
+            }
+        }
+    }
+    ls.s =
+        (struct berth_http_sink){.data = sink_data, .drain = sink_drain, .arg = &ls, .wait_fd = -1};
+    pthread_mutex_lock(&pl->mu);
+    l->downloading = true;
+    pthread_mutex_unlock(&pl->mu);
+    event_push(pl, "layer", d->digest, BERTH_PULL_DOWNLOADING, ls.off, d->size);
+    for (int attempt = 0;; attempt++) {
+        int64_t got = 0;
+        if (berth_registry_fetch_blob(pl->remote, d, ls.off, &ls.s, &got, err) == 0)
+            break;
+        if (ls.err) { /* the sink's own reason beats "aborted by sink" */
+            berth_err_free(err);
+            *err = steal_ptr(ls.err);
+        }
+        /* A cut after some progress resumes from the ingest's offset, without the pipe. */
+        if (got > 0 && attempt < BLOB_RETRIES && (*err)->code == BERTH_E_UNAVAILABLE &&
+            !atomic_load(&pl->cancel)) {
+            berth_err_free(err);
+            sink_unpipe(&ls);
+            continue;
+        }
+        goto out;
+    }
+    sink_unpipe(&ls); /* EOF for the extractor */
+    if (ls.off != d->size) {
+        berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                      "%s: layer %s: got %" PRId64 " bytes, its descriptor says %" PRId64, pl->name,
+                      d->digest, ls.off, d->size);
+        goto out;
+    }
+    if (ingest_commit(pl, d, &ls.w, err) < 0)
+        goto out;
+    event_push(pl, "layer", d->digest, BERTH_PULL_DONE, d->size, d->size);
+    ret = 0;
+out:
+    pthread_mutex_lock(&pl->mu);
+    l->downloading = false;
+    pthread_mutex_unlock(&pl->mu);
+    sink_unpipe(&ls);
+    if (ls.w && ret < 0 && (*err)->code == BERTH_E_FAILED_PRECONDITION) {
+        /* Bytes that are not the blob: drop them rather than resume them later. */
+        _cleanup_free_ char *ref = berth_strdup_printf("layer-%s", d->digest);
+        _cleanup_err_ struct berth_err *e = NULL;
+        berth_meta_ingest_close(steal_ptr(ls.w));
+        (void)berth_meta_ingest_abort(pl->p->st->db, pl->p->st->content, pl->o->ns, pl->lease, ref,
+                                      &e);
+    }
+    berth_meta_ingest_close(ls.w);
+    inflight_release(pl->p, bkey);
+    if (xt_started) {
+        extract_verdict(&x, ret == 0 ? 1 : -1);
+        pthread_join(xt, NULL);
+        if (ret == 0 && !x.err) {
+            l->streaming = true;
+            event_push(pl, "layer", d->digest, BERTH_PULL_UNPACKED, d->size, d->size);
+        }
+        /* An extraction failure is not final: the coordinator applies from the blob. */
+        berth_err_free(&x.err);
+        pthread_cond_destroy(&x.cond);
+        pthread_mutex_destroy(&x.mu);
+    }
+    berth_closep(&x.fd);
+    if (own_chain)
+        inflight_release(pl->p, ckey);
+    free(ls.pend);
+    berth_err_free(&ls.err);
+    return ret;
+}
+
+static void *worker_main(void *arg)
+{
+    struct pull *pl = arg;
+
+    for (;;) {
+        struct berth_err *e = NULL;
+        struct layer *l = NULL;
+        size_t i;
+
+        pthread_mutex_lock(&pl->mu);
+        while (pl->next_layer < pl->n_layers && !pl->layers[pl->next_layer].need_blob)
+            pl->next_layer++;
+        if (pl->err || pl->next_layer >= pl->n_layers) {
+            pthread_mutex_unlock(&pl->mu);
+            return NULL;
+        }
+        i = pl->next_layer++;
+        l = &pl->layers[i];
+        l->state = L_FETCHING;
+        pthread_mutex_unlock(&pl->mu);
+        if (layer_fetch(pl, i, l, &e) < 0) {
+            pthread_mutex_lock(&pl->mu);
+            l->state = L_FAILED;
+            fail_locked(pl, &e);
+            pthread_mutex_unlock(&pl->mu);
+            return NULL;
+        }
+        pthread_mutex_lock(&pl->mu);
+        l->state = l->streaming ? L_APPLIED : L_STORED;
+        pthread_cond_broadcast(&pl->cond);
+        pthread_mutex_unlock(&pl->mu);
+    }
+}
+
+/* Applies layer l from the stored blob unless its chain is committed (by another pull
+ * meanwhile, for instance). Runs on the pull's thread. */
+static int layer_apply(struct pull *pl, struct layer *l, struct berth_err **err)
+{
+    _cleanup_free_ char *ckey = chain_key(pl, l->chain);
+    bool have = false;
+    int ret = 0;
+
+    for (;;) {
+        bool own = inflight_acquire(pl->p, ckey, true);
+        if (berth_image_snapshot_committed(pl->p->st, pl->o->ns, pl->sn_name, l->chain, &have,
+                                           err) < 0) {
+            if (own)
+                inflight_release(pl->p, ckey);
+            return -1;
+        }
+        if (have || !own) {
+            if (own)
+                inflight_release(pl->p, ckey);
+            if (have)
+                return 0;
+            continue;
+        }
+        break;
+    }
+    event_push(pl, "layer", l->desc->d.digest, BERTH_PULL_UNPACKING, 0, l->desc->d.size);
+    {
+        _cleanup_close_ int fd = -1;
+        int64_t size;
+        ret = berth_content_blob_open(pl->p->st->content, l->desc->d.digest, &fd, &size, err);
+        if (ret == 0)
+            ret = berth_image_unpack_layer(pl->p->st, pl->sn, pl->o->ns, pl->lease, fd,
+                                           l->desc->d.digest, l->diff_id, l->chain, l->parent, NULL,
+                                           NULL, err);
+    }
+    inflight_release(pl->p, ckey);
+    if (ret == 0)
+        event_push(pl, "layer", l->desc->d.digest, BERTH_PULL_UNPACKED, l->desc->d.size,
+                   l->desc->d.size);
+    return ret;
+}
+
+/* Reports the bytes of the layers being downloaded. mu held. */
+static void progress_tick_locked(struct pull *pl)
+{
+    if (!pl->o->progress)
+        return;
+    for (size_t i = 0; i < pl->n_layers; i++) {
+        struct layer *l = &pl->layers[i];
+        struct event *ev;
+        if (!l->downloading)
+            continue;
+        ev = berth_xcalloc(1, sizeof(*ev));
+        ev->kind = berth_xstrdup("layer");
+        ev->digest = berth_xstrdup(l->desc->d.digest);
+        ev->state = BERTH_PULL_DOWNLOADING;
+        ev->offset = atomic_load(&l->offset);
+        ev->total = l->desc->d.size;
+        *pl->ev_tail = ev;
+        pl->ev_tail = &ev->next;
+    }
+}
+
+/* The pull's thread while workers download: applies in order, reports progress, watches the
+ * caller's cancel. */
+static int coordinate(struct pull *pl, struct berth_err **err)
+{
+    int64_t next_tick = berth_mono_ns() + TICK_MS * 1000000LL;
+
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        struct layer *l;
+        events_flush_locked(pl);
+        if (pl->err)
+            break;
+        if (pl->o->is_canceled && pl->o->is_canceled(pl->o->cancel_arg)) {
+            struct berth_err *e = NULL;
+            berth_err_set(&e, BERTH_E_CANCELED, 0, "%s: pull canceled", pl->name);
+            fail_locked(pl, &e);
+            break;
+        }
+        if (pl->applied_upto >= pl->n_layers)
+            break;
+        l = &pl->layers[pl->applied_upto];
+        if (l->state == L_APPLIED || (l->state == L_STORED && pl->o->no_unpack) || !l->need_blob) {
+            l->state = L_APPLIED;
+            pl->applied_upto++;
+            continue;
+        }
+        if (l->state == L_STORED) {
+            struct berth_err *e = NULL;
+            pthread_mutex_unlock(&pl->mu);
+            if (layer_apply(pl, l, &e) < 0) {
+                berth_err_wrap(&e, "%s: unpack layer %s", pl->name, l->desc->d.digest);
+                pthread_mutex_lock(&pl->mu);
+                fail_locked(pl, &e);
+                break;
+            }
+            pthread_mutex_lock(&pl->mu);
+            l->state = L_APPLIED;
+            pl->applied_upto++;
+            continue;
+        }
+        if (berth_mono_ns() >= next_tick) {
+            progress_tick_locked(pl);
+            next_tick = berth_mono_ns() + TICK_MS * 1000000LL;
+            continue;
+        }
+        {
+            struct timespec ts = berth_timespec_in(CLOCK_REALTIME, TICK_MS);
+            pthread_cond_timedwait(&pl->cond, &pl->mu, &ts);
+        }
+    }
+    events_flush_locked(pl);
+    if (pl->err) {
+        *err = steal_ptr(pl->err);
+        pthread_mutex_unlock(&pl->mu);
+        return -1;
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return 0;
+}
+
+/* ---- records ---- */
+
+struct records_op {
+    struct pull *pl;
+    const struct berth_descriptor *target;
+    struct berth_pull_result *res;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* cur ("a,b") with repo added, sorted and without duplicates, as containerd joins the
+ * repositories of a distribution-source label. Caller-owned. */
+static char *source_join(const char *cur, const char *repo)
+{
+    _cleanup_free_ char *copy = berth_xstrdup(cur ? cur : "");
+    char **v = NULL, *save = NULL, *out;
+    size_t n = 0, len = 0;
+
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        v = berth_xrealloc(v, (n + 1) * sizeof(char *));
+        v[n++] = t;
+    }
+    v = berth_xrealloc(v, (n + 1) * sizeof(char *));
+    v[n++] = (char *)repo;
+    qsort(v, n, sizeof(char *), cmp_str);
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i]) + 1;
+    out = berth_xcalloc(1, len + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i && !strcmp(v[i], v[i - 1]))
+            continue;
+        if (*out)
+            strcat(out, ",");
+        strcat(out, v[i]);
+    }
+    free(v);
+    return out;
+}
+
+static int set_label(struct berth_meta_txn *txn, const char *ns, const char *digest,
+                     const char *key, const char *val, struct berth_err **err)
+{
+    struct berth_content_info info = {.digest = (char *)digest};
+    _cleanup_free_ char *path = berth_strdup_printf("labels.%s", key);
+    char *paths[] = {path};
+    int r;
+
+    berth_labels_set(&info.labels, key, val);
+    r = berth_meta_content_update(txn, ns, &info, paths, 1, NULL, err);
+    berth_labels_clear(&info.labels);
+    return r;
+}
+
+static int records_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
+{
+    struct records_op *op = arg;
+    struct pull *pl = op->pl;
+    const char *ns = pl->o->ns;
+    _cleanup_free_ char *skey =
+        berth_strdup_printf(SOURCE_PREFIX "%s", berth_registry_source_host(pl->remote));
+    _cleanup_(berth_image_freep) struct berth_image *cur = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+
+    berth_image_free(op->res->image); /* a retried batch starts over */
+    op->res->image = NULL;
+    for (size_t i = 0; i < pl->n_labels; i++)
+        if (set_label(txn, ns, pl->labels[i].digest, pl->labels[i].key, pl->labels[i].val, err) < 0)
+            return -1;
+    for (size_t i = 0; i < pl->n_digests; i++) {
+        _cleanup_(berth_content_info_freep) struct berth_content_info *ci = NULL;
+        _cleanup_free_ char *val = NULL;
+        _cleanup_err_ struct berth_err *e2 = NULL;
+        if (berth_meta_content_get(txn, ns, pl->digests[i], &ci, &e2) < 0) {
+            if (e2->code == BERTH_E_NOT_FOUND) /* a layer not fetched (snapshot existed) */
+                continue;
+            return *err = steal_ptr(e2), -1;
+        }
+        val = source_join(berth_labels_get(&ci->labels, skey), berth_registry_repo(pl->remote));
+        if (strlen(skey) + strlen(val) > 4096) /* containerd skips what the label rule refuses */
+            continue;
+        if (set_label(txn, ns, pl->digests[i], skey, val, err) < 0)
+            return -1;
+    }
+    if (berth_meta_images_get(txn, ns, pl->name, &cur, &e) == 0) {
+        char *paths[] = {(char *)"target", (char *)"labels"};
+        berth_descriptor_clear(&cur->target);
+        berth_descriptor_copy(&cur->target, op->target);
+        berth_labels_clear(&cur->labels);
+        if (pl->o->labels)
+            berth_labels_copy(&cur->labels, pl->o->labels);
+        if (berth_meta_images_update(txn, ns, cur, paths, pl->o->labels ? 2 : 1, &op->res->image,
+                                     err) < 0)
+            return -1;
+        op->res->created = false;
+        return 0;
+    }
+    if (e->code != BERTH_E_NOT_FOUND)
+        return *err = steal_ptr(e), -1;
+    op->res->image = berth_image_new();
+    op->res->image->name = berth_xstrdup(pl->name);
+    berth_descriptor_copy(&op->res->image->target, op->target);
+    if (pl->o->labels)
+        berth_labels_copy(&op->res->image->labels, pl->o->labels);
+    op->res->created = true;
+    return berth_meta_images_create(txn, ns, op->res->image, err);
+}
+
+/* ---- the pull ---- */
+
+static void pull_clear(struct pull *pl)
+{
+    berth_registry_free(pl->remote);
+    free(pl->name);
+    free(pl->layers);
+    while (pl->ev_head) {
+        struct event *ev = pl->ev_head;
+        pl->ev_head = ev->next;
+        free(ev->kind);
+        free(ev->digest);
+        free(ev);
+    }
+    for (size_t i = 0; i < pl->n_labels; i++) {
+        free(pl->labels[i].digest);
+        free(pl->labels[i].key);
+        free(pl->labels[i].val);
+    }
+    free(pl->labels);
+    for (size_t i = 0; i < pl->n_digests; i++)
+        free(pl->digests[i]);
+    free(pl->digests);
+    berth_err_free(&pl->err);
+    pthread_cond_destroy(&pl->cond);
+    pthread_mutex_destroy(&pl->mu);
+}
+
+/* Queues the gc.ref labels containerd's fetch handlers set on the walked documents. */
+static void doc_labels(struct pull *pl, const struct berth_image_walk *w)
+{
+    char key[96];
+
+    for (size_t i = 0; i < w->n_indexes; i++) {
+        const struct berth_oci_index *ix = w->indexes[i].index;
+        for (size_t j = 0; j < ix->n_manifests; j++) {
+            bool nested = berth_oci_media_kind(ix->manifests[j].d.media_type) == BERTH_OCI_INDEX;
+            snprintf(key, sizeof(key),
+                     nested ? "containerd.io/gc.ref.content.%zu"
+                            : "containerd.io/gc.ref.content.m.%zu",
+                     j);
+            label_add(pl, w->indexes[i].desc.digest, key, ix->manifests[j].d.digest);
+        }
+    }
+    label_add(pl, w->manifest_desc.d.digest, "containerd.io/gc.ref.content.config",
+              w->manifest->config.d.digest);
+    for (size_t i = 0; i < w->manifest->n_layers; i++) {
+        snprintf(key, sizeof(key), "containerd.io/gc.ref.content.l.%zu", i);
+        label_add(pl, w->manifest_desc.d.digest, key, w->manifest->layers[i].d.digest);
+    }
+}
+
+static int layers_plan(struct pull *pl, const struct berth_image_walk *w, struct berth_err **err)
+{
+    pl->n_layers = w->manifest->n_layers;
+    pl->layers = berth_xcalloc(pl->n_layers ? pl->n_layers : 1, sizeof(*pl->layers));
+    for (size_t i = 0; i < pl->n_layers; i++) {
+        struct layer *l = &pl->layers[i];
+        bool have = false;
+        l->desc = &w->manifest->layers[i];
+        l->diff_id = w->config->diff_ids[i];
+        l->chain = w->chain_ids[i];
+        l->parent = i ? w->chain_ids[i - 1] : NULL;
+        l->need_blob = true;
+        if (!pl->o->no_unpack) {
+            if (berth_image_snapshot_committed(pl->p->st, pl->o->ns, pl->sn_name, l->chain, &have,
+                                               err) < 0)
+                return -1;
+            /* A committed chain needs nothing; containerd's unpacker does not fetch it. */
+            l->need_blob = !have;
+            if (have)
+                event_push(pl, "layer", l->desc->d.digest, BERTH_PULL_EXISTS, l->desc->d.size,
+                           l->desc->d.size);
+        }
+    }
+    return 0;
+}
+
+int berth_image_pull(struct berth_puller *p, const struct berth_pull_opts *o,
+                     struct berth_pull_result *out, struct berth_err **err)
+{
+    struct pull pl = {.p = p, .o = o};
+    struct berth_image_ref ref = {0};
+    struct berth_registry_opts ro = {.http = p->http,
+                                     .config_path = p->config_path,
+                                     .plain_http = o->plain_http,
+                                     .creds = o->creds};
+    struct berth_descriptor target = {0};
+    struct berth_image_walk w = {0};
+    struct berth_blob_source src = {.read = source_read, .arg = &pl};
+    pthread_t workers[16];
+    size_t n_workers = 0;
+    bool leased = false;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_init(&pl.mu, NULL);
+    pthread_cond_init(&pl.cond, NULL);
+    pl.ev_tail = &pl.ev_head;
+    atomic_init(&pl.cancel, false);
+    ro.cancel = &pl.cancel;
+    if (berth_image_ref_parse(o->ref, &ref, err) < 0)
+        goto out;
+    pl.name = berth_image_ref_string(&ref);
+    pl.sn_name = o->snapshotter && *o->snapshotter ? o->snapshotter : BERTH_SNAP_DEFAULT;
+    if (!o->no_unpack) {
+        if (!p->st->snapshotters) {
+            berth_err_set(err, BERTH_E_UNAVAILABLE, 0, "no snapshotter loaded");
+            goto out;
+        }
+        if (berth_snap_registry_get(p->st->snapshotters, pl.sn_name, &pl.sn, err) < 0)
+            goto out;
+    }
+    if (berth_registry_open(&ro, &ref, &pl.remote, err) < 0)
+        goto out;
+    if (berth_image_lease_begin(p->st, o->ns, "pull", pl.lease, err) < 0)
+        goto out;
+    leased = true;
+    if (berth_registry_resolve(pl.remote, &target, err) < 0)
+        goto out;
+    /* The walk fetches (and stores) every document it reads. */
+    if (berth_image_walk(&src, &target, o->platform, &w, err) < 0) {
+        berth_err_wrap(err, "%s", pl.name);
+        goto out;
+    }
+    doc_labels(&pl, &w);
+    if (layers_plan(&pl, &w, err) < 0)
+        goto out;
+    {
+        size_t want = p->downloads < 16 ? p->downloads : 16;
+        if (want > pl.n_layers)
+            want = pl.n_layers;
+        for (; n_workers < want; n_workers++)
+            if (pthread_create(&workers[n_workers], NULL, worker_main, &pl) != 0)
+                break;
+        if (pl.n_layers && !n_workers) {
+            berth_err_set(err, BERTH_E_INTERNAL, errno, "start a download thread");
+            goto out;
+        }
+    }
+    ret = coordinate(&pl, err);
+    for (size_t i = 0; i < n_workers; i++)
+        pthread_join(workers[i], NULL);
+    n_workers = 0;
+    if (ret == 0 && pl.err) { /* a worker failed after the coordinator finished */
+        *err = steal_ptr(pl.err);
+        ret = -1;
+    }
+    if (ret < 0)
+        goto out;
+    ret = -1;
+    if (!o->no_unpack && pl.n_layers) {
+        _cleanup_free_ char *gckey =
+            berth_strdup_printf("containerd.io/gc.ref.snapshot.%s", pl.sn_name);
+        label_add(&pl, w.manifest->config.d.digest, gckey, w.chain_ids[pl.n_layers - 1]);
+        out->top_chain_id = berth_xstrdup(w.chain_ids[pl.n_layers - 1]);
+    }
+    {
+        struct records_op op = {.pl = &pl, .target = &target, .res = out};
+        if (berth_meta_update(p->st->db, records_cb, &op, err) < 0)
+            goto out;
+    }
+    ret = 0;
+out:
+    if (n_workers) {
+        atomic_store(&pl.cancel, true);
+        for (size_t i = 0; i < n_workers; i++)
+            pthread_join(workers[i], NULL);
+    }
+    if (leased)
+        berth_image_lease_end(p->st, o->ns, pl.lease);
+    if (ret < 0)
+        berth_pull_result_clear(out);
+    berth_image_walk_clear(&w);
+    berth_descriptor_clear(&target);
+    berth_image_ref_clear(&ref);
+    pull_clear(&pl);
+    return ret;
+}
