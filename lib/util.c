@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -135,4 +136,48 @@ struct timespec berth_timespec_in(clockid_t clock, int64_t ms)
 bool berth_str_has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int berth_duration_parse(const char *s, int64_t *ns)
+{
+    static const struct {
+        const char *unit;
+        double mult;
+    } units[] = {{"ns", 1},  {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6},
+                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    double total = 0;
+
+    if (!s || !*s)
+        return -1;
+    if (!strcmp(s, "0")) {
+        *ns = 0;
+        return 0;
+    }
+    while (*s) {
+        char *end;
+        double v;
+        size_t best = 0, best_len = 0;
+
+        if (!((*s >= '0' && *s <= '9') || *s == '.'))
+            return -1;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno || end == s || v < 0)
+            return -1;
+        s = end;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t n = strlen(units[i].unit);
+            if (!strncmp(s, units[i].unit, n) && n > best_len)
+                best = i, best_len = n;
+        }
+        if (!best_len)
+            return -1;
+        /* "m" must not take the "m" of "ms" */
+        total += v * units[best].mult;
+        s += best_len;
+    }
+    if (total > 9.2e18)
+        return -1;
+    *ns = (int64_t)total;
+    return 0;
 }

@@ -96,6 +96,10 @@ struct berth_bytes {
 };
 void berth_bytes_clear(struct berth_bytes *b);
 
+/* Parses a Go duration ("300ms", "1.5s", "5m", "1h30m"; units ns us µs ms s m h) into *ns.
+ * Returns -1 for anything else, or an overflow. */
+int berth_duration_parse(const char *s, int64_t *ns);
+
 /* Wall-clock time in nanoseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t berth_now_ns(void);
 /* Monotonic clock in nanoseconds. */

@@ -26,6 +26,7 @@ struct berth_services {
     struct berth_snap_registry *snapshotters; /* borrowed; NULL: no snapshotter loaded */
     struct berth_rt *runtime;                 /* borrowed; NULL: Tasks answers UNAVAILABLE */
     struct berth_gc_scheduler *gc;            /* borrowed; NULL: no GC (sync deletes return) */
+    struct berth_puller *puller;              /* borrowed; NULL: Transfer.Pull is UNAVAILABLE */
 };
 
 extern const struct berth_service berth_svc_version;

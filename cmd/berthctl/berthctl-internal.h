@@ -47,6 +47,7 @@ extern const struct berthctl_noun berthctl_leases_noun;
 extern const struct berthctl_noun berthctl_images_noun;
 /* images import/export/mount/unmount (transfer.c). */
 int berthctl_images_import(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);
+int berthctl_images_pull(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);
 int berthctl_images_export(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);
 int berthctl_images_mount(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);
 int berthctl_images_unmount(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);

@@ -242,6 +242,7 @@ static const struct berthctl_verb images_verbs[] = {
     {"create", NULL, images_create},
     {"rm", "remove", images_remove},
     {"label", NULL, images_label},
+    {"pull", NULL, berthctl_images_pull},
     {"import", NULL, berthctl_images_import},
     {"export", NULL, berthctl_images_export},
     {"mount", NULL, berthctl_images_mount},
@@ -264,6 +265,8 @@ const struct berthctl_noun berthctl_images_noun = {
              "  create NAME DIGEST SIZE [MEDIATYPE] record an image pointing at content\n"
              "  rm|remove [--sync] NAME...          remove images\n"
              "  label NAME [KEY=VALUE...]           set labels (empty value deletes); none: show\n"
+             "  pull [--platform P] [--no-unpack] [--snapshotter S] [-u USER[:PASSWORD]]\n"
+             "       [--plain-http] REF             pull from a registry (inside berthd)\n"
              "  import [--platform P] [--all-platforms] [--no-unpack] [--snapshotter S]\n"
              "         [--index-name N] [--base-name B] FILE|-\n"
              "                                      import an OCI layout or docker-save archive\n"

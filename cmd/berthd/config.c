@@ -97,6 +97,13 @@ static const struct key keys[] = {
         "delay between scheduling a GC pass and running it"),
     INT("gc", "startup_delay_ms", gc_startup_delay_ms, 100, 0, 3600000,
         "first GC pass after start-up (frees what a crash left half-made)"),
+    STR("registry", "config_path", registry_config_path, "",
+        "directories of registry host configs in containerd's hosts.toml layout, ':'-separated "
+        "(<dir>/<host>[_<port>_]/hosts.toml, then <dir>/_default)"),
+    INT("registry", "max_concurrent_downloads", max_downloads, 3, 1, 16,
+        "layers one pull downloads at once"),
+    STR("registry", "pull_progress_timeout", pull_progress_timeout, "5m",
+        "a pull transfer that moves no byte for this long ends (Go duration: 30s, 5m, 1h)"),
 };
 
 static char **str_slot(struct berthd_config *c, const struct key *k)
@@ -298,6 +305,19 @@ int berthd_config_validate(const struct berthd_config *c, struct berth_err **err
                              "log.level \"%s\" is not one of trace, debug, info, warn, error, "
                              "fatal",
                              c->log_level);
+    {
+        int64_t ns;
+        if (berth_duration_parse(c->pull_progress_timeout, &ns) < 0 || ns <= 0)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "registry.pull_progress_timeout \"%s\" is not a positive "
+                                 "duration such as 30s, 5m or 1h",
+                                 c->pull_progress_timeout);
+    }
+    for (const char *p = c->registry_config_path; *p; p += strcspn(p, ":"), p += *p == ':')
+        if (*p != '/' && *p != ':')
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "registry.config_path \"%s\" must list absolute paths",
+                                 c->registry_config_path);
     return 0;
 }
 

@@ -44,6 +44,9 @@ struct berthd_config {
     int64_t gc_mutation_threshold;
     int64_t gc_schedule_delay_ms;
     int64_t gc_startup_delay_ms;
+    char *registry_config_path;  /* [registry] config_path: hosts.toml roots, ':'-separated */
+    int64_t max_downloads;       /* [registry] max_concurrent_downloads */
+    char *pull_progress_timeout; /* [registry] pull_progress_timeout, a Go duration ("5m") */
 };
 
 /* Fills c with the embedded defaults. */

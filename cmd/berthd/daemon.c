@@ -28,6 +28,7 @@
 
 #include "cmd/berthd/health.h"
 #include "images/import.h"
+#include "images/pull.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "metadata/db.h"
@@ -191,6 +192,8 @@ struct berthd {
     struct berth_gc_scheduler *gc;
     struct berth_snapshotter *gc_snaps[2];
     struct berth_gc_backends gc_be;
+    struct berth_image_stores pull_stores;
+    struct berth_puller *puller;
     struct berth_server *srv;
     struct berthd_health *health;
     struct berth_services app;
@@ -309,6 +312,24 @@ static int start_gc(struct berthd *d, struct berth_err **err)
     return 0;
 }
 
+/* The registry client and puller (images/pull.h) behind Transfer.Pull. */
+static int start_puller(struct berthd *d, struct berth_err **err)
+{
+    const struct berthd_config *cfg = d->cfg;
+    struct berth_puller_opts po = {.config_path = cfg->registry_config_path,
+                                   .max_concurrent_downloads = (unsigned)cfg->max_downloads};
+
+    (void)berth_duration_parse(cfg->pull_progress_timeout, &po.progress_timeout_ns);
+    d->pull_stores.db = d->db;
+    d->pull_stores.content = d->content;
+    d->pull_stores.snapshotters = d->snaps;
+    d->pull_stores.tmp_dir = cfg->state;
+    if (berth_puller_new(&d->pull_stores, &po, &d->puller, err) < 0)
+        return -1;
+    d->app.puller = d->puller;
+    return 0;
+}
+
 static int start_server(struct berthd *d, struct berth_err **err)
 {
     const struct berthd_config *cfg = d->cfg;
@@ -341,6 +362,7 @@ static void berthd_teardown(struct berthd *d)
 {
     berthd_health_stop(d->health);
     berth_server_free(d->srv);
+    berth_puller_free(d->puller);   /* no calls left: no pull runs */
     berth_gc_scheduler_stop(d->gc); /* no calls left: nothing writes any more */
     berth_rt_free(d->rt);           /* shims keep running; a restart reattaches */
     berth_events_free(d->events);
@@ -373,7 +395,8 @@ int berthd_run(const struct berthd_config *cfg)
 
     if (prepare_dirs(cfg, &err) < 0 || lock_root(cfg->root, &d.lock_fd, &err) < 0 ||
         check_socket_free(socket_file(cfg->address), &err) < 0 || open_stores(&d, &err) < 0 ||
-        start_runtime(&d, &err) < 0 || start_gc(&d, &err) < 0 || start_server(&d, &err) < 0)
+        start_runtime(&d, &err) < 0 || start_gc(&d, &err) < 0 || start_puller(&d, &err) < 0 ||
+        start_server(&d, &err) < 0)
         goto out;
 
     berth_server_stats(d.srv, &st);

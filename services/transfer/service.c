@@ -13,6 +13,9 @@
 #include "api/services/images/v1/images.pb-c.h"
 #include "images/export.h"
 #include "images/import.h"
+#include "images/pull.h"
+#define BERTH_LOG_SUBSYS "transfer"
+#include "lib/log.h"
 #include "metadata/record.h"
 #include "services/events/publish.h"
 #include "services/services.h"
@@ -214,9 +217,110 @@ static int transfer_export(struct berth_svc_ctx *ctx, const ProtobufCMessage *in
     return ret;
 }
 
+struct pull_stream {
+    struct berth_svc_ctx *ctx;
+    struct berth_stream *st;
+    struct berth_err *err; /* the first send failure (the client went away) */
+};
+
+static void pull_progress(void *arg, const struct berth_pull_event *ev)
+{
+    struct pull_stream *ps = arg;
+    Berth__Services__Images__V1__PullResponse msg =
+        BERTH__SERVICES__IMAGES__V1__PULL_RESPONSE__INIT;
+    Berth__Services__Images__V1__PullProgress pr = BERTH__SERVICES__IMAGES__V1__PULL_PROGRESS__INIT;
+
+    if (ps->err)
+        return;
+    pr.kind = (char *)ev->kind;
+    pr.digest = (char *)ev->digest;
+    pr.state = (char *)berth_pull_state_name(ev->state);
+    pr.offset = ev->offset;
+    pr.total = ev->total;
+    msg.progress = &pr;
+    (void)berth_stream_send(ps->st, &msg.base, &ps->err);
+}
+
+static bool pull_canceled(void *arg)
+{
+    struct pull_stream *ps = arg;
+    return ps->err || berth_svc_ctx_done(ps->ctx);
+}
+
+static int transfer_pull(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
+                         struct berth_stream *st, struct berth_err **err)
+{
+    const Berth__Services__Images__V1__PullRequest *req = (const void *)in;
+    Berth__Services__Images__V1__PullResponse resp =
+        BERTH__SERVICES__IMAGES__V1__PULL_RESPONSE__INIT;
+    Berth__Services__Images__V1__ImportedImage img =
+        BERTH__SERVICES__IMAGES__V1__IMPORTED_IMAGE__INIT;
+    Containerd__Types__Descriptor d = CONTAINERD__TYPES__DESCRIPTOR__INIT;
+    struct pull_stream ps = {.ctx = ctx, .st = st};
+    struct berth_registry_creds creds = {0};
+    struct berth_pull_opts o = {.ns = ctx->ns,
+                                .ref = req->ref,
+                                .no_unpack = req->no_unpack,
+                                .snapshotter = req->snapshotter,
+                                .plain_http = req->plain_http,
+                                .is_canceled = pull_canceled,
+                                .cancel_arg = &ps,
+                                .progress = pull_progress,
+                                .progress_arg = &ps};
+    struct berth_pull_result res = {0};
+    struct berth_platform plat = {0};
+    struct berth_labels labels;
+    bool has_plat = false;
+    int ret = -1;
+
+    if (!berth_svc_app(ctx)->puller)
+        return berth_err_set(err, BERTH_E_UNAVAILABLE, 0, "pull: no registry client");
+    if (!req->ref || !*req->ref)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "pull: ref must not be empty");
+    if (parse_platform(req->platform, &plat, &has_plat, err) < 0)
+        return -1;
+    o.platform = has_plat ? &plat : NULL;
+    if (req->auth && ((req->auth->username && *req->auth->username) ||
+                      (req->auth->secret && *req->auth->secret))) {
+        creds.username = req->auth->username;
+        creds.secret = req->auth->secret;
+        o.creds = &creds;
+    }
+    berth_labels_init(&labels);
+    berth_labels_from_pb(&labels, (void *const *)req->labels, req->n_labels);
+    if (berth_labels_validate(&labels, err) < 0)
+        goto out;
+    o.labels = req->n_labels ? &labels : NULL;
+    if (berth_image_pull(berth_svc_app(ctx)->puller, &o, &res, err) < 0) {
+        if (ps.err && (*err)->code == BERTH_E_CANCELED) { /* the client left: say so */
+            berth_err_free(err);
+            *err = steal_ptr(ps.err);
+        }
+        goto out;
+    }
+    log_info("pulled ns=%s image=%s target=%s", ctx->ns, res.image->name, res.image->target.digest);
+    berth_publish_image(ctx, res.created ? "/images/create" : "/images/update", res.image);
+    d.media_type = res.image->target.media_type;
+    d.digest = res.image->target.digest;
+    d.size = res.image->target.size;
+    img.name = res.image->name;
+    img.target = &d;
+    img.created = res.created;
+    resp.image = &img;
+    resp.top_chain_id = res.top_chain_id ? res.top_chain_id : (char *)"";
+    ret = berth_stream_send(st, &resp.base, err);
+out:
+    berth_err_free(&ps.err);
+    berth_pull_result_clear(&res);
+    berth_labels_clear(&labels);
+    berth_platform_clear(&plat);
+    return ret;
+}
+
 static const struct berth_method methods[] = {
     {"Import", BERTH_BIDI_STREAM, BERTH_NS_REQUIRED, .bidi = transfer_import},
     {"Export", BERTH_SERVER_STREAM, BERTH_NS_REQUIRED, .server_stream = transfer_export},
+    {"Pull", BERTH_SERVER_STREAM, BERTH_NS_REQUIRED, .server_stream = transfer_pull},
 };
 
 const struct berth_service berth_svc_transfer = {&berth__services__images__v1__transfer__descriptor,
