@@ -598,7 +598,6 @@ static int layer_fetch(struct pull *pl, size_t i, struct layer *l, struct berth_
             pthread_cond_init(&x.cond, NULL);
             if (pthread_create(&xt, NULL, extract_main, &x) == 0) {
                 xt_started = true;
-                event_push(pl, "layer", d->digest, BERTH_PULL_UNPACKING, 0, d->size);
             } else {
                 berth_closep(&ls.pipe_wr);
                 berth_closep(&x.fd);
@@ -1112,8 +1111,12 @@ out:
     }
     if (leased)
         berth_image_lease_end(p->st, o->ns, pl.lease);
-    if (ret < 0)
+    if (ret < 0) {
         berth_pull_result_clear(out);
+        /* Every error names the reference (a connection error names only the host). */
+        if (pl.name && *err && !strstr((*err)->msg, pl.name))
+            berth_err_wrap(err, "pull %s", pl.name);
+    }
     berth_image_walk_clear(&w);
     berth_descriptor_clear(&target);
     berth_image_ref_clear(&ref);

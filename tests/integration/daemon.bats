@@ -136,6 +136,12 @@ EOF
     check_bad 'nosuch'
     printf '[log]\nlevel = "loud"\n' >"$cfg"
     check_bad 'log.level'
+    printf '[registry]\npull_progress_timeout = "5 minutes"\n' >"$cfg"
+    check_bad 'registry.pull_progress_timeout "5 minutes"'
+    printf '[registry]\nconfig_path = "etc/certs.d"\n' >"$cfg"
+    check_bad 'registry.config_path "etc/certs.d"'
+    printf '[registry]\nmax_concurrent_downloads = 0\n' >"$cfg"
+    check_bad 'registry.max_concurrent_downloads'
     printf '[runtime]\nbinary_name = "no-such-oci-runtime"\n' >"$cfg"
     check_bad 'binary_name: OCI runtime "no-such-oci-runtime": not found'
     printf '[runtime]\nbinary_name = "bin/crun"\n' >"$cfg"

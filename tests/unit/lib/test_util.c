@@ -47,12 +47,40 @@ static void test_write_all_reports_errors(void **state)
     assert_int_equal(errno, EBADF);
 }
 
+static void test_duration_parse(void **state)
+{
+    static const struct {
+        const char *s;
+        int64_t ns;
+    } good[] = {{"0", 0},
+                {"5m", 300000000000LL},
+                {"30s", 30000000000LL},
+                {"1h30m", 5400000000000LL},
+                {"300ms", 300000000LL},
+                {"1.5s", 1500000000LL},
+                {"2us", 2000},
+                {"2\xc2\xb5s", 2000},
+                {"7ns", 7}};
+    static const char *const bad[] = {"", "5", "m", "-1s", "5x", "1h 2m", "s5", "5m!", "1e30h"};
+    int64_t ns;
+
+    (void)state;
+    for (size_t i = 0; i < BERTH_N(good); i++) {
+        ns = -1;
+        assert_int_equal(berth_duration_parse(good[i].s, &ns), 0);
+        assert_int_equal(ns, good[i].ns);
+    }
+    for (size_t i = 0; i < BERTH_N(bad); i++)
+        assert_int_equal(berth_duration_parse(bad[i], &ns), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_all_writes_everything, berth_test_setup_tmpdir,
                                         berth_test_teardown_tmpdir),
         cmocka_unit_test(test_write_all_reports_errors),
+        cmocka_unit_test(test_duration_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
