@@ -175,10 +175,13 @@ static char *ask_password(const char *user)
 
 int berthctl_images_pull(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
-    static const struct option opts[] = {
-        {"platform", required_argument, NULL, 'p'},    {"no-unpack", no_argument, NULL, 'n'},
-        {"snapshotter", required_argument, NULL, 's'}, {"user", required_argument, NULL, 'u'},
-        {"plain-http", no_argument, NULL, 'H'},        {0}};
+    static const struct option opts[] = {{"platform", required_argument, NULL, 'p'},
+                                         {"no-unpack", no_argument, NULL, 'n'},
+                                         {"snapshotter", required_argument, NULL, 's'},
+                                         {"user", required_argument, NULL, 'u'},
+                                         {"plain-http", no_argument, NULL, 'H'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {0}};
     Berth__Services__Images__V1__PullRequest req = BERTH__SERVICES__IMAGES__V1__PULL_REQUEST__INIT;
     Berth__Services__Images__V1__PullAuth auth = BERTH__SERVICES__IMAGES__V1__PULL_AUTH__INIT;
     struct pull_out po = {.ctl = ctl};
@@ -195,6 +198,13 @@ int berthctl_images_pull(struct berthctl *ctl, int argc, char **argv, struct ber
             req.snapshotter = optarg;
         } else if (c == 'H') {
             req.plain_http = true;
+        } else if (c == 'f') { /* also a global option; accepted here as scripts write it */
+            if (!strcmp(optarg, "json"))
+                ctl->format = BERTHCTL_FORMAT_JSON;
+            else if (!strcmp(optarg, "table"))
+                ctl->format = BERTHCTL_FORMAT_TABLE;
+            else
+                return berthctl_usage(ctl, err, "--format must be \"table\" or \"json\"");
         } else if (c == 'u') {
             char *colon = strchr(optarg, ':');
             free(user);
