@@ -59,7 +59,7 @@ struct berth_image_walk {
     struct berth_oci_desc manifest_desc; /* the chosen manifest, with its index platform */
     struct berth_oci_manifest *manifest;
     struct berth_image_config *config;
-    char **chain_ids;                      /* NULL-terminated, one per layer */
+    char **chain_ids;                       /* NULL-terminated, one per layer */
     struct berth_image_walk_index *indexes; /* root first, n_indexes of them (0: no index) */
     size_t n_indexes;
 };
@@ -109,8 +109,9 @@ struct berth_image_walk_opts {
 /*
  * Walks every manifest of target that matches opts->platform (berth_platform_rank >= 0, or any
  * entry without a platform), depth first in index order, calling v's callbacks; for export
- * and import, which keep every compatible manifest, not only the best. Entries whose media
- * type is a config or a layer are skipped. Errors as listed above, and the callbacks'.
+ * and import, which keep every compatible manifest, not only the best. An entry (or a target)
+ * whose media type names a config or a layer is passed to index_entry_cb but not read. Errors
+ * as listed above, and the callbacks'.
  */
 int berth_image_walk_all(const struct berth_blob_source *src, const struct berth_descriptor *target,
                          const struct berth_image_walk_opts *opts,
