@@ -109,9 +109,9 @@ struct berth_image_walk_opts {
 /*
  * Walks every manifest of target that matches opts->platform (berth_platform_rank >= 0, or any
  * entry without a platform), depth first in index order, calling v's callbacks; for export
- * and import, which keep every compatible manifest, not only the best. An entry (or a target)
- * whose media type names a config or a layer is passed to index_entry_cb but not read. Errors
- * as listed above, and the callbacks'.
+ * and import, which keep every compatible manifest, not only the best. An index entry whose
+ * media type names a config or a layer is passed to index_entry_cb but not read (nor is such
+ * a target). Errors as listed above, and the callbacks'.
  */
 int berth_image_walk_all(const struct berth_blob_source *src, const struct berth_descriptor *target,
                          const struct berth_image_walk_opts *opts,
