@@ -24,6 +24,7 @@
 #include "lib/rfc3339.h"
 #include "lib/sha256.h"
 #include "metadata/content.h"
+#include "metadata/ingest.h"
 #include "metadata/leases.h"
 #include "metadata/namespaces.h"
 
@@ -154,63 +155,6 @@ void berth_image_lease_end(const struct berth_image_stores *st, const char *ns, 
     (void)berth_meta_update(st->db, lease_delete_cb, &op, &e);
 }
 
-/* ---- content records ---- */
-
-struct blob_op {
-    const char *ns, *lease, *ref, *digest;
-    int64_t size;
-};
-
-/* An ingest is open: the namespace records it, the lease holds it. */
-static int ingest_open_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
-{
-    struct blob_op *op = arg;
-    struct berth_content_ingest in = {.ref = (char *)op->ref};
-
-    if (berth_meta_leases_attach(txn, op->ns, op->lease, BERTH_LEASE_RES_INGESTS, op->ref, err) < 0)
-        return -1;
-    return berth_meta_content_ingest_put(txn, op->ns, &in, err);
-}
-
-/* The blob is in the store: forget the ingest (if any), record the blob in the namespace
- * unless it has it, and hold it in the lease. */
-static int blob_record_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
-{
-    struct blob_op *op = arg;
-    _cleanup_(berth_content_info_freep) struct berth_content_info *cur = NULL;
-    _cleanup_err_ struct berth_err *e = NULL;
-
-    if (op->ref) {
-        if (berth_meta_content_ingest_delete(txn, op->ns, op->ref, &e) < 0 &&
-            e->code != BERTH_E_NOT_FOUND)
-            return *err = steal_ptr(e), -1;
-        berth_err_free(&e);
-        if (berth_meta_leases_detach(txn, op->ns, op->lease, BERTH_LEASE_RES_INGESTS, op->ref,
-                                     err) < 0)
-            return -1;
-    }
-    if (berth_meta_content_get(txn, op->ns, op->digest, &cur, &e) < 0) {
-        struct berth_content_info info = {.digest = (char *)op->digest, .size = op->size};
-        if (e->code != BERTH_E_NOT_FOUND)
-            return *err = steal_ptr(e), -1;
-        if (berth_meta_content_put(txn, op->ns, &info, err) < 0)
-            return -1;
-    }
-    return berth_meta_leases_attach(txn, op->ns, op->lease, BERTH_LEASE_RES_CONTENT, op->digest,
-                                    err);
-}
-
-static int ingest_forget_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
-{
-    struct blob_op *op = arg;
-    _cleanup_err_ struct berth_err *e = NULL;
-
-    if (berth_meta_content_ingest_delete(txn, op->ns, op->ref, &e) < 0 &&
-        e->code != BERTH_E_NOT_FOUND)
-        return *err = steal_ptr(e), -1;
-    return berth_meta_leases_detach(txn, op->ns, op->lease, BERTH_LEASE_RES_INGESTS, op->ref, err);
-}
-
 /* Source of a blob's bytes: a libarchive member or a memory buffer. */
 struct blob_src {
     struct archive *a;
@@ -218,50 +162,53 @@ struct blob_src {
     size_t len;
 };
 
+/* Skips the rest of the archive member (the store has its bytes already). */
+static int skip_src(struct blob_src *src, const char *what, struct berth_err **err)
+{
+    if (src->a && archive_read_data_skip(src->a) != ARCHIVE_OK)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "read \"%s\": %s", what,
+                             archive_error_string(src->a));
+    return 0;
+}
+
 /* Streams src into the store as a blob (expected: its digest, or NULL to compute), recording
- * it in the namespace under the lease. *digest_out caller-owned. */
+ * it in the namespace under the lease (metadata/ingest.h). A blob the store already has (from
+ * another namespace or an earlier import) is shared: its bytes are skipped. *digest_out
+ * caller-owned. */
 static int blob_write(struct imp *im, const char *what, struct blob_src *src, int64_t size,
                       const char *expected, char **digest_out, struct berth_err **err)
 {
-    _cleanup_(berth_content_writer_closep) struct berth_content_writer *w = NULL;
-    _cleanup_free_ char *ref = NULL, *bref = NULL, *digest = NULL;
+    _cleanup_(berth_meta_ingest_closep) struct berth_meta_ingest *w = NULL;
+    _cleanup_free_ char *ref = NULL, *digest = NULL;
     _cleanup_err_ struct berth_err *e = NULL;
-    struct blob_op op = {.ns = im->opts->ns, .lease = im->lease};
-    int64_t have, off = 0;
+    struct berth_meta_ingest_opts o = {
+        .ns = im->opts->ns, .lease = im->lease, .total = size, .expected = expected};
+    int64_t off = 0;
 
     *digest_out = NULL;
-    /* From "the blob is on disk" until its record exists, GC must not run its backend cleanup
-     * (it would delete a file no record names yet): hold the GC lock shared. */
-    berth_meta_gc_lock_shared(im->st->db);
-    if (expected && berth_content_blob_stat(im->st->content, expected, &have, &e) == 0 &&
-        have == size) {
-        int ret;
-        /* Already stored (another namespace or an earlier import): skip the bytes. */
-        if (src->a && archive_read_data_skip(src->a) != ARCHIVE_OK) {
-            berth_meta_gc_unlock(im->st->db);
-            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "read \"%s\": %s", what,
-                                 archive_error_string(src->a));
-        }
-        op.digest = expected;
-        op.size = size;
-        ret = berth_meta_update(im->st->db, blob_record_cb, &op, err);
-        berth_meta_gc_unlock(im->st->db);
-        if (ret < 0)
+    ref = berth_strdup_printf("%s-%u", im->lease, im->seq++);
+    o.ref = ref;
+    if (berth_meta_ingest_open(im->st->db, im->st->content, &o, &w, &e) < 0) {
+        int64_t have = -1;
+        if (e->code != BERTH_E_ALREADY_EXISTS)
+            return *err = steal_ptr(e), -1;
+        berth_err_free(&e);
+        /* The namespace has it (and now the lease too); a member claiming its digest with
+         * another size is corrupt, as the commit would have found. */
+        if (berth_content_blob_stat(im->st->content, expected, &have, &e) == 0 && have != size)
+            return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                                 "blob \"%s\": size %" PRId64
+                                 " differs from the stored %s's %" PRId64,
+                                 what, size, expected, have);
+        if (skip_src(src, what, err) < 0)
             return -1;
         *digest_out = berth_xstrdup(expected);
         return 0;
     }
-    berth_meta_gc_unlock(im->st->db);
-    berth_err_free(&e);
-    ref = berth_strdup_printf("%s-%u", im->lease, im->seq++);
-    bref = berth_strdup_printf("%s/%s", im->opts->ns, ref);
-    op.ref = ref;
-    if (berth_meta_update(im->st->db, ingest_open_cb, &op, err) < 0)
-        return -1;
-    if (berth_content_writer_open(im->st->content, bref, size, NULL, &w, err) < 0 ||
-        berth_content_ingest_set_expiry(im->st->content, bref, 0, err) < 0)
-        goto fail;
-    if (src->a) {
+    if (berth_meta_ingest_is_shared(w)) {
+        if (skip_src(src, what, err) < 0)
+            goto fail;
+    } else if (src->a) {
         const void *buf;
         size_t len;
         la_int64_t at;
@@ -270,11 +217,11 @@ static int blob_write(struct imp *im, const char *what, struct blob_src *src, in
             static const uint8_t zeros[65536];
             while (off < at) { /* a sparse member's hole */
                 size_t z = at - off > (int64_t)sizeof(zeros) ? sizeof(zeros) : (size_t)(at - off);
-                if (berth_content_writer_write(w, off, zeros, z, err) < 0)
+                if (berth_meta_ingest_write(w, off, zeros, z, err) < 0)
                     goto fail;
                 off += (int64_t)z;
             }
-            if (len && berth_content_writer_write(w, off, buf, len, err) < 0)
+            if (len && berth_meta_ingest_write(w, off, buf, len, err) < 0)
                 goto fail;
             off += (int64_t)len;
         }
@@ -288,35 +235,23 @@ static int blob_write(struct imp *im, const char *what, struct blob_src *src, in
             }
             goto fail;
         }
-    } else if (src->len && berth_content_writer_write(w, 0, src->buf, src->len, err) < 0) {
+    } else if (src->len && berth_meta_ingest_write(w, 0, src->buf, src->len, err) < 0) {
         goto fail;
     }
-    berth_meta_gc_lock_shared(im->st->db); /* as above: until the record exists */
-    if (berth_content_writer_commit(w, size, expected, &digest, &e) < 0 &&
+    if (berth_meta_ingest_commit(w, size, expected, NULL, &digest, NULL, &e) < 0 &&
         e->code != BERTH_E_ALREADY_EXISTS) {
-        berth_meta_gc_unlock(im->st->db);
         *err = steal_ptr(e);
         berth_err_wrap(err, "blob \"%s\"", what);
         goto fail;
     }
-    w = NULL; /* consumed */
-    op.digest = digest;
-    op.size = size;
-    {
-        int ret = berth_meta_update(im->st->db, blob_record_cb, &op, err);
-        berth_meta_gc_unlock(im->st->db);
-        if (ret < 0)
-            return -1;
-    }
+    w = NULL; /* consumed; ALREADY_EXISTS: the namespace had it, the lease holds it now */
     *digest_out = steal_ptr(digest);
     return 0;
 fail:
     /* Drop the half-written ingest now rather than leaving it to the lease's expiry. */
-    berth_content_writer_close(steal_ptr(w));
+    berth_meta_ingest_close(steal_ptr(w));
     berth_err_free(&e);
-    (void)berth_content_ingest_abort(im->st->content, bref, &e);
-    berth_err_free(&e);
-    (void)berth_meta_update(im->st->db, ingest_forget_cb, &op, &e);
+    (void)berth_meta_ingest_abort(im->st->db, im->st->content, im->opts->ns, im->lease, ref, &e);
     return -1;
 }
 
@@ -465,20 +400,15 @@ static int blob_present(struct imp *im, const char *digest, const char *parent,
                         struct berth_err **err)
 {
     _cleanup_err_ struct berth_err *e = NULL;
-    int64_t size;
 
     for (size_t i = 0; i < im->n_members; i++)
         if (im->members[i].digest && strcmp(im->members[i].digest, digest) == 0)
             return 0;
-    berth_meta_gc_lock_shared(im->st->db); /* the file must outlive the stat: see above */
-    if (berth_content_blob_stat(im->st->content, digest, &size, &e) == 0) {
-        struct blob_op op = {
-            .ns = im->opts->ns, .lease = im->lease, .digest = digest, .size = size};
-        int ret = berth_meta_update(im->st->db, blob_record_cb, &op, err);
-        berth_meta_gc_unlock(im->st->db);
-        return ret;
-    }
-    berth_meta_gc_unlock(im->st->db);
+    if (berth_meta_content_adopt(im->st->db, im->st->content, im->opts->ns, im->lease, digest, 0,
+                                 NULL, &e) == 0)
+        return 0;
+    if (e->code != BERTH_E_NOT_FOUND)
+        return *err = steal_ptr(e), -1;
     return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
                          "blob %s referenced by %s is missing from the archive", digest, parent);
 }

@@ -2,10 +2,11 @@
 /*
  * Content service: blobs and ingests of the caller's namespace. Bytes live in the global
  * content store (content/store.h) under backend refs "<ns>/<ref>"; which blobs and ingests a
- * namespace holds, with labels and expiry, lives in metadata/content.h. As in containerd,
- * Delete only drops the namespace's record (the file goes when a GC finds nobody holds it),
- * and a containerd-lease header ties committed blobs ("content") and open ingests ("ingests")
- * to that lease.
+ * namespace holds, with labels and expiry, lives in metadata/content.h, and Write goes through
+ * the namespaced ingest (metadata/ingest.h), which shares blobs across namespaces as
+ * containerd does. As in containerd, Delete only drops the namespace's record (the file goes
+ * when a GC finds nobody holds it), and a containerd-lease header ties committed blobs
+ * ("content") and open ingests ("ingests") to that lease.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,6 +22,7 @@
 #include "lib/digest.h"
 #include "lib/filters.h"
 #include "metadata/content.h"
+#include "metadata/ingest.h"
 #include "metadata/leases.h"
 #include "metadata/record.h"
 #include "services/services.h"
@@ -36,11 +38,6 @@ DEFINE_PB_CLEANUP(write_req, write_req_freep)
 static struct berth_content_store *cstore(const struct berth_svc_ctx *ctx)
 {
     return berth_svc_app(ctx)->content;
-}
-
-static bool has_lease(const struct berth_svc_ctx *ctx)
-{
-    return ctx->lease && *ctx->lease;
 }
 
 static int check_digest(const char *digest, struct berth_err **err)
@@ -94,15 +91,15 @@ static char *backend_ref(const struct berth_svc_ctx *ctx, const char *ref)
     return berth_strdup_printf("%s/%s", ctx->ns, ref);
 }
 
-/* The mutations this service queues on the group-commit writer. */
+/* The mutations this service queues on the group-commit writer (writes go through
+ * metadata/ingest.h). */
 struct content_op {
     const struct berth_svc_ctx *ctx;
-    const char *digest, *ref;
-    struct berth_content_info *info; /* update / commit input */
+    const char *digest;
+    struct berth_content_info *info; /* update input */
     char *const *paths;
     size_t n_paths;
     struct berth_content_info *result; /* update output */
-    bool existed;                      /* commit: the namespace already held the blob */
 };
 
 static int update_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
@@ -121,61 +118,8 @@ static int delete_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **e
 
     if (berth_meta_content_delete(txn, op->ctx->ns, op->digest, err) < 0)
         return -1;
-    return berth_meta_leases_detach(txn, op->ctx->ns, op->ctx->lease, "content", op->digest, err);
-}
-
-/* Opening a writer: the namespace records the ingest (expiring in 24 h unless a lease holds
- * it). NOT_FOUND if the lease header names a missing lease. */
-static int ingest_open_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
-{
-    struct content_op *op = arg;
-    struct berth_content_ingest in = {.ref = (char *)op->ref};
-
-    if (!has_lease(op->ctx))
-        in.expires_ns = berth_now_ns() + BERTH_CONTENT_INGEST_EXPIRY_NS;
-    if (berth_meta_leases_attach(txn, op->ctx->ns, op->ctx->lease, "ingests", op->ref, err) < 0)
-        return -1;
-    return berth_meta_content_ingest_put(txn, op->ctx->ns, &in, err);
-}
-
-/* The ingest is gone (committed or aborted): forget it; absent records are fine. */
-static int ingest_forget(struct berth_meta_txn *txn, const struct content_op *op,
-                         struct berth_err **err)
-{
-    _cleanup_err_ struct berth_err *e = NULL;
-
-    if (berth_meta_content_ingest_delete(txn, op->ctx->ns, op->ref, &e) < 0 &&
-        e->code != BERTH_E_NOT_FOUND)
-        return *err = steal_ptr(e), -1;
-    return berth_meta_leases_detach(txn, op->ctx->ns, op->ctx->lease, "ingests", op->ref, err);
-}
-
-static int ingest_abort_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
-{
-    return ingest_forget(txn, arg, err);
-}
-
-/* A blob entered the store (or was already there): record it in the namespace, unless the
- * namespace already holds it (op->existed). */
-static int commit_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
-{
-    struct content_op *op = arg;
-    _cleanup_(berth_content_info_freep) struct berth_content_info *cur = NULL;
-    _cleanup_err_ struct berth_err *e = NULL;
-
-    op->existed = false;
-    if (op->ref && ingest_forget(txn, op, err) < 0)
-        return -1;
-    if (berth_meta_content_get(txn, op->ctx->ns, op->info->digest, &cur, &e) == 0) {
-        op->existed = true; /* keep the ingest's removal; the caller reports ALREADY_EXISTS */
-        return 0;
-    }
-    if (e->code != BERTH_E_NOT_FOUND)
-        return *err = steal_ptr(e), -1;
-    if (berth_meta_content_put(txn, op->ctx->ns, op->info, err) < 0)
-        return -1;
-    return berth_meta_leases_attach(txn, op->ctx->ns, op->ctx->lease, "content", op->info->digest,
-                                    err);
+    return berth_meta_leases_detach(txn, op->ctx->ns, op->ctx->lease, BERTH_LEASE_RES_CONTENT,
+                                    op->digest, err);
 }
 
 static int content_info(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
@@ -426,50 +370,28 @@ static int content_list_statuses(struct berth_svc_ctx *ctx, const ProtobufCMessa
     return 0;
 }
 
-/* Whether the namespace (or, for the shared-content path, the store) already has expected.
- * When only the store has it, the namespace gets a record too (containerd's shared policy).
- * Returns 1 (with *err ALREADY_EXISTS) when it exists, 0 when not, -1 on other errors. */
-static int expected_exists(struct berth_svc_ctx *ctx, const char *expected, struct berth_err **err)
+/* Whether the caller's namespace holds digest: 1 yes, 0 no, -1 on errors. */
+static int ns_has(struct berth_svc_ctx *ctx, const char *digest, struct berth_err **err)
 {
+    _cleanup_txn_ struct berth_meta_txn *txn = NULL;
     _cleanup_(berth_content_info_freep) struct berth_content_info *i = NULL;
     _cleanup_err_ struct berth_err *e = NULL;
-    struct berth_content_info info = {.digest = (char *)expected};
-    struct content_op op = {.ctx = ctx, .info = &info};
-    int ret;
 
-    {
-        _cleanup_txn_ struct berth_meta_txn *txn = NULL;
-        if (berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0)
-            return -1;
-        if (berth_meta_content_get(txn, ctx->ns, expected, &i, &e) == 0)
-            goto exists;
-        if (e->code != BERTH_E_NOT_FOUND)
-            return *err = steal_ptr(e), -1;
-        berth_err_free(&e);
-    }
-    /* The GC must not take the blob between seeing it here and recording it. */
-    berth_meta_gc_lock_shared(berth_svc_app(ctx)->db);
-    if (berth_content_blob_stat(cstore(ctx), expected, &info.size, &e) < 0) {
-        berth_meta_gc_unlock(berth_svc_app(ctx)->db);
-        if (e->code == BERTH_E_NOT_FOUND || e->code == BERTH_E_INVALID_ARGUMENT)
-            return 0;
-        return *err = steal_ptr(e), -1;
-    }
-    ret = berth_meta_update(berth_svc_app(ctx)->db, commit_cb, &op, err);
-    berth_meta_gc_unlock(berth_svc_app(ctx)->db);
-    if (ret < 0)
+    if (berth_meta_txn_begin_read(berth_svc_app(ctx)->db, &txn, err) < 0)
         return -1;
-exists:
-    berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "content %s", expected);
-    return 1;
+    if (berth_meta_content_get(txn, ctx->ns, digest, &i, &e) == 0)
+        return 1;
+    if (e->code != BERTH_E_NOT_FOUND)
+        return *err = steal_ptr(e), -1;
+    return 0;
 }
 
 /* One Write session (see containerd.md §10 item 11). */
 struct write_session {
     struct berth_svc_ctx *ctx;
-    char *ref, *bref, *expected;
+    char *ref, *expected;
     int64_t total;
-    struct berth_content_writer *w;
+    struct berth_meta_ingest *w;
     bool committed;
     char *digest; /* after commit */
     int64_t final_offset;
@@ -479,45 +401,28 @@ static int write_commit(struct write_session *s, const write_req *req, struct be
 {
     _cleanup_err_ struct berth_err *e = NULL;
     _cleanup_free_ char *digest = NULL;
-    struct berth_content_info info = {0};
-    struct content_op op = {.ctx = s->ctx, .ref = s->ref, .info = &info};
-    int64_t offset = 0;
+    struct berth_labels labels = {0};
+    struct berth_content_status st;
+    int64_t offset;
     int ret;
 
-    berth_labels_from_pb(&info.labels, (void *const *)req->labels, req->n_labels);
-    if (berth_labels_validate(&info.labels, err) < 0) {
-        berth_labels_clear(&info.labels);
+    berth_labels_from_pb(&labels, (void *const *)req->labels, req->n_labels);
+    if (berth_labels_validate(&labels, err) < 0) {
+        berth_labels_clear(&labels);
         return berth_err_wrap(err, "commit ref \"%s\"", s->ref);
     }
-    {
-        struct berth_content_status st;
-        if (berth_content_writer_status(s->w, &st, err) < 0) {
-            berth_labels_clear(&info.labels);
-            return -1;
-        }
-        offset = st.offset;
-        berth_content_status_clear(&st);
-    }
-    /* From the blob entering blobs/ until its record exists the GC must keep out. */
-    berth_meta_gc_lock_shared(berth_svc_app(s->ctx)->db);
-    ret = berth_content_writer_commit(s->w, s->total, s->expected, &digest, &e);
-    if (ret == 0 || e->code == BERTH_E_ALREADY_EXISTS) {
-        s->w = NULL; /* consumed */
-        berth_err_free(&e);
-    } else {
-        berth_meta_gc_unlock(berth_svc_app(s->ctx)->db);
-        berth_labels_clear(&info.labels);
-        return *err = steal_ptr(e), -1;
-    }
-    info.digest = digest;
-    info.size = offset;
-    ret = berth_meta_update(berth_svc_app(s->ctx)->db, commit_cb, &op, err);
-    berth_meta_gc_unlock(berth_svc_app(s->ctx)->db);
-    berth_labels_clear(&info.labels);
-    if (ret < 0)
+    if (berth_meta_ingest_status(s->w, &st, err) < 0) {
+        berth_labels_clear(&labels);
         return -1;
-    if (op.existed)
-        return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "content %s", digest);
+    }
+    offset = st.offset;
+    berth_content_status_clear(&st);
+    ret = berth_meta_ingest_commit(s->w, s->total, s->expected, &labels, &digest, NULL, &e);
+    berth_labels_clear(&labels);
+    if (ret == 0 || e->code == BERTH_E_ALREADY_EXISTS)
+        s->w = NULL; /* consumed */
+    if (ret < 0)
+        return *err = steal_ptr(e), -1; /* ALREADY_EXISTS: the namespace had it */
     s->committed = true;
     s->final_offset = offset;
     s->digest = steal_ptr(digest);
@@ -536,15 +441,19 @@ static int write_step(struct write_session *s, const write_req *req,
             return -1;
         free(s->expected);
         s->expected = berth_xstrdup(req->expected);
-        if (!s->committed && expected_exists(s->ctx, req->expected, err) != 0) {
+        if (!s->committed) {
             _cleanup_err_ struct berth_err *e = NULL;
-            struct content_op op = {.ctx = s->ctx, .ref = s->ref};
-            /* The blob is there: this ingest is pointless (containerd aborts it too). */
-            berth_content_writer_close(steal_ptr(s->w));
-            (void)berth_content_ingest_abort(cstore(s->ctx), s->bref, &e);
-            berth_err_free(&e);
-            (void)berth_meta_update(berth_svc_app(s->ctx)->db, ingest_abort_cb, &op, &e);
-            return -1;
+            int has = ns_has(s->ctx, req->expected, err);
+            if (has < 0)
+                return -1;
+            if (has) {
+                /* The namespace has the blob: this ingest is pointless (containerd aborts it
+                 * too). Only the namespace counts: one in the store is shared at open. */
+                berth_meta_ingest_close(steal_ptr(s->w));
+                (void)berth_meta_ingest_abort(berth_svc_app(s->ctx)->db, cstore(s->ctx), s->ctx->ns,
+                                              s->ctx->lease, s->ref, &e);
+                return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "content %s", req->expected);
+            }
         }
     }
     if (req->total > 0)
@@ -560,17 +469,17 @@ static int write_step(struct write_session *s, const write_req *req,
                                  "ref \"%s\" was already committed", s->ref);
         return 0;
     }
-    if (berth_content_writer_status(s->w, &st, err) < 0)
+    if (berth_meta_ingest_status(s->w, &st, err) < 0)
         return -1;
     resp->offset = st.offset;
     switch (req->action) {
     case CONTAINERD__SERVICES__CONTENT__V1__WRITE_ACTION__STAT:
-        if (s->total > 0 && berth_content_writer_truncate_total(s->w, s->total, err) < 0)
+        if (s->total > 0 && berth_meta_ingest_truncate_total(s->w, s->total, err) < 0)
             break;
         resp->total = s->total ? s->total : st.total;
         resp->started_at = berth_pb_ts_or_null(resp->started_at, st.started_ns);
         resp->updated_at = berth_pb_ts_or_null(resp->updated_at, st.updated_ns);
-        berth_content_writer_digest(s->w, digest);
+        berth_meta_ingest_digest(s->w, digest);
         resp->digest = digest;
         berth_content_status_clear(&st);
         return 0;
@@ -584,8 +493,8 @@ static int write_step(struct write_session *s, const write_req *req,
         }
         /* Offset 0 on a non-empty ingest starts it over (containerd truncates). */
         if ((req->offset == 0 && st.offset > 0) || req->data.len > 0) {
-            if (berth_content_writer_write(s->w, req->offset ? st.offset : 0, req->data.data,
-                                           req->data.len, err) < 0)
+            if (berth_meta_ingest_write(s->w, req->offset ? st.offset : 0, req->data.data,
+                                        req->data.len, err) < 0)
                 break;
             resp->offset = (req->offset ? st.offset : 0) + (int64_t)req->data.len;
         }
@@ -594,7 +503,7 @@ static int write_step(struct write_session *s, const write_req *req,
                 break;
             snprintf(digest, 72, "%s", s->digest);
         } else {
-            berth_content_writer_digest(s->w, digest);
+            berth_meta_ingest_digest(s->w, digest);
         }
         resp->digest = digest;
         berth_content_status_clear(&st);
@@ -610,34 +519,25 @@ static int write_step(struct write_session *s, const write_req *req,
 
 static int write_open(struct write_session *s, const write_req *first, struct berth_err **err)
 {
-    struct content_op op = {.ctx = s->ctx};
+    struct berth_meta_ingest_opts o = {.ns = s->ctx->ns, .lease = s->ctx->lease};
 
     if (!first->ref || !*first->ref)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
                              "first message must have a reference");
     s->ref = berth_xstrdup(first->ref);
-    s->bref = backend_ref(s->ctx, first->ref);
     s->total = first->total;
-    op.ref = s->ref;
     if (first->expected && *first->expected) {
         if (check_digest(first->expected, err) < 0)
-            return -1;
-        if (expected_exists(s->ctx, first->expected, err) != 0)
             return -1;
         s->expected = berth_xstrdup(first->expected);
     }
     if (first->total < 0)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "ref \"%s\": negative total",
                              s->ref);
-    /* Record (and lease) the ingest first: a missing lease must leave nothing on disk. */
-    if (berth_meta_update(berth_svc_app(s->ctx)->db, ingest_open_cb, &op, err) < 0)
-        return -1;
-    if (berth_content_writer_open(cstore(s->ctx), s->bref, first->total, s->expected, &s->w, err) <
-        0)
-        return -1;
-    return berth_content_ingest_set_expiry(
-        cstore(s->ctx), s->bref,
-        has_lease(s->ctx) ? 0 : berth_now_ns() + BERTH_CONTENT_INGEST_EXPIRY_NS, err);
+    o.ref = s->ref;
+    o.total = first->total;
+    o.expected = s->expected;
+    return berth_meta_ingest_open(berth_svc_app(s->ctx)->db, cstore(s->ctx), &o, &s->w, err);
 }
 
 static int content_write(struct berth_svc_ctx *ctx, struct berth_stream *st, struct berth_err **err)
@@ -677,9 +577,8 @@ static int content_write(struct berth_svc_ctx *ctx, struct berth_stream *st, str
     }
     ret = 0;
 out:
-    berth_content_writer_close(s.w); /* keeps an unfinished ingest for a later resume */
+    berth_meta_ingest_close(s.w); /* keeps an unfinished ingest for a later resume */
     free(s.ref);
-    free(s.bref);
     free(s.expected);
     free(s.digest);
     return ret;
@@ -690,15 +589,11 @@ static int content_abort(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
 {
     const Containerd__Services__Content__V1__AbortRequest *req = (const void *)in;
     Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
-    _cleanup_free_ char *bref = NULL;
-    struct content_op op = {.ctx = ctx, .ref = req->ref};
 
     if (!req->ref || !*req->ref)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "ref must not be empty");
-    bref = backend_ref(ctx, req->ref);
-    if (berth_content_ingest_abort(cstore(ctx), bref, err) < 0)
-        return -1;
-    if (berth_meta_update(berth_svc_app(ctx)->db, ingest_abort_cb, &op, err) < 0)
+    if (berth_meta_ingest_abort(berth_svc_app(ctx)->db, cstore(ctx), ctx->ns, ctx->lease, req->ref,
+                                err) < 0)
         return -1;
     berth_svc_pack(out, &empty.base);
     return 0;

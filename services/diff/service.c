@@ -9,8 +9,8 @@
  * (images/diff): the right side's overlay upperdir is read directly when the left side shows
  * exactly its lowerdirs (a View of the parent), binds are read through their source and other
  * mounts are temp-mounted read-only under <state>/tmpmounts; the tar (gzip'd unless plain tar is
- * asked for) goes through a content writer and is recorded in the namespace with the label
- * containerd.io/uncompressed and the lease of the call.
+ * asked for) goes through a namespaced ingest (metadata/ingest.h) and is recorded in the
+ * namespace with the label containerd.io/uncompressed and the lease of the call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +27,7 @@
 #include "images/mountdir.h"
 #include "lib/digest.h"
 #include "metadata/content.h"
-#include "metadata/leases.h"
+#include "metadata/ingest.h"
 #include "services/services.h"
 #include "snapshots/snapshotter.h"
 
@@ -133,7 +133,7 @@ out:
 #define UNCOMPRESSED_LABEL "containerd.io/uncompressed"
 
 struct diff_sink {
-    struct berth_content_writer *w;
+    struct berth_meta_ingest *w;
     int64_t offset;
 };
 
@@ -141,7 +141,7 @@ static int sink_cb(void *arg, const void *data, size_t len, struct berth_err **e
 {
     struct diff_sink *s = arg;
 
-    if (berth_content_writer_write(s->w, s->offset, data, len, err) < 0)
+    if (berth_meta_ingest_write(s->w, s->offset, data, len, err) < 0)
         return -1;
     s->offset += (int64_t)len;
     return 0;
@@ -152,8 +152,9 @@ struct record_op {
     struct berth_content_info *info;
 };
 
-/* Records the blob in the namespace (labels merged over an existing record's) and leases it. */
-static int record_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
+/* The namespace had the blob already: merge the labels over its record's (the commit left the
+ * record as it was, and the lease holds it). */
+static int merge_labels_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
 {
     struct record_op *op = arg;
     _cleanup_(berth_content_info_freep) struct berth_content_info *cur = NULL;
@@ -169,10 +170,7 @@ static int record_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **e
         berth_labels_set(&merged.labels, op->info->labels.keys[i], op->info->labels.vals[i]);
     int ret = berth_meta_content_put(txn, op->ctx->ns, &merged, err);
     berth_labels_clear(&merged.labels);
-    if (ret < 0)
-        return -1;
-    return berth_meta_leases_attach(txn, op->ctx->ns, op->ctx->lease, "content", op->info->digest,
-                                    err);
+    return ret;
 }
 
 static const char *opt_value(const struct berth_mount *m, const char *key)
@@ -228,7 +226,7 @@ static int diff_diff(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, stru
         CONTAINERD__SERVICES__DIFF__V1__DIFF_RESPONSE__INIT;
     Containerd__Types__Descriptor desc = CONTAINERD__TYPES__DESCRIPTOR__INIT;
     struct berth_services *app = berth_svc_app(ctx);
-    _cleanup_free_ char *ref = NULL, *backend_ref = NULL, *committed = NULL;
+    _cleanup_free_ char *ref = NULL, *committed = NULL;
     struct berth_mount *left = NULL, *right = NULL;
     struct berth_mountdir lower = {0}, upper = {0};
     struct berth_diff_opts opts = {.gzip = true, .source_date_epoch = -1};
@@ -278,44 +276,42 @@ static int diff_diff(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, stru
         goto out;
     opts.upper_is_overlay = upper.overlay;
     ref = diff_ref(req);
-    backend_ref = berth_strdup_printf("%s/%s", ctx->ns, ref);
-    if (berth_content_writer_open(app->content, backend_ref, 0, NULL, &sink.w, err) < 0) {
-        berth_err_wrap(err, "diff");
-        goto out;
+    {
+        struct berth_meta_ingest_opts o = {.ns = ctx->ns, .lease = ctx->lease, .ref = ref};
+        if (berth_meta_ingest_open(app->db, app->content, &o, &sink.w, err) < 0) {
+            berth_err_wrap(err, "diff");
+            goto out;
+        }
     }
     if (berth_diff_write(lower.dir, upper.dir, &opts, sink_cb, &sink, diff_id, NULL, err) < 0) {
-        berth_content_writer_close(steal_ptr(sink.w));
         _cleanup_err_ struct berth_err *e = NULL;
-        (void)berth_content_ingest_abort(app->content, backend_ref, &e);
+        berth_meta_ingest_close(steal_ptr(sink.w));
+        (void)berth_meta_ingest_abort(app->db, app->content, ctx->ns, ctx->lease, ref, &e);
         goto out;
     }
-    berth_content_writer_digest(sink.w, digest);
-    /* From the blob file's appearance until its record exists, keep GC's backend cleanup out. */
-    berth_meta_gc_lock_shared(app->db);
+    berth_meta_ingest_digest(sink.w, digest);
+    info.digest = digest;
+    info.size = sink.offset;
+    berth_labels_set(&info.labels, UNCOMPRESSED_LABEL, diff_id);
     {
         _cleanup_err_ struct berth_err *e = NULL;
-        if (berth_content_writer_commit(sink.w, sink.offset, NULL, &committed, &e) < 0 &&
-            e->code != BERTH_E_ALREADY_EXISTS) {
+        int r =
+            berth_meta_ingest_commit(sink.w, sink.offset, NULL, &info.labels, &committed, NULL, &e);
+        if (r < 0 && e->code != BERTH_E_ALREADY_EXISTS) {
             _cleanup_err_ struct berth_err *e2 = NULL;
-            berth_meta_gc_unlock(app->db);
-            berth_content_writer_close(steal_ptr(sink.w));
-            (void)berth_content_ingest_abort(app->content, backend_ref, &e2);
+            berth_meta_ingest_close(steal_ptr(sink.w));
+            (void)berth_meta_ingest_abort(app->db, app->content, ctx->ns, ctx->lease, ref, &e2);
             *err = steal_ptr(e);
             berth_err_wrap(err, "diff: commit");
             goto out;
         }
         sink.w = NULL; /* consumed on success and on ALREADY_EXISTS */
-    }
-    info.digest = digest;
-    info.size = sink.offset;
-    berth_labels_set(&info.labels, UNCOMPRESSED_LABEL, diff_id);
-    {
-        struct record_op op = {ctx, &info};
-        int r = berth_meta_update(app->db, record_cb, &op, err);
-        berth_meta_gc_unlock(app->db);
         if (r < 0) {
-            berth_err_wrap(err, "diff: record %s", digest);
-            goto out;
+            struct record_op op = {ctx, &info};
+            if (berth_meta_update(app->db, merge_labels_cb, &op, err) < 0) {
+                berth_err_wrap(err, "diff: record %s", digest);
+                goto out;
+            }
         }
     }
     desc.media_type = (char *)mt;
