@@ -230,13 +230,24 @@ static ssize_t read_full(int fd, uint8_t *buf, size_t len)
     return (ssize_t)done;
 }
 
+/* What the server said about an ingest: its first status and the committed digest. */
+struct ingest_result {
+    int64_t offset, total; /* the first STAT's, -1 if the server answered AlreadyExists */
+    char *digest;
+};
+
 static int ingest(struct berthctl *ctl, const char *ref, int64_t size, const char *expected,
-                  char **digest_out, struct berth_err **err)
+                  const struct berthctl_kvs *labels, struct ingest_result *res,
+                  struct berth_err **err)
 {
     _cleanup_(berth_client_bidi_freep) struct berth_client_bidi *b = NULL;
     _cleanup_free_ uint8_t *buf = berth_xmalloc(WRITE_SIZE);
+    _cleanup_free_ Containerd__Services__Content__V1__WriteContentRequest__LabelsEntry *storage =
+        NULL;
+    _cleanup_free_ Containerd__Services__Content__V1__WriteContentRequest__LabelsEntry **lp = NULL;
     write_req_t req = CONTAINERD__SERVICES__CONTENT__V1__WRITE_CONTENT_REQUEST__INIT;
     int64_t offset;
+    bool all_there;
 
     if (berth_client_bidi_open(ctl->client, CT_SVC "Write", &b, err) < 0)
         return -1;
@@ -248,10 +259,14 @@ static int ingest(struct berthctl *ctl, const char *ref, int64_t size, const cha
         _cleanup_(write_resp_freep) write_resp_t *resp = NULL;
         if (write_rt(b, &req, &resp, err) < 0)
             return -1;
-        offset = resp->offset;
+        offset = res->offset = resp->offset;
+        res->total = resp->total;
     }
+    /* The server has every byte of the expected blob (a resumed ingest, or one shared with
+     * another namespace): nothing to read, just commit. */
+    all_there = *expected && res->total > 0 && offset == res->total;
     /* Resume: the server already has the first offset bytes; skip them on stdin. */
-    for (int64_t skip = offset; skip > 0;) {
+    for (int64_t skip = all_there ? 0 : offset; skip > 0;) {
         ssize_t n = read_full(STDIN_FILENO, buf, skip < WRITE_SIZE ? (size_t)skip : WRITE_SIZE);
         if (n <= 0)
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, errno,
@@ -262,7 +277,7 @@ static int ingest(struct berthctl *ctl, const char *ref, int64_t size, const cha
     req.ref = (char *)"";
     req.total = 0;
     req.expected = (char *)"";
-    for (;;) {
+    while (!all_there) {
         _cleanup_(write_resp_freep) write_resp_t *resp = NULL;
         ssize_t n = read_full(STDIN_FILENO, buf, WRITE_SIZE);
 
@@ -287,24 +302,36 @@ static int ingest(struct berthctl *ctl, const char *ref, int64_t size, const cha
     req.data.len = 0;
     req.total = size;
     req.expected = (char *)expected;
+    storage = berth_xcalloc(labels->n ? labels->n : 1, sizeof(*storage));
+    lp = berth_xcalloc(labels->n ? labels->n : 1, sizeof(*lp));
+    for (size_t i = 0; i < labels->n; i++) {
+        containerd__services__content__v1__write_content_request__labels_entry__init(&storage[i]);
+        storage[i].key = labels->keys[i];
+        storage[i].value = labels->vals[i];
+        lp[i] = &storage[i];
+    }
+    req.n_labels = labels->n;
+    req.labels = lp;
     {
         _cleanup_(write_resp_freep) write_resp_t *resp = NULL;
         if (write_rt(b, &req, &resp, err) < 0)
             return -1;
-        *digest_out = berth_xstrdup(resp->digest);
+        res->digest = berth_xstrdup(resp->digest);
     }
     return berth_client_bidi_close(b, err);
 }
 
 static int content_ingest(struct berthctl *ctl, int argc, char **argv, struct berth_err **err)
 {
-    enum { OPT_SIZE = 256, OPT_DIGEST };
+    enum { OPT_SIZE = 256, OPT_DIGEST, OPT_LABEL };
     static const struct option opts[] = {
         {"expected-size", required_argument, NULL, OPT_SIZE},
         {"expected-digest", required_argument, NULL, OPT_DIGEST},
+        {"label", required_argument, NULL, OPT_LABEL},
         {0},
     };
-    _cleanup_free_ char *digest = NULL;
+    _cleanup_(berthctl_kvs_clear) struct berthctl_kvs labels = {0};
+    struct ingest_result res = {.offset = -1, .total = -1};
     _cleanup_err_ struct berth_err *e = NULL;
     const char *expected = "";
     int64_t size = 0;
@@ -323,23 +350,51 @@ static int content_ingest(struct berthctl *ctl, int argc, char **argv, struct be
         case OPT_DIGEST:
             expected = optarg;
             break;
+        case OPT_LABEL:
+            if (berthctl_kvs_add(&labels, optarg, true, err) < 0) {
+                ctl->usage_error = true;
+                return -1;
+            }
+            break;
         default:
             return berthctl_bad_option(ctl, c, argv, err);
         }
     }
     if (argc - optind != 1)
         return berthctl_usage(ctl, err, "ingest: expected exactly one ref");
-    if (ingest(ctl, argv[optind], size, expected, &digest, &e) < 0) {
+    if (ingest(ctl, argv[optind], size, expected, &labels, &res, &e) < 0) {
         /* The blob is already there: that is success, as for ctr. */
         if (e->code != BERTH_E_ALREADY_EXISTS) {
+            free(res.digest);
             *err = steal_ptr(e);
             return berth_err_wrap(err, "ingest ref \"%s\"", argv[optind]);
         }
-        if (!digest && *expected)
-            digest = berth_xstrdup(expected);
+        if (!res.digest && *expected)
+            res.digest = berth_xstrdup(expected);
     }
-    if (digest)
-        fprintf(ctl->out, "%s\n", digest);
+    if (ctl->format == BERTHCTL_FORMAT_JSON) {
+        /* What the server reported when the writer opened: offset = total for a blob it had. */
+        struct berthctl_json j;
+        berthctl_json_init(&j, ctl->out);
+        berthctl_json_obj_begin(&j);
+        berthctl_json_key(&j, "ref");
+        berthctl_json_str(&j, argv[optind]);
+        if (res.offset >= 0) {
+            berthctl_json_key(&j, "offset");
+            berthctl_json_int(&j, res.offset);
+            berthctl_json_key(&j, "total");
+            berthctl_json_int(&j, res.total);
+        }
+        berthctl_json_key(&j, "existed");
+        berthctl_json_bool(&j, res.offset < 0);
+        berthctl_json_key(&j, "digest");
+        berthctl_json_str(&j, res.digest);
+        berthctl_json_obj_end(&j);
+        berthctl_json_end(&j);
+    } else if (res.digest) {
+        fprintf(ctl->out, "%s\n", res.digest);
+    }
+    free(res.digest);
     return 0;
 }
 
@@ -482,9 +537,11 @@ const struct berthctl_noun berthctl_content_noun = {
              "  ls|list [-q] [FILTER...]     list blobs (-q: digests only; filters: digest,\n"
              "                               labels.<k>, e.g. labels.\"a.b/c\"==v)\n"
              "  get DIGEST                   write a blob's bytes to stdout\n"
-             "  ingest REF [--expected-size N] [--expected-digest D] < DATA\n"
+             "  ingest REF [--expected-size N] [--expected-digest D] [--label K=V...] < DATA\n"
              "                               store stdin as a blob (resumes a partial ingest of\n"
-             "                               REF) and print its digest\n"
+             "                               REF; reads nothing when the server has the expected\n"
+             "                               blob) with labels, and print its digest (--format\n"
+             "                               json: also the offset and total first reported)\n"
              "  rm|remove DIGEST...          remove blobs from the namespace\n"
              "  label DIGEST K=V...          set labels (K= removes one)\n"
              "  active [FILTER...]           list unfinished ingests (filter: ref)\n",

@@ -74,6 +74,50 @@ sha() {
     [[ "$output" == *"not found"* ]]
 }
 
+@test "a Write in another namespace shares a blob: status offset=total=size, commit records it" {
+    head -c 100000 /dev/urandom >"$BERTH_TMP/blob"
+    d="$(sha "$BERTH_TMP/blob")"
+    run ctrb -n nsa content ingest --expected-digest "$d" refa <"$BERTH_TMP/blob"
+    status_is 0
+
+    # Namespace b sends no data: the writer opens (containerd's shared content policy; berthd
+    # used to answer AlreadyExists), reports the whole blob, and the commit records it in b
+    # with the commit's labels.
+    run bctl -n nsb --format json content ingest --expected-digest "$d" --label shared=yes refb \
+        </dev/null
+    status_is 0
+    output_has '"offset": 100000'
+    output_has '"total": 100000'
+    output_has '"existed": false'
+    output_has "\"digest\": \"$d\""
+    run bctl -n nsb content ls
+    status_is 0
+    output_has "$d"
+    output_has "shared=yes"
+    run bctl -n nsb content active
+    output_lacks refb
+    bctl -n nsb content get "$d" | cmp - "$BERTH_TMP/blob"
+
+    # Now b has it: AlreadyExists at open, as containerd (the client takes it as success).
+    run bctl -n nsb --format json content ingest --expected-digest "$d" refb2 </dev/null
+    status_is 0
+    output_has '"existed": true'
+
+    # ctr with the bytes on stdin seeks past what the server has and commits.
+    run ctrb -n nsc content ingest --expected-size 100000 --expected-digest "$d" refc \
+        <"$BERTH_TMP/blob"
+    status_is 0
+    run ctrb -n nsc content ls -q
+    [ "$output" = "$d" ]
+
+    # Removing it from a and b leaves c's record and the bytes.
+    run ctrb -n nsa content rm "$d"
+    status_is 0
+    run ctrb -n nsb content rm "$d"
+    status_is 0
+    ctrb -n nsc content get "$d" | cmp - "$BERTH_TMP/blob"
+}
+
 @test "berthctl content ingest/get/active" {
     printf 'hello berth\n' >"$BERTH_TMP/small"
     d="$(sha "$BERTH_TMP/small")"
