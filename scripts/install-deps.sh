@@ -9,4 +9,5 @@ apt-get install -y -q --no-install-recommends \
     liblmdb-dev lmdb-utils libarchive-dev libseccomp-dev libcurl4-openssl-dev \
     libjansson-dev libsystemd-dev libcmocka-dev \
     bats containerd runc crun valgrind clang-format \
+    docker-registry skopeo apache2-utils openssl curl \
     busybox-static zstd python3

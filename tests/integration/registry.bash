@@ -31,7 +31,6 @@ REG_PASS=${REG_PASS:-Pw-s3cret-9f4e}
 REG_MARKER=pulled-from-registry
 REG_ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 if [ "$REG_ARCH" = arm64 ]; then REG_OTHER_ARCH=amd64; else REG_OTHER_ARCH=arm64; fi
-REG_ACCEPT="application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, */*"
 export REG_USER REG_PASS REG_MARKER REG_ARCH REG_OTHER_ARCH
 
 # set here, not in a function: the functions below mostly run in $(...) subshells
@@ -267,7 +266,8 @@ bad_start() {
     : >"$d/requests.log"
     _reg_spawn "$name" "$d/bad-registry.out" python3 "$REG_TOOLS/bad-registry.py" \
         --layout "$layout" --log "$d/requests.log" --mode-file "$d/mode" \
-        --port-file "$d/port" --redirect-port-file "$d/redirect-port" "$@"
+        --port-file "$d/port" --redirect-port-file "$d/redirect-port" --user "$REG_USER" \
+        --password "$REG_PASS" "$@"
     _reg_wait_port "$d/port" && _reg_wait_port "$d/redirect-port"
 }
 
@@ -341,7 +341,7 @@ reg_mark() {
 }
 
 # reg_access NAME: access-log lines (Combined Log Format) since the mark, without the harness's
-# own requests (expected_labels, chain_ids). docker-registry writes
+# own requests (expected_labels, chain_ids, reg_digest). docker-registry writes
 # a line when a response completes, a moment after the client has the body: wait for quiet.
 reg_access() {
     local d n=-1 m
@@ -394,59 +394,21 @@ pull_progress_timeout = "${3:-5m}"
 EOF
 }
 
-# expected_labels URL REPO TAG [SNAPSHOTTER] [PLATFORM]: the content labels containerd 1.6 sets
-# after pulling URL/REPO:TAG and unpacking it (registry-cni.md A4), computed from the registry
-# itself: "<digest> <key>=<value>" lines, sorted. With an index, every child gets listed in the
-# index labels; only the PLATFORM ("os/arch", default linux/$REG_ARCH) manifest is followed.
+# expected_labels URL REPO TAG [SNAPSHOTTER] [OS/ARCH]: the content labels containerd 1.6 sets
+# after pulling and unpacking URL/REPO:TAG, from the registry itself ("<digest> <key>=<value>"
+# lines, sorted; tests/tools/reg-expect.py)
 expected_labels() {
-    python3 - "$@" <<'EOF'
-import hashlib, json, ssl, sys, urllib.request
-url, repo, tag = sys.argv[1:4]
-sn = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else "overlayfs"
-plat = sys.argv[5] if len(sys.argv) > 5 else None
-host = url.split("://", 1)[1].rsplit(":", 1)[0]
-ctx = ssl._create_unverified_context()
-accept = ("application/vnd.docker.distribution.manifest.v2+json, "
-          "application/vnd.docker.distribution.manifest.list.v2+json, "
-          "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, */*")
-def get(kind, ref):
-    req = urllib.request.Request("%s/v2/%s/%s/%s" % (url, repo, kind, ref), headers={"Accept": accept, "User-Agent": "berth-test-harness"})
-    with urllib.request.urlopen(req, context=ctx) as r:
-        return r.read(), r.headers.get("Docker-Content-Digest")
-out = []
-def label(d, k, v):
-    out.append("%s %s=%s" % (d, k, v))
-data, top = get("manifests", tag)
-m = json.loads(data)
-src = "containerd.io/distribution.source." + host
-if "manifests" in m:
-    label(top, src, repo)
-    want = plat or "linux/" + __import__("subprocess").check_output(
-        ["dpkg", "--print-architecture"]).decode().strip()
-    pick = None
-    for i, c in enumerate(m["manifests"]):
-        label(top, "containerd.io/gc.ref.content.m.%d" % i, c["digest"])
-        p = c.get("platform", {})
-        if pick is None and "%s/%s" % (p.get("os"), p.get("architecture")) == want:
-            pick = c["digest"]
-    top = pick
-    data, _ = get("manifests", top)
-    m = json.loads(data)
-label(top, src, repo)
-label(top, "containerd.io/gc.ref.content.config", m["config"]["digest"])
-cfg = json.loads(get("blobs", m["config"]["digest"])[0])
-chain = None
-for i, l in enumerate(m["layers"]):
-    label(top, "containerd.io/gc.ref.content.l.%d" % i, l["digest"])
-    label(l["digest"], src, repo)
-    diff = cfg["rootfs"]["diff_ids"][i]
-    label(l["digest"], "containerd.io/uncompressed", diff)
-    chain = diff if chain is None else "sha256:" + hashlib.sha256(
-        ("%s %s" % (chain, diff)).encode()).hexdigest()
-label(m["config"]["digest"], src, repo)
-label(m["config"]["digest"], "containerd.io/gc.ref.snapshot." + sn, chain)
-print("\n".join(sorted(out)))
-EOF
+    python3 "$REG_TOOLS/reg-expect.py" labels "$@"
+}
+
+# chain_ids URL REPO TAG [OS/ARCH]: the chain IDs of the image's layers, bottom first
+chain_ids() {
+    python3 "$REG_TOOLS/reg-expect.py" chains "$@"
+}
+
+# reg_digest URL REPO TAG: the digest the registry resolves the tag to
+reg_digest() {
+    python3 "$REG_TOOLS/reg-expect.py" digest "$@"
 }
 
 # actual_labels [-n NS]: every content label berthd holds, as "<digest> <key>=<value>", sorted
@@ -455,26 +417,7 @@ actual_labels() {
 import json, sys
 for c in json.load(sys.stdin):
     for k, v in (c.get("labels") or {}).items():
-        print(c["digest"], "%s=%s" % (k, v))' | sort
-}
-
-# chain_ids URL REPO TAG: the chain IDs of the image's layers, one a line (bottom first)
-chain_ids() {
-    python3 - "$@" <<'EOF'
-import hashlib, json, ssl, sys, urllib.request
-url, repo, tag = sys.argv[1:4]
-ctx = ssl._create_unverified_context()
-acc = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
-def get(kind, ref):
-    req = urllib.request.Request("%s/v2/%s/%s/%s" % (url, repo, kind, ref), headers={"Accept": acc, "User-Agent": "berth-test-harness"})
-    with urllib.request.urlopen(req, context=ctx) as r:
-        return json.loads(r.read())
-m = get("manifests", tag)
-chain = None
-for d in get("blobs", m["config"]["digest"])["rootfs"]["diff_ids"]:
-    chain = d if chain is None else "sha256:" + hashlib.sha256(("%s %s" % (chain, d)).encode()).hexdigest()
-    print(chain)
-EOF
+        print(c["digest"], "%s=%s" % (k, v))' | LC_ALL=C sort
 }
 
 # no_leftovers: no lease, no active ingest (after the test's pulls are over)
