@@ -563,7 +563,7 @@ refused_cleanly() {
 @test "kill -9 of berthd mid-pull, restart, pull again: resumes with Range from the partial offset" {
     bad_pull stall --stall-bytes 4194304
     pull_start
-    bctl images pull "$BAD/test/big:latest" >"$BERTH_TMP/pull.out" 2>&1 &
+    "$BERTH_BIN/berthctl" -a "$SOCK" images pull "$BAD/test/big:latest" >"$BERTH_TMP/pull.out" 2>&1 &
     local cpid=$! off="" prev=x
     # wait until the ingest stops growing at the stall
     for _ in $(seq 100); do

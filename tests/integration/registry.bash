@@ -364,7 +364,7 @@ reg_blob_gets() {
 # reg_blob_get_counts NAME: "<count> <digest>" per blob fetched since the mark
 reg_blob_get_counts() {
     reg_access "$1" | grep -oE "\"GET /v2/[^ ]*/blobs/sha256:[0-9a-f]{64}[ ?][^\"]*\" 20[06] " |
-        grep -oE 'sha256:[0-9a-f]{64}' | sort | uniq -c | awk '{print $1, $2}'
+        grep -oE 'sha256:[0-9a-f]{64}' | sort | uniq -c | awk '{print $1, $2}' || true
 }
 
 # ---------------------------------------------------------------- berthd side
