@@ -342,11 +342,23 @@ static int blob_begin(struct pull *pl, const struct berth_descriptor *d,
 
     *w = NULL;
     *offset = 0;
-    if (ingest_open(pl, d, w, &e) < 0) {
+    for (int64_t delay_ms = 8;; delay_ms = delay_ms < 256 ? delay_ms * 2 : 256) {
+        if (ingest_open(pl, d, w, &e) == 0)
+            break;
         if (e->code == BERTH_E_ALREADY_EXISTS)
             return 1;
-        *err = steal_ptr(e);
-        return berth_err_wrap(err, "%s", pl->name);
+        /* A client of the content API writing the same ref (ctr pull in this namespace):
+         * wait for it, as containerd's own clients do, unless the pull ends meanwhile. */
+        if (e->code != BERTH_E_UNAVAILABLE || atomic_load(&pl->cancel) ||
+            (pl->o->is_canceled && pl->o->is_canceled(pl->o->cancel_arg))) {
+            *err = steal_ptr(e);
+            return berth_err_wrap(err, "%s", pl->name);
+        }
+        berth_err_free(&e);
+        {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = delay_ms * 1000000};
+            nanosleep(&ts, NULL);
+        }
     }
     if (berth_meta_ingest_status(*w, &st, err) < 0) {
         berth_meta_ingest_close(steal_ptr(*w));
@@ -372,6 +384,7 @@ static int source_read(void *arg, const struct berth_descriptor *d, size_t max,
     struct pull *pl = arg;
     struct berth_meta_ingest *w = NULL;
     struct berth_bytes doc = {0};
+    _cleanup_free_ char *bkey = NULL;
     const char *kind = kind_of(d);
     int64_t off;
     int ret;
@@ -385,22 +398,33 @@ static int source_read(void *arg, const struct berth_descriptor *d, size_t max,
                              "%s: %s %s of %" PRId64 " bytes is larger than %zu", pl->name, kind,
                              d->digest, d->size, max);
     digest_touched(pl, d->digest);
+    bkey = berth_strdup_printf("blob:%s", d->digest);
+    while (!inflight_acquire(pl->p, bkey, true)) /* another pull fetches it: wait, look again */
+        ;
     ret = blob_begin(pl, d, &w, &off, err);
-    if (ret < 0)
-        return -1;
     if (ret == 0) {
         event_push(pl, kind, d->digest, BERTH_PULL_DOWNLOADING, 0, d->size);
         if (berth_registry_fetch_doc(pl->remote, d, max, &doc, err) < 0 ||
             berth_meta_ingest_write(w, 0, doc.data, doc.len, err) < 0 ||
             ingest_commit(pl, d, &w, err) < 0) {
+            /* A document is small: nothing worth resuming, so leave no ingest behind. */
+            _cleanup_err_ struct berth_err *e = NULL;
+            _cleanup_free_ char *ref = berth_strdup_printf("%s-%s", kind, d->digest);
             berth_meta_ingest_close(w);
+            (void)berth_meta_ingest_abort(pl->p->st->db, pl->p->st->content, pl->o->ns, pl->lease,
+                                          ref, &e);
             berth_bytes_clear(&doc);
+            inflight_release(pl->p, bkey);
             return -1;
         }
+        inflight_release(pl->p, bkey);
         event_push(pl, kind, d->digest, BERTH_PULL_DONE, d->size, d->size);
         *out = doc;
         return 0;
     }
+    inflight_release(pl->p, bkey);
+    if (ret < 0)
+        return -1;
     event_push(pl, kind, d->digest, BERTH_PULL_EXISTS, d->size, d->size);
     return berth_image_blob_read(pl->p->st, pl->o->ns, d->digest, max, out, err);
 }
@@ -643,8 +667,8 @@ out:
     l->downloading = false;
     pthread_mutex_unlock(&pl->mu);
     sink_unpipe(&ls);
-    if (ls.w && ret < 0 && (*err)->code == BERTH_E_FAILED_PRECONDITION) {
-        /* Bytes that are not the blob: drop them rather than resume them later. */
+    if (ls.w && ret < 0 && ((*err)->code == BERTH_E_FAILED_PRECONDITION || ls.off == 0)) {
+        /* Bytes that are not the blob, or none: drop the ingest rather than resume it. */
         _cleanup_free_ char *ref = berth_strdup_printf("layer-%s", d->digest);
         _cleanup_err_ struct berth_err *e = NULL;
         berth_meta_ingest_close(steal_ptr(ls.w));

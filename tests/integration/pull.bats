@@ -382,7 +382,8 @@ EOF
     blob_gets_is plain 2
     diff <(expected_labels "http://$H" test/multiarch latest "" "linux/$REG_OTHER_ARCH" |
         grep -v -e 'containerd.io/uncompressed=' -e 'containerd.io/gc.ref.snapshot.') <(actual_labels)
-    run ctrb snapshots ls -q
+    run bctl snapshots ls -q
+    status_is 0
     [ -z "$output" ]
     no_leftovers
 }
