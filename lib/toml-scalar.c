@@ -21,8 +21,7 @@ int berth_toml_perr(struct toml_parser *p, int line, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
+    msg = berth_strdup_vprintf(fmt, ap);
     va_end(ap);
     return berth_err_set(p->err, BERTH_E_INVALID_ARGUMENT, 0, "config line %d: %s", line, msg);
 }

@@ -69,16 +69,46 @@ int berth_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+char *berth_strdup_vprintf(const char *fmt, va_list ap)
+{
+    char *s = NULL;
+
+    if (vasprintf(&s, fmt, ap) < 0)
+        abort();
+    return s;
+}
+
 char *berth_strdup_printf(const char *fmt, ...)
 {
     va_list ap;
-    char *s = NULL;
+    char *s;
 
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
+    s = berth_strdup_vprintf(fmt, ap);
     va_end(ap);
     return s;
+}
+
+char *berth_base64(const void *data, size_t len)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *p = data;
+    char *out = berth_xmalloc(4 * ((len + 2) / 3) + 1), *o = out;
+
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        size_t rest = len - i;
+        if (rest > 1)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (rest > 2)
+            v |= p[i + 2];
+        *o++ = tbl[(v >> 18) & 63];
+        *o++ = tbl[(v >> 12) & 63];
+        *o++ = rest > 1 ? tbl[(v >> 6) & 63] : '=';
+        *o++ = rest > 2 ? tbl[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
 }
 
 void berth_strv_free(char **v)

@@ -7,6 +7,7 @@
 #define BERTH_LIB_UTIL_H
 
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h> /* struct timespec, clockid_t */
@@ -80,6 +81,10 @@ char *berth_xstrndup(const char *s, size_t n);
  * took nothing). */
 int berth_write_all(int fd, const void *buf, size_t len);
 char *berth_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same with a va_list (aborts on allocation failure). */
+char *berth_strdup_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* Standard base64 (RFC 4648, with padding) of data; caller-owned. */
+char *berth_base64(const void *data, size_t len);
 
 /* NULL-terminated string vectors. */
 void berth_strv_free(char **v);

@@ -18,8 +18,7 @@ int berthctl_usage(struct berthctl *ctl, struct berth_err **err, const char *fmt
     va_list ap;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
+    msg = berth_strdup_vprintf(fmt, ap);
     va_end(ap);
     ctl->usage_error = true;
     return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "%s", msg);

@@ -174,8 +174,6 @@ void berthctl_json_embed(struct berthctl_json *j, const char *data, size_t len);
 
 /* "2024-05-01T10:00:00.5Z" (RFC 3339, UTC, trailing fraction zeros trimmed) into buf. */
 void berthctl_time_format(int64_t seconds, int32_t nanos, char *buf, size_t size);
-/* Standard base64 with padding; malloc'd. */
-char *berthctl_base64(const uint8_t *data, size_t len);
 /* Every protobuf-c map<string, string> entry type (labels, exports) has this layout, so the
  * helpers below take any of them as `const void *const *entries`. */
 struct berthctl_pb_str_entry {

@@ -38,7 +38,7 @@ static void json_any(struct berthctl_json *j, const Google__Protobuf__Any *any)
         berthctl_json_null(j);
         return;
     }
-    b64 = berthctl_base64(any->value.data, any->value.len);
+    b64 = berth_base64(any->value.data, any->value.len);
     berthctl_json_obj_begin(j);
     berthctl_json_key(j, "type_url");
     berthctl_json_str(j, any->type_url);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * berthctl output: aligned tables (Go tabwriter layout as ctr prints them), a small streaming
- * JSON writer, RFC 3339 timestamps, base64 and label joining. No gRPC or protobuf here.
+ * JSON writer, RFC 3339 timestamps and label joining. No gRPC or protobuf here.
  */
 #include "cmd/berthctl/berthctl-internal.h"
 
@@ -241,27 +241,6 @@ void berthctl_time_format(int64_t seconds, int32_t nanos, char *buf, size_t size
 
     berth_rfc3339_format_ts(seconds, nanos, tmp);
     snprintf(buf, size, "%s", tmp);
-}
-
-char *berthctl_base64(const uint8_t *data, size_t len)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = berth_xmalloc(4 * ((len + 2) / 3) + 1), *o = out;
-
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        size_t rest = len - i;
-        if (rest > 1)
-            v |= (uint32_t)data[i + 1] << 8;
-        if (rest > 2)
-            v |= data[i + 2];
-        *o++ = tbl[(v >> 18) & 63];
-        *o++ = tbl[(v >> 12) & 63];
-        *o++ = rest > 1 ? tbl[(v >> 6) & 63] : '=';
-        *o++ = rest > 2 ? tbl[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
 }
 
 static int entry_cmp(const void *a, const void *b)

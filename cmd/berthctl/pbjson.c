@@ -48,7 +48,7 @@ static void json_any(struct berthctl_json *j, const ProtobufCMessage *m)
     berthctl_json_key(j, "type_url");
     berthctl_json_str(j, url);
     if (val->len) {
-        _cleanup_free_ char *b64 = berthctl_base64(val->data, val->len);
+        _cleanup_free_ char *b64 = berth_base64(val->data, val->len);
         berthctl_json_key(j, "value");
         berthctl_json_str(j, b64);
     }
@@ -163,7 +163,7 @@ static void json_value(struct berthctl_json *j, const ProtobufCFieldDescriptor *
         break;
     case PROTOBUF_C_TYPE_BYTES: {
         const ProtobufCBinaryData *b = p;
-        _cleanup_free_ char *b64 = berthctl_base64(b->data, b->len);
+        _cleanup_free_ char *b64 = berth_base64(b->data, b->len);
         berthctl_json_str(j, b64);
         break;
     }

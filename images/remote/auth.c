@@ -47,27 +47,6 @@ static void free_secretp(char **s)
 }
 #define _cleanup_secret_ _cleanup_(free_secretp)
 
-static char *base64(const char *in, size_t len)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = berth_xmalloc((len + 2) / 3 * 4 + 1), *o = out;
-    const unsigned char *p = (const unsigned char *)in;
-
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < len)
-            v |= p[i + 2];
-        *o++ = tab[(v >> 18) & 63];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < len ? tab[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
-}
-
 /* ---- WWW-Authenticate parsing (RFC 7235 section 4.1, RFC 9110 section 11) ---- */
 
 static bool is_tchar(char c)
@@ -452,7 +431,7 @@ static bool has_basic_creds(const struct berth_auth *a)
 static char *basic_value(const struct berth_auth *a)
 {
     _cleanup_secret_ char *pair = berth_strdup_printf("%s:%s", a->username, a->secret);
-    _cleanup_secret_ char *b = base64(pair, strlen(pair));
+    _cleanup_secret_ char *b = berth_base64(pair, strlen(pair));
     return berth_strdup_printf("Basic %s", b);
 }
 

@@ -146,8 +146,7 @@ static int hosts_err(struct berth_err **err, const char *file, const char *fmt, 
     va_list ap;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
+    msg = berth_strdup_vprintf(fmt, ap);
     va_end(ap);
     return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "registry hosts file \"%s\": %s", file,
                          msg);

@@ -47,6 +47,20 @@ static void test_write_all_reports_errors(void **state)
     assert_int_equal(errno, EBADF);
 }
 
+static void test_base64_padding(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
+
+    (void)state;
+    for (size_t i = 0; i < BERTH_N(cases); i++) {
+        char *s = berth_base64(cases[i].in, strlen(cases[i].in));
+        assert_string_equal(s, cases[i].out);
+        free(s);
+    }
+}
+
 static void test_duration_parse(void **state)
 {
     static const struct {
@@ -81,6 +95,7 @@ int main(void)
                                         berth_test_teardown_tmpdir),
         cmocka_unit_test(test_write_all_reports_errors),
         cmocka_unit_test(test_duration_parse),
+        cmocka_unit_test(test_base64_padding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* berthctl output helpers: table layout, JSON writer, timestamps, base64, label maps. */
+/* berthctl output helpers: table layout, JSON writer, timestamps, label maps. */
 #include "tests/unit/helpers/berth_test.h"
 
 #include <stdio.h>
@@ -98,19 +98,6 @@ static void test_time_format_trims_fraction(void **state)
     assert_string_equal(buf, "0001-01-01T00:00:00Z");
 }
 
-static void test_base64_padding(void **state)
-{
-    static const struct {
-        const char *in, *out;
-    } cases[] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
-
-    for (size_t i = 0; i < BERTH_N(cases); i++) {
-        char *s = berthctl_base64((const uint8_t *)cases[i].in, strlen(cases[i].in));
-        assert_string_equal(s, cases[i].out);
-        free(s);
-    }
-}
-
 static void test_str_map_sorted_join_and_json(void **state)
 {
     struct berthctl_pb_str_entry e[3] = {
@@ -139,7 +126,6 @@ int main(void)
         cmocka_unit_test(test_table_print_counts_utf8_code_points),
         cmocka_unit_test(test_json_writer_nested_and_escaped),
         cmocka_unit_test(test_time_format_trims_fraction),
-        cmocka_unit_test(test_base64_padding),
         cmocka_unit_test(test_str_map_sorted_join_and_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
