@@ -35,18 +35,7 @@ teardown() {
     run ctrb images pull --plain-http "$H/test/busybox:latest"
     status_is 0
     output_has "unpacking linux/$REG_ARCH"
-    run ctrb images ls -q
-    line_present "$H/test/busybox:latest"
-    run bctl images ls -q
-    line_present "$H/test/busybox:latest"
-    # labels key by key (registry-cni.md A4), the snapshots under chain IDs, no lease left
-    diff <(expected_labels "http://$H" test/busybox latest) <(actual_labels)
-    for c in $(chain_ids "http://$H" test/busybox latest); do
-        ctrb snapshots info "$c" | grep -q '"Kind": "Committed"'
-    done
-    no_leftovers
-    # each blob fetched once
-    blob_gets_is plain 3
+    assert_pulled_like_containerd test/busybox latest 3
 }
 
 @test "ctr run and berthctl run of a ctr-pulled image see every layer" {

@@ -442,3 +442,20 @@ blob_gets_is() {
         return 1
     fi
 }
+
+# What a pull of REPO:TAG from the plain registry H must leave, whoever pulled it (berthctl or
+# ctr): the image listed by both clients, containerd's labels key by key (registry-cni.md A4),
+# committed snapshots under the chain IDs, no lease or ingest left, and each of GETS blobs
+# fetched once.
+assert_pulled_like_containerd() { # REPO TAG GETS
+    run bctl images ls -q
+    line_present "$H/$1:$2"
+    run ctrb images ls -q
+    line_present "$H/$1:$2"
+    diff <(expected_labels "http://$H" "$1" "$2") <(actual_labels)
+    for c in $(chain_ids "http://$H" "$1" "$2"); do
+        ctrb snapshots info "$c" | grep -q '"Kind": "Committed"'
+    done
+    no_leftovers
+    blob_gets_is plain "$3"
+}
