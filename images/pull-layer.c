@@ -135,10 +135,17 @@ static void *extract_main(void *arg)
     struct extract *x = arg;
     struct pull *pl = x->pl;
 
-    (void)berth_image_unpack_layer(pl->p->st, pl->sn, pl->o->ns, pl->lease, x->fd,
-                                   x->l->desc->d.digest, x->l->diff_id, x->l->chain, x->l->parent,
-                                   extract_gate, x, &x->err);
-    /* Read to the end whatever happened, so the download never waits on a dead reader. */
+    if (berth_image_unpack_layer(pl->p->st, pl->sn, pl->o->ns, pl->lease, x->fd,
+                                 x->l->desc->d.digest, x->l->diff_id, x->l->chain, x->l->parent,
+                                 extract_gate, x, &x->err) < 0) {
+        /* A layer the extractor refused still has to reach the store (the coordinator then
+         * reports it from the blob): read the pipe to its end so the download never waits
+         * on a reader that left. */
+        static char sink[65536];
+        ssize_t n;
+        while ((n = read(x->fd, sink, sizeof(sink))) > 0 || (n < 0 && errno == EINTR))
+            ;
+    }
     berth_closep(&x->fd);
     return NULL;
 }

@@ -24,6 +24,7 @@
 #define DEFAULT_CONNECT  (30LL * 1000000000LL)
 #define POLL_MS          200
 #define MAX_WAIT_FDS     256
+#define DRAIN_RETRY_MS   100
 
 struct xfer {
     struct xfer *next;
@@ -36,6 +37,7 @@ struct xfer {
     int64_t last_progress_ns;
     bool headers_done, sink_on; /* the 2xx body goes to the sink */
     bool waiting;               /* the sink asked to wait for wait_fd */
+    int64_t drain_tried_ns;     /* last drain attempt while waiting */
     bool curl_done;             /* libcurl finished; completion waits for the sink to drain */
     CURLcode result;
     bool finished;
@@ -377,8 +379,12 @@ static void *io_thread(void *arg)
         for (unsigned i = 0; i < nw; i++) {
             struct xfer *x = wx[i];
             enum berth_http_sink_ret r;
-            if (!wfds[i].revents)
+            int64_t now = berth_mono_ns();
+            /* libcurl reports only POLLIN/POLLOUT of extra descriptors: a pipe whose reader
+             * left shows POLLERR alone, so a held transfer also tries every DRAIN_RETRY_MS. */
+            if (!wfds[i].revents && now - x->drain_tried_ns < DRAIN_RETRY_MS * 1000000LL)
                 continue;
+            x->drain_tried_ns = now;
             r = x->req->sink->drain(x->req->sink->arg);
             if (r == BERTH_HTTP_SINK_WAIT)
                 continue;

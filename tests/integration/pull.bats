@@ -22,6 +22,7 @@ setup_file() {
     reg_push plain "$BATS_FILE_TMPDIR/img/multiarch" test/multiarch:latest --multi-arch all
     reg_push plain "$BATS_FILE_TMPDIR/img/busybox" test/busybox-v2s2:latest --format v2s2
     reg_push plain "$BATS_FILE_TMPDIR/img/big" test/big:latest
+    reg_push plain "$BATS_FILE_TMPDIR/img/hostile" test/hostile:latest
     reg_start tls tls
     reg_push tls "$BATS_FILE_TMPDIR/img/busybox" test/busybox:latest
     reg_start basic basic
@@ -376,6 +377,24 @@ EOF
     run bctl snapshots ls -q
     status_is 0
     [ -z "$output" ]
+    no_leftovers
+}
+
+@test "a layer the extractor refuses mid-stream fails the pull at once, naming the entry" {
+    # The refusal comes while the download has more than a pipe's worth left: the transfer
+    # must not stay held on a pipe nobody reads.
+    plain_hosts
+    pull_start
+    run bctl_t 30 images pull "$H/test/hostile:latest"
+    status_is 1
+    output_has "$H/test/hostile:latest"
+    output_has "../../escape"
+    run bctl images ls -q
+    line_absent "$H/test/hostile:latest"
+    # busybox's layer stays as a snapshot (a later pull reuses it); nothing of the hostile one
+    run bctl snapshots ls
+    [ "$(grep -c . <<<"$output")" -le 2 ]
+    output_lacks extract-
     no_leftovers
 }
 

@@ -120,7 +120,18 @@ reg_mkimages() {
     head -c $((8 * 1024 * 1024)) /dev/urandom >"$w/lb/data/random"
     _reg_layer "$w/lb" "$w/lb.tar.gz"
 
-    mkdir -p "$out/busybox" "$out/multiarch" "$out/big"
+    # hostile layer: 3 MiB, then an entry climbing out of the root, then 4 MiB more, so the
+    # extractor refuses it while the download still has more than a pipe's worth to send
+    python3 - "$w/lh.tar.gz" <<'PY'
+import gzip, io, os, sys, tarfile
+with gzip.open(sys.argv[1], "wb", compresslevel=1) as gz, tarfile.open(fileobj=gz, mode="w|", format=tarfile.GNU_FORMAT) as t:
+    for name, size in (("a-random", 3 << 20), ("../../escape", 6), ("z-random", 4 << 20)):
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mtime = size, 1700000000
+        t.addfile(ti, io.BytesIO(os.urandom(size)))
+PY
+
+    mkdir -p "$out/busybox" "$out/multiarch" "$out/big" "$out/hostile"
     read -r mh ms < <(_reg_manifest "$out/busybox" "$REG_ARCH" "" "$w/l1.tar.gz" "$w/l2.tar.gz")
     _reg_top "$out/busybox" application/vnd.oci.image.manifest.v1+json "$mh" "$ms"
 
@@ -137,6 +148,9 @@ reg_mkimages() {
 
     read -r mh ms < <(_reg_manifest "$out/big" "$REG_ARCH" "" "$w/l1.tar.gz" "$w/lb.tar.gz")
     _reg_top "$out/big" application/vnd.oci.image.manifest.v1+json "$mh" "$ms"
+
+    read -r mh ms < <(_reg_manifest "$out/hostile" "$REG_ARCH" "" "$w/l1.tar.gz" "$w/lh.tar.gz")
+    _reg_top "$out/hostile" application/vnd.oci.image.manifest.v1+json "$mh" "$ms"
     rm -rf "$w"
     touch "$out/.done"
 }
