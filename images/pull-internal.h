@@ -30,6 +30,7 @@ struct berth_puller {
     pthread_mutex_t mu;
     pthread_cond_t cond; /* an in-flight entry ended */
     struct inflight *inflight;
+    atomic_bool stopping; /* berth_puller_stop */
 };
 
 enum layer_state {
@@ -97,6 +98,8 @@ void pull_event_push(struct pull *pl, const char *kind, const char *digest, enum
 void pull_events_flush_locked(struct pull *pl);
 /* Records the pull's first error (*e taken) and cancels the rest. mu held. */
 void pull_fail_locked(struct pull *pl, struct berth_err **e);
+/* The caller cancelled, or the puller is stopping. */
+bool pull_canceled(const struct pull *pl);
 /* Remembers a blob the pull touched (for the distribution-source label). */
 void pull_digest_touched(struct pull *pl, const char *digest);
 /* "index", "manifest", "config" or "layer". */

@@ -401,7 +401,7 @@ int pull_coordinate(struct pull *pl, struct berth_err **err)
         pull_events_flush_locked(pl);
         if (pl->err)
             break;
-        if (pl->o->is_canceled && pl->o->is_canceled(pl->o->cancel_arg)) {
+        if (pull_canceled(pl)) {
             struct berth_err *e = NULL;
             berth_err_set(&e, BERTH_E_CANCELED, 0, "%s: pull canceled", pl->name);
             pull_fail_locked(pl, &e);

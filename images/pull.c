@@ -48,6 +48,14 @@ int berth_puller_new(const struct berth_image_stores *st, const struct berth_pul
     return 0;
 }
 
+void berth_puller_stop(struct berth_puller *p)
+{
+    if (!p)
+        return;
+    atomic_store(&p->stopping, true);
+    berth_http_stop(p->http); /* a transfer in progress, even of a document, ends now */
+}
+
 void berth_puller_free(struct berth_puller *p)
 {
     if (!p)
@@ -133,6 +141,12 @@ void pull_fail_locked(struct pull *pl, struct berth_err **e)
         berth_err_free(e);
     atomic_store(&pl->cancel, true);
     pthread_cond_broadcast(&pl->cond);
+}
+
+bool pull_canceled(const struct pull *pl)
+{
+    return atomic_load(&pl->p->stopping) ||
+           (pl->o->is_canceled && pl->o->is_canceled(pl->o->cancel_arg));
 }
 
 void pull_event_push(struct pull *pl, const char *kind, const char *digest, enum berth_pull_state s,
@@ -274,8 +288,7 @@ int pull_blob_begin(struct pull *pl, const struct berth_descriptor *d, struct be
             return 1;
         /* A client of the content API writing the same ref (ctr pull in this namespace):
          * wait for it, as containerd's own clients do, unless the pull ends meanwhile. */
-        if (e->code != BERTH_E_UNAVAILABLE || atomic_load(&pl->cancel) ||
-            (pl->o->is_canceled && pl->o->is_canceled(pl->o->cancel_arg))) {
+        if (e->code != BERTH_E_UNAVAILABLE || atomic_load(&pl->cancel) || pull_canceled(pl)) {
             *err = steal_ptr(e);
             return berth_err_wrap(err, "%s", pl->name);
         }
@@ -314,7 +327,7 @@ static int source_read(void *arg, const struct berth_descriptor *d, size_t max,
     int64_t off;
     int ret;
 
-    if (pl->o->is_canceled && pl->o->is_canceled(pl->o->cancel_arg))
+    if (pull_canceled(pl))
         return berth_err_set(err, BERTH_E_CANCELED, 0, "%s: pull canceled", pl->name);
     if (strcmp(kind, "config") && max > BERTH_REGISTRY_MANIFEST_MAX)
         max = BERTH_REGISTRY_MANIFEST_MAX;
@@ -561,6 +574,8 @@ int berth_image_pull(struct berth_puller *p, const struct berth_pull_opts *o,
     int ret = -1;
 
     memset(out, 0, sizeof(*out));
+    if (atomic_load(&p->stopping))
+        return berth_err_set(err, BERTH_E_UNAVAILABLE, 0, "pull %s: berthd is stopping", o->ref);
     pthread_mutex_init(&pl.mu, NULL);
     pthread_cond_init(&pl.cond, NULL);
     pl.ev_tail = &pl.ev_head;

@@ -39,6 +39,10 @@ struct berth_puller;
  * INTERNAL when it cannot. *out owned by the caller: berth_puller_free. */
 int berth_puller_new(const struct berth_image_stores *st, const struct berth_puller_opts *o,
                      struct berth_puller **out, struct berth_err **err);
+/* From now on every pull in progress ends with CANCELED (within a progress tick) and new ones
+ * are refused: berthd calls it before it stops serving, so that pulls whose caller asked them
+ * to outlive the call (detached) do not hold up the shutdown. NULL-safe. */
+void berth_puller_stop(struct berth_puller *p);
 /* Cancels transfers in progress (their pulls fail with CANCELED) and frees. NULL-safe. */
 void berth_puller_free(struct berth_puller *p);
 

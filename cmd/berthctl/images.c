@@ -266,7 +266,7 @@ const struct berthctl_noun berthctl_images_noun = {
              "  rm|remove [--sync] NAME...          remove images\n"
              "  label NAME [KEY=VALUE...]           set labels (empty value deletes); none: show\n"
              "  pull [--platform P] [--no-unpack] [--snapshotter S] [-u USER[:PASSWORD]]\n"
-             "       [--plain-http] [--format table|json] REF\n"
+             "       [--plain-http] [--detach] [--format table|json] REF\n"
              "                                      pull from a registry (inside berthd)\n"
              "  import [--platform P] [--all-platforms] [--no-unpack] [--snapshotter S]\n"
              "         [--index-name N] [--base-name B] FILE|-\n"

@@ -34,6 +34,7 @@ struct row {
 struct pull_out {
     struct berthctl *ctl;
     bool tty;
+    bool detach, detached; /* --detach: leave after the first message */
     struct row rows[ROWS_MAX];
     size_t n_rows, drawn;
     char *image, *target;
@@ -88,6 +89,11 @@ static int pull_cb(const ProtobufCMessage *msg, void *arg)
     struct pull_out *po = arg;
     struct berthctl *ctl = po->ctl;
 
+    if (po->detach && !r->image) {
+        /* The pull got past resolving: berthd goes on without us. */
+        po->detached = true;
+        return 1;
+    }
     if (r->progress) {
         const Berth__Services__Images__V1__PullProgress *p = r->progress;
         bool fresh, changed;
@@ -181,6 +187,7 @@ int berthctl_images_pull(struct berthctl *ctl, int argc, char **argv, struct ber
                                          {"user", required_argument, NULL, 'u'},
                                          {"plain-http", no_argument, NULL, 'H'},
                                          {"format", required_argument, NULL, 'f'},
+                                         {"detach", no_argument, NULL, 'd'},
                                          {0}};
     Berth__Services__Images__V1__PullRequest req = BERTH__SERVICES__IMAGES__V1__PULL_REQUEST__INIT;
     Berth__Services__Images__V1__PullAuth auth = BERTH__SERVICES__IMAGES__V1__PULL_AUTH__INIT;
@@ -198,6 +205,8 @@ int berthctl_images_pull(struct berthctl *ctl, int argc, char **argv, struct ber
             req.snapshotter = optarg;
         } else if (c == 'H') {
             req.plain_http = true;
+        } else if (c == 'd') {
+            req.detach = true;
         } else if (c == 'f') { /* also a global option; accepted here as scripts write it */
             if (!strcmp(optarg, "json"))
                 ctl->format = BERTHCTL_FORMAT_JSON;
@@ -234,13 +243,16 @@ int berthctl_images_pull(struct berthctl *ctl, int argc, char **argv, struct ber
         auth.secret = secret ? secret : (char *)"";
         req.auth = &auth;
     }
+    po.detach = req.detach;
     po.tty = ctl->format != BERTHCTL_FORMAT_JSON && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
     ret = berth_client_server_stream(ctl->client, T_PULL, &req.base,
                                      &berth__services__images__v1__pull_response__descriptor,
                                      pull_cb, &po, err);
     if (secret)
         explicit_bzero(secret, strlen(secret));
-    if (ret == 0 && po.image) {
+    if (ret == 0 && po.detached) {
+        fprintf(ctl->out, "pulling %s in berthd\n", req.ref);
+    } else if (ret == 0 && po.image) {
         if (ctl->format == BERTHCTL_FORMAT_JSON) {
             struct berthctl_json j;
             berthctl_json_init(&j, ctl->out);

@@ -420,6 +420,7 @@ int berthd_run(const struct berthd_config *cfg)
     berthd_health_stop(steal_ptr(d.health));
     berth_server_shutdown(d.srv);
     berth_events_close(d.events); /* ends Subscribe streams now rather than after the grace */
+    berth_puller_stop(d.puller);  /* and pulls, detached ones included */
     berth_server_wait(d.srv);
     code = 0;
 

@@ -461,15 +461,22 @@ int berth_http_new(const struct berth_http_opts *o, struct berth_http **out, str
     return 0;
 }
 
+void berth_http_stop(struct berth_http *h)
+{
+    if (!h || !h->thread_started)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stopping = true;
+    pthread_mutex_unlock(&h->mu);
+    curl_multi_wakeup(h->multi);
+}
+
 void berth_http_free(struct berth_http *h)
 {
     if (!h)
         return;
     if (h->thread_started) {
-        pthread_mutex_lock(&h->mu);
-        h->stopping = true;
-        pthread_mutex_unlock(&h->mu);
-        curl_multi_wakeup(h->multi);
+        berth_http_stop(h);
         pthread_join(h->thread, NULL);
     }
     if (h->multi)

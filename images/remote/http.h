@@ -35,7 +35,10 @@ struct berth_http_opts {
  * is owned by the caller: berth_http_free. */
 int berth_http_new(const struct berth_http_opts *o, struct berth_http **out,
                    struct berth_err **err);
-/* Ends every transfer (their callers get CANCELED), joins the thread. NULL-safe. */
+/* Ends every transfer (their callers get CANCELED) and refuses new ones; the thread exits.
+ * Idempotent, NULL-safe; berth_http_free still has to follow. */
+void berth_http_stop(struct berth_http *h);
+/* berth_http_stop, then joins the thread and frees. NULL-safe. */
 void berth_http_free(struct berth_http *h);
 
 /* The answer of the server, filled before the first body byte reaches the sink. */

@@ -220,6 +220,7 @@ static int transfer_export(struct berth_svc_ctx *ctx, const ProtobufCMessage *in
 struct pull_stream {
     struct berth_svc_ctx *ctx;
     struct berth_stream *st;
+    bool detach;           /* the pull outlives the call */
     struct berth_err *err; /* the first send failure (the client went away) */
 };
 
@@ -244,7 +245,7 @@ static void pull_progress(void *arg, const struct berth_pull_event *ev)
 static bool pull_canceled(void *arg)
 {
     struct pull_stream *ps = arg;
-    return ps->err || berth_svc_ctx_done(ps->ctx);
+    return !ps->detach && (ps->err || berth_svc_ctx_done(ps->ctx));
 }
 
 static int transfer_pull(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
@@ -256,7 +257,7 @@ static int transfer_pull(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     Berth__Services__Images__V1__ImportedImage img =
         BERTH__SERVICES__IMAGES__V1__IMPORTED_IMAGE__INIT;
     Containerd__Types__Descriptor d = CONTAINERD__TYPES__DESCRIPTOR__INIT;
-    struct pull_stream ps = {.ctx = ctx, .st = st};
+    struct pull_stream ps = {.ctx = ctx, .st = st, .detach = req->detach};
     struct berth_registry_creds creds = {0};
     struct berth_pull_opts o = {.ns = ctx->ns,
                                 .ref = req->ref,
@@ -292,7 +293,7 @@ static int transfer_pull(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         goto out;
     o.labels = req->n_labels ? &labels : NULL;
     if (berth_image_pull(berth_svc_app(ctx)->puller, &o, &res, err) < 0) {
-        if (ps.err && (*err)->code == BERTH_E_CANCELED) { /* the client left: say so */
+        if (ps.err && !ps.detach && (*err)->code == BERTH_E_CANCELED) { /* the client left */
             berth_err_free(err);
             *err = steal_ptr(ps.err);
         }

@@ -571,6 +571,55 @@ refused_cleanly() {
     stderr_matches 'permission denied|pull access denied'
 }
 
+# active_offset: the largest offset among the namespace's active ingests once it stops growing
+active_offset() {
+    local off="" prev=x
+    for _ in $(seq 100); do
+        off=$(bctl content active | awk 'NR > 1 {print $2}' | sort -n | tail -1)
+        [ -n "$off" ] && [ "$off" = "$prev" ] && [ "$off" -gt 0 ] && break
+        prev=$off
+        sleep 0.2
+    done
+    echo "$off"
+}
+
+@test "leaving berthctl cancels the pull (ingest kept, no lease); --detach lets it finish in berthd" {
+    bad_pull stall --stall-bytes 4194304
+    pull_start
+    "$BERTH_BIN/berthctl" -a "$SOCK" images pull "$BAD/test/big:latest" >"$BERTH_TMP/pull.out" 2>&1 &
+    local cpid=$! off
+    off=$(active_offset)
+    [ -n "$off" ] && [ "$off" -gt 0 ]
+    kill -INT "$cpid"
+    wait "$cpid" || true
+    # the pull ends within a progress tick or two: its lease goes, the partial ingest stays
+    for _ in $(seq 50); do
+        [ -z "$(ctrb leases ls -q)" ] && break
+        sleep 0.1
+    done
+    [ -z "$(ctrb leases ls -q)" ]
+    [ "$(active_offset)" = "$off" ]
+    image_absent "$BAD/test/big:latest"
+    # detached: berthctl returns at once, the pull resumes and completes after it left
+    bad_mode bad normal
+    run bctl_t 20 images pull --detach "$BAD/test/big:latest"
+    status_is 0
+    output_has "pulling $BAD/test/big:latest in berthd"
+    for _ in $(seq 100); do
+        bctl images ls -q | grep -qx "$BAD/test/big:latest" && break
+        sleep 0.2
+    done
+    run bctl images ls -q
+    line_present "$BAD/test/big:latest"
+    run bad_requests bad "r['range'] == 'bytes=$off-'"
+    [ -n "$output" ]
+    for _ in $(seq 50); do
+        [ -z "$(ctrb leases ls -q)" ] && break
+        sleep 0.1
+    done
+    no_leftovers
+}
+
 @test "kill -9 of berthd mid-pull, restart, pull again: resumes with Range from the partial offset" {
     bad_pull stall --stall-bytes 4194304
     pull_start
