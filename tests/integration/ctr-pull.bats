@@ -40,9 +40,7 @@ teardown() {
 
 @test "ctr run and berthctl run of a ctr-pulled image see every layer" {
     ctrb images pull --plain-http "$H/test/busybox:latest" >/dev/null
-    run ctrb run --rm "$H/test/busybox:latest" cp1 cat /etc/berth-pull
-    status_is 0
-    [ "$output" = "$REG_MARKER" ]
+    runs_marker ctrb "$H/test/busybox:latest" cp1
     run bctl run --rm "$H/test/busybox:latest" cp2 sh -c 'cat /etc/berth-pull; echo ok'
     status_is 0
     line_present "$REG_MARKER"
@@ -75,9 +73,7 @@ teardown() {
     reg_mark plain
     run ctrb images pull --plain-http "$H/test/multiarch:latest"
     status_is 0
-    run ctrb run --rm "$H/test/multiarch:latest" cp4 cat /etc/berth-pull
-    status_is 0
-    [ "$output" = "$REG_MARKER" ]
+    runs_marker ctrb "$H/test/multiarch:latest" cp4
 }
 
 @test "ctr pull of a Docker schema2 image" {
@@ -86,9 +82,7 @@ teardown() {
     run bctl --format json images ls
     grep -q '"media_type": "application/vnd.docker.distribution.manifest.v2+json"' <<<"$output"
     diff <(expected_labels "http://$H" test/busybox-v2s2 latest) <(actual_labels)
-    run ctrb run --rm "$H/test/busybox-v2s2:latest" cp5 cat /etc/berth-pull
-    status_is 0
-    [ "$output" = "$REG_MARKER" ]
+    runs_marker ctrb "$H/test/busybox-v2s2:latest" cp5
 }
 
 @test "ctr pull of an 8 MiB layer, then a repeated pull fetches nothing" {

@@ -176,12 +176,8 @@ EOF
     plain_hosts
     pull_start
     bctl images pull "$H/test/busybox:latest" >/dev/null
-    run bctl run --rm "$H/test/busybox:latest" p1 cat /etc/berth-pull
-    status_is 0
-    [ "$output" = "$REG_MARKER" ]
-    run ctrb run --rm "$H/test/busybox:latest" p2 cat /etc/berth-pull
-    status_is 0
-    [ "$output" = "$REG_MARKER" ]
+    runs_marker bctl "$H/test/busybox:latest" p1
+    runs_marker ctrb "$H/test/busybox:latest" p2
 }
 
 @test "a second pull of the same image fetches no blob" {
@@ -360,9 +356,7 @@ EOF
     output_has "index $dg "
     diff <(expected_labels "http://$H" test/multiarch latest) <(actual_labels)
     blob_gets_is plain 3
-    run bctl run --rm "$H/test/multiarch:latest" p3 cat /etc/berth-pull
-    status_is 0
-    [ "$output" = "$REG_MARKER" ]
+    runs_marker bctl "$H/test/multiarch:latest" p3
 }
 
 @test "--platform linux/<other arch> --no-unpack fetches that manifest only and unpacks nothing" {
@@ -406,9 +400,7 @@ EOF
     run bctl --format json images ls
     output_has '"media_type": "application/vnd.docker.distribution.manifest.v2+json"'
     diff <(expected_labels "http://$H" test/busybox-v2s2 latest) <(actual_labels)
-    run bctl run --rm "$H/test/busybox-v2s2:latest" p4 cat /etc/berth-pull
-    status_is 0
-    [ "$output" = "$REG_MARKER" ]
+    runs_marker bctl "$H/test/busybox-v2s2:latest" p4
 }
 
 @test "ten concurrent pulls of one image: all succeed, each blob fetched once" {

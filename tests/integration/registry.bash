@@ -473,3 +473,11 @@ assert_pulled_like_containerd() { # REPO TAG GETS
     no_leftovers
     blob_gets_is plain "$3"
 }
+
+# runs_marker bctl|ctrb IMAGE NAME: a container of IMAGE run by that client prints the marker
+# file of the test images' top layer (every layer was applied)
+runs_marker() {
+    run "$1" run --rm "$2" "$3" cat /etc/berth-pull
+    status_is 0
+    [ "$output" = "$REG_MARKER" ]
+}
