@@ -22,7 +22,8 @@
 #define DEFAULT_MAX_BODY (64 << 10)
 #define DEFAULT_PROGRESS (300LL * 1000000000LL)
 #define DEFAULT_CONNECT  (30LL * 1000000000LL)
-#define POLL_MS          200
+#define POLL_MS          200 /* with transfers: cancel and progress checks */
+#define IDLE_POLL_MS     600000
 #define MAX_WAIT_FDS     256
 #define DRAIN_RETRY_MS   100
 
@@ -375,7 +376,8 @@ static void *io_thread(void *arg)
                 wfds[nw].revents = 0;
                 wx[nw++] = x;
             }
-        curl_multi_poll(h->multi, wfds, nw, POLL_MS, NULL);
+        /* Idle: sleep until berth_http_do or berth_http_stop wakes the handle. */
+        curl_multi_poll(h->multi, wfds, nw, h->active ? POLL_MS : IDLE_POLL_MS, NULL);
         for (unsigned i = 0; i < nw; i++) {
             struct xfer *x = wx[i];
             enum berth_http_sink_ret r;
