@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lib/digest.h"
+#include "lib/fs.h"
 #include "lib/sha256.h"
 
 #define INGEST_TMP_PREFIX ".tmp-"
@@ -45,23 +46,6 @@ struct berth_content_writer {
 static enum berth_errc io_errc(int e)
 {
     return e == ENOSPC || e == EDQUOT ? BERTH_E_RESOURCE_EXHAUSTED : BERTH_E_INTERNAL;
-}
-
-static int mkdir_p(const char *path, mode_t mode, struct berth_err **err)
-{
-    _cleanup_free_ char *p = berth_xstrdup(path);
-
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c != '\0')
-            continue;
-        char saved = *c;
-        *c = '\0';
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-            return berth_err_set(err, io_errc(errno), errno, "mkdir \"%s\"", p);
-        *c = saved;
-        if (!saved)
-            return 0;
-    }
 }
 
 static int fsync_path(const char *path)
@@ -214,7 +198,8 @@ int berth_content_store_open(const char *dir, struct berth_content_store **out,
     s->dir = berth_xstrdup(dir);
     s->blobs = berth_strdup_printf("%s/blobs/sha256", dir);
     s->ingest = berth_strdup_printf("%s/ingest", dir);
-    if (mkdir_p(s->blobs, 0755, err) < 0 || mkdir_p(s->ingest, 0700, err) < 0) {
+    if (berth_mkdir_p(s->blobs, 0755, 0755, err) < 0 ||
+        berth_mkdir_p(s->ingest, 0700, 0700, err) < 0) {
         berth_content_store_close(s);
         return berth_err_wrap(err, "open content store \"%s\"", dir);
     }

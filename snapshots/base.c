@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "lib/fs.h"
 #include "snapshots/snapshots-internal.h"
 #include "snapshots/storage/storage.h"
 
@@ -23,7 +24,7 @@ int berth_snap_base_open(struct berth_snap_base *b, const char *root, const char
     b->root = berth_xstrdup(root);
     b->snapdir = berth_strdup_printf("%s/snapshots", root);
     b->data_subdir = data_subdir;
-    if (berth_snap_mkdir_p(b->snapdir, 0700, err) < 0 ||
+    if (berth_mkdir_p(b->snapdir, 0700, 0700, err) < 0 ||
         berth_snap_store_open(metadir, &b->store, err) < 0) {
         berth_snap_base_close(b);
         return -1;
@@ -98,12 +99,12 @@ int berth_snap_base_create(struct berth_snap_base *b, enum berth_snap_kind kind,
         goto fail;
     }
     if (berth_snap_store_txn_commit(steal_ptr(txn), err) < 0) {
-        berth_snap_rmrf(final, NULL);
+        berth_rmrf(final, NULL);
         goto fail_norm;
     }
     return 0;
 fail:
-    berth_snap_rmrf(tmp, NULL);
+    berth_rmrf(tmp, NULL);
 fail_norm:
     berth_snap_rec_clear(rec);
     free(steal_ptr(*pids));
@@ -167,7 +168,7 @@ int berth_snap_base_remove(struct berth_snap_base *b, const char *key, struct be
         (void)rename(rm, dir);
         return -1;
     }
-    return berth_snap_rmrf(rm, err);
+    return berth_rmrf(rm, err);
 }
 
 int berth_snap_base_stat(struct berth_snap_base *b, const char *key, struct berth_snap_info *out,
@@ -316,7 +317,7 @@ int berth_snap_base_cleanup(struct berth_snap_base *b, struct berth_err **err)
             used = true;
         if (used)
             continue;
-        if (berth_snap_rmrf(path, err) < 0) {
+        if (berth_rmrf(path, err) < 0) {
             ret = -1;
             break;
         }

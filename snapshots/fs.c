@@ -16,41 +16,6 @@
 
 #include "snapshots/snapshots-internal.h"
 
-int berth_snap_mkdir_p(const char *path, mode_t mode, struct berth_err **err)
-{
-    _cleanup_free_ char *p = berth_xstrdup(path);
-
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-            return berth_err_set(err, BERTH_E_INTERNAL, errno, "mkdir \"%s\"", p);
-        *s = '/';
-    }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "mkdir \"%s\"", p);
-    return 0;
-}
-
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    int r = (flag == FTW_DP || flag == FTW_D) ? rmdir(path) : unlink(path);
-    return r < 0 && errno != ENOENT ? -1 : 0;
-}
-
-int berth_snap_rmrf(const char *path, struct berth_err **err)
-{
-    struct stat st;
-
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0
-                               : berth_err_set(err, BERTH_E_INTERNAL, errno, "stat \"%s\"", path);
-    if (nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "remove \"%s\"", path);
-    return 0;
-}
-
 struct copy_state {
     const char *src, *dst;
     size_t src_len;

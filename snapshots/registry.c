@@ -2,6 +2,7 @@
 /* The backends berthd opens (see berth_snap_registry_open in snapshotter.h). */
 #include <string.h>
 
+#include "lib/fs.h"
 #include "snapshots/snapshots-internal.h"
 
 static const struct berth_snapshotter_ops *const builtin[] = {
@@ -22,7 +23,7 @@ int berth_snap_registry_open(const char *root, struct berth_snap_registry **out,
     *out = NULL;
     for (size_t i = 0; i < BERTH_N(builtin); i++) {
         _cleanup_free_ char *dir = berth_strdup_printf("%s/snapshots/%s", root, builtin[i]->name);
-        if (berth_snap_mkdir_p(dir, 0700, err) < 0) {
+        if (berth_mkdir_p(dir, 0700, 0700, err) < 0) {
             berth_snap_registry_close(reg);
             return -1;
         }

@@ -19,10 +19,6 @@ void berth_snap_labels_to_pb(const struct berth_labels *l,
                              const ProtobufCMessageDescriptor *entry_desc, void ***out_entries,
                              size_t *n_out);
 
-/* mkdir -p with mode for the missing components. */
-int berth_snap_mkdir_p(const char *path, mode_t mode, struct berth_err **err);
-/* rm -rf that stays on one filesystem and never follows symlinks; a missing path is fine. */
-int berth_snap_rmrf(const char *path, struct berth_err **err);
 /* Copies the contents of directory src into the existing directory dst: files, dirs,
  * symlinks, device nodes, fifos, with modes, ownership, times and (best effort) xattrs. */
 int berth_snap_copy_tree(const char *src, const char *dst, struct berth_err **err);

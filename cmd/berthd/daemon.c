@@ -13,7 +13,6 @@
 #include <dirent.h> /* start-up removal of snapshot temp dirs */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,29 +28,13 @@
 #include "cmd/berthd/health.h"
 #include "images/import.h"
 #include "images/pull.h"
+#include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "metadata/db.h"
 #include "metadata/gc_scheduler.h"
 #include "services/services.h"
 #include "runtime/v2/runtime.h"
-
-static int mkdir_p(const char *path, mode_t mode, struct berth_err **err)
-{
-    _cleanup_free_ char *p = berth_xstrdup(path);
-
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            return berth_err_set(err, BERTH_E_INTERNAL, errno, "create directory \"%s\"", p);
-        *s = '/';
-    }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "create directory \"%s\"", p);
-    return 0;
-}
 
 static const char *socket_file(const char *address)
 {
@@ -115,7 +98,7 @@ static int ensure_dir(const char *key, const char *path, struct berth_err **err)
 {
     struct stat sb;
 
-    if (mkdir_p(path, 0711, err) < 0)
+    if (berth_mkdir_p(path, 0755, 0711, err) < 0)
         return berth_err_wrap(err, "%s", key);
     if (stat(path, &sb) < 0)
         return berth_err_set(err, BERTH_E_INTERNAL, errno, "%s \"%s\"", key, path);
@@ -199,12 +182,6 @@ struct berthd {
     struct berth_services app;
 };
 
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* A snapshot backend populates "new-*" temp dirs outside its store and leaves recent ones to
  * creations in flight. At start-up nothing is in flight, so every one is a crash leftover (the
  * first GC pass takes the rest: backend snapshots and blobs no record names). */
@@ -222,11 +199,12 @@ static void remove_snapshot_temp_dirs(const char *root)
             continue;
         while ((de = readdir(d))) {
             _cleanup_free_ char *path = NULL;
+            _cleanup_err_ struct berth_err *e = NULL;
             if (!berth_str_has_prefix(de->d_name, "new-"))
                 continue;
             path = berth_strdup_printf("%s/%s", dir, de->d_name);
-            if (nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0)
-                log_warn_errno(errno, "remove leftover \"%s\"", path);
+            if (berth_rmrf(path, &e) < 0)
+                log_warn("remove leftover: %s", e->msg);
             else
                 log_info("removed leftover \"%s\"", path);
         }

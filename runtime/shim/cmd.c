@@ -18,6 +18,7 @@
 
 #include "api/runtime/task/v2/shim.pb-c.h"
 #include "api/timestamp.h"
+#include "lib/fs.h"
 #include "lib/log.h"
 #include "runtime/shim/shim-internal.h"
 #include "runtime/shim/shim.h"
@@ -34,23 +35,6 @@ static void shim_setup(struct shim *s, const struct berth_shim_args *a, const ch
     s->runtime = berth_xstrdup(rt && *rt ? rt : "runc");
     s->runc_root = berth_strdup_printf("%s/runc/%s", state, a->ns);
     s->ep = -1;
-}
-
-static int mkdir_p(const char *dir, mode_t mode)
-{
-    char buf[4096];
-
-    if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
-        return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0711) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, mode) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 static bool socket_alive(const char *path)
@@ -121,8 +105,8 @@ int berth_shim_cmd_start(const struct berth_shim_args *a)
     }
     snprintf(addr, sizeof(addr), "unix://%s", sock);
     sdir = berth_strdup_printf("%s/s", state);
-    if (mkdir_p(sdir, 0711) < 0) {
-        fprintf(stderr, "create \"%s\": %s\n", sdir, berth_strerror(errno));
+    if (berth_mkdir_p(sdir, 0711, 0711, &err) < 0) {
+        fprintf(stderr, "%s\n", err->msg);
         return 1;
     }
     if (!socket_alive(sock)) {

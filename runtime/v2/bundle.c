@@ -6,13 +6,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h> /* nftw for the recursive removal */
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/fs.h"
 #include "lib/util.h"
 #include "runtime/v2/runtime-internal.h"
 
@@ -56,29 +56,21 @@ char *berth_rt_bundle_read(const char *bundle, const char *name)
     return berth_xstrndup(buf, len);
 }
 
-static int mkdir_parents(const char *path, struct berth_err **err)
-{
-    _cleanup_free_ char *p = berth_xstrdup(path);
-
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0711) < 0 && errno != EEXIST)
-            return berth_err_set(err, BERTH_E_INTERNAL, errno, "create directory \"%s\"", p);
-        *s = '/';
-    }
-    return 0;
-}
-
 int berth_rt_bundle_create(const char *bundle, const void *spec, size_t len, struct berth_err **err)
 {
     _cleanup_free_ char *config = berth_strdup_printf("%s/config.json", bundle);
     _cleanup_free_ char *rootfs = berth_strdup_printf("%s/rootfs", bundle);
     _cleanup_free_ char *log = berth_strdup_printf("%s/log", bundle);
 
-    if (mkdir_parents(bundle, err) < 0)
-        return -1;
+    {
+        _cleanup_free_ char *parent = berth_xstrdup(bundle);
+        char *slash = strrchr(parent, '/');
+        if (slash && slash != parent) {
+            *slash = '\0';
+            if (berth_mkdir_p(parent, 0711, 0711, err) < 0)
+                return -1;
+        }
+    }
     if (mkdir(bundle, 0700) < 0) {
         if (errno == EEXIST)
             return berth_err_set(err, BERTH_E_ALREADY_EXISTS, 0, "bundle \"%s\" already exists",
@@ -101,17 +93,6 @@ fail:
     return -1;
 }
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
 void berth_rt_bundle_remove(const char *bundle)
 {
     _cleanup_free_ char *rootfs = berth_strdup_printf("%s/rootfs", bundle);
@@ -129,5 +110,5 @@ void berth_rt_bundle_remove(const char *bundle)
         if (rename(bundle, hidden) == 0)
             bundle = hidden;
     }
-    nftw(bundle, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    (void)berth_rmrf(bundle, NULL); /* best effort: what stays is found again at start-up */
 }

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Directory chores every part of berth does: mkdir -p and rm -rf. One copy each, where the
+ * daemon, the content store, the snapshotters, the runtime and berth-shim each had their own.
+ * Depends on lib/err.h only.
+ */
+#ifndef BERTH_LIB_FS_H
+#define BERTH_LIB_FS_H
+
+#include <sys/types.h>
+
+#include "lib/err.h"
+
+/* Creates path and its missing parents (parents with parent_mode, path itself with mode; an
+ * existing directory anywhere is fine, its mode left alone). RESOURCE_EXHAUSTED when the disk
+ * or quota is full, INTERNAL for any other failure, naming the directory. err may be NULL. */
+int berth_mkdir_p(const char *path, mode_t parent_mode, mode_t mode, struct berth_err **err);
+
+/* Removes path and everything under it, never following a symlink nor crossing into another
+ * filesystem (a mount below is left, and so is the directory holding it). A missing path is
+ * success. Goes on past entries it cannot remove and then reports the first failure (INTERNAL,
+ * naming path). err may be NULL. */
+int berth_rmrf(const char *path, struct berth_err **err);
+
+#endif
