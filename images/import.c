@@ -480,16 +480,10 @@ static int records_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **
     const char *ns = op->im->opts->ns;
 
     berth_import_result_clear(op->res); /* a retried batch starts over */
-    for (size_t i = 0; i < op->im->n_lbl; i++) {
-        struct berth_content_info info = {.digest = op->im->lbl_digest[i]};
-        _cleanup_free_ char *path = berth_strdup_printf("labels.%s", op->im->lbl_key[i]);
-        char *paths[] = {path};
-        berth_labels_set(&info.labels, op->im->lbl_key[i], op->im->lbl_val[i]);
-        int r = berth_meta_content_update(txn, ns, &info, paths, 1, NULL, err);
-        berth_labels_clear(&info.labels);
-        if (r < 0)
+    for (size_t i = 0; i < op->im->n_lbl; i++)
+        if (berth_meta_content_label_set(txn, ns, op->im->lbl_digest[i], op->im->lbl_key[i],
+                                         op->im->lbl_val[i], err) < 0)
             return -1;
-    }
     op->res->images = berth_xcalloc(op->n + 1, sizeof(struct berth_image *));
     op->res->created = berth_xcalloc(op->n + 1, sizeof(bool));
     for (size_t i = 0; i < op->n; i++) {

@@ -410,20 +410,6 @@ static char *source_join(const char *cur, const char *repo)
     return out;
 }
 
-static int set_label(struct berth_meta_txn *txn, const char *ns, const char *digest,
-                     const char *key, const char *val, struct berth_err **err)
-{
-    struct berth_content_info info = {.digest = (char *)digest};
-    _cleanup_free_ char *path = berth_strdup_printf("labels.%s", key);
-    char *paths[] = {path};
-    int r;
-
-    berth_labels_set(&info.labels, key, val);
-    r = berth_meta_content_update(txn, ns, &info, paths, 1, NULL, err);
-    berth_labels_clear(&info.labels);
-    return r;
-}
-
 static int records_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
 {
     struct records_op *op = arg;
@@ -437,7 +423,8 @@ static int records_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **
     berth_image_free(op->res->image); /* a retried batch starts over */
     op->res->image = NULL;
     for (size_t i = 0; i < pl->n_labels; i++)
-        if (set_label(txn, ns, pl->labels[i].digest, pl->labels[i].key, pl->labels[i].val, err) < 0)
+        if (berth_meta_content_label_set(txn, ns, pl->labels[i].digest, pl->labels[i].key,
+                                         pl->labels[i].val, err) < 0)
             return -1;
     for (size_t i = 0; i < pl->n_digests; i++) {
         _cleanup_(berth_content_info_freep) struct berth_content_info *ci = NULL;
@@ -451,7 +438,7 @@ static int records_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **
         val = source_join(berth_labels_get(&ci->labels, skey), berth_registry_repo(pl->remote));
         if (strlen(skey) + strlen(val) > 4096) /* containerd skips what the label rule refuses */
             continue;
-        if (set_label(txn, ns, pl->digests[i], skey, val, err) < 0)
+        if (berth_meta_content_label_set(txn, ns, pl->digests[i], skey, val, err) < 0)
             return -1;
     }
     if (berth_meta_images_get(txn, ns, pl->name, &cur, &e) == 0) {

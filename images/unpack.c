@@ -109,15 +109,7 @@ struct label_op {
 static int label_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **err)
 {
     struct label_op *op = arg;
-    struct berth_content_info info = {.digest = (char *)op->digest};
-    _cleanup_free_ char *path = berth_strdup_printf("labels.%s", op->key);
-    char *paths[] = {path};
-    int r;
-
-    berth_labels_set(&info.labels, op->key, op->val);
-    r = berth_meta_content_update(txn, op->ns, &info, paths, 1, NULL, err);
-    berth_labels_clear(&info.labels);
-    return r;
+    return berth_meta_content_label_set(txn, op->ns, op->digest, op->key, op->val, err);
 }
 
 static int label_set(const struct berth_image_stores *st, const char *ns, const char *digest,

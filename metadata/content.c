@@ -449,3 +449,17 @@ const char *berth_content_info_filter_field(void *obj, const char *const *path, 
     }
     return NULL;
 }
+
+int berth_meta_content_label_set(struct berth_meta_txn *txn, const char *ns, const char *digest,
+                                 const char *key, const char *val, struct berth_err **err)
+{
+    struct berth_content_info info = {.digest = (char *)digest};
+    _cleanup_free_ char *path = berth_strdup_printf("labels.%s", key);
+    char *paths[] = {path};
+    int r;
+
+    berth_labels_set(&info.labels, key, val);
+    r = berth_meta_content_update(txn, ns, &info, paths, 1, NULL, err);
+    berth_labels_clear(&info.labels);
+    return r;
+}

@@ -46,6 +46,10 @@ int berth_meta_content_update(struct berth_meta_txn *txn, const char *ns,
                               const struct berth_content_info *info, char *const *paths,
                               size_t n_paths, struct berth_content_info **out,
                               struct berth_err **err);
+/* Sets one label (key = val) on ns's record of digest, as Update with the mask labels.<key>.
+ * The errors of berth_meta_content_update. */
+int berth_meta_content_label_set(struct berth_meta_txn *txn, const char *ns, const char *digest,
+                                 const char *key, const char *val, struct berth_err **err);
 /* Records of ns matching f (NULL = all; fields digest, labels.<k>), sorted by digest.
  * *out (array of *n) owned by the caller: berth_content_infos_free. */
 int berth_meta_content_list(struct berth_meta_txn *txn, const char *ns,
