@@ -160,17 +160,6 @@ static void backoff_sleep(const struct berth_registry *r, int64_t ms)
     }
 }
 
-/* "host[:port]" of an absolute URL, into buf. */
-static void url_hostport(const char *url, char *buf, size_t cap)
-{
-    const char *p = strstr(url, "://");
-    size_t n;
-
-    p = p ? p + 3 : url;
-    n = strcspn(p, "/?#");
-    snprintf(buf, cap, "%.*s", (int)n, p);
-}
-
 /* The absolute URL a Location names, relative to base. NULL when it is not http(s). */
 static char *url_resolve(const char *base, const char *loc)
 {
@@ -200,7 +189,7 @@ static int request(struct berth_registry *r, const struct berth_registry_host *h
     int redirects = 0, attempts = 0, auth_tries = 0;
     char origin[300];
 
-    url_hostport(url, origin, sizeof(origin));
+    berth_http_url_host(url, origin, sizeof(origin));
     for (;;) {
         const char *hdrs[5];
         size_t nh = 0;
@@ -212,7 +201,7 @@ static int request(struct berth_registry *r, const struct berth_registry_host *h
 
         if (canceled(r))
             return berth_err_set(err, BERTH_E_CANCELED, 0, "%s: pull canceled", r->ref_string);
-        url_hostport(cur, host, sizeof(host));
+        berth_http_url_host(cur, host, sizeof(host));
         same = strcmp(host, origin) == 0;
         req.host = same ? h : NULL; /* TLS settings and headers belong to the endpoint */
         free(authz);

@@ -203,7 +203,7 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *arg)
 
 /* ---- transfers ---- */
 
-static const char *url_host(const char *url, char *buf, size_t cap)
+const char *berth_http_url_host(const char *url, char *buf, size_t cap)
 {
     const char *p = strstr(url, "://");
     size_t n;
@@ -264,7 +264,7 @@ static void xfer_error(struct xfer *x, CURLcode rc)
     char host[256];
     const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 
-    url_host(x->req->url, host, sizeof(host));
+    berth_http_url_host(x->req->url, host, sizeof(host));
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -327,7 +327,7 @@ static void fail(struct berth_http *h, struct xfer *x, int code, const char *wha
 {
     char host[256];
 
-    url_host(x->req->url, host, sizeof(host));
+    berth_http_url_host(x->req->url, host, sizeof(host));
     if (!x->err)
         berth_err_set(&x->err, code, 0, "%s: %s", host, what);
     complete(h, x);
@@ -518,7 +518,7 @@ int berth_http_do(struct berth_http *h, const struct berth_http_req *req,
     if (!req->sink && resp->body_truncated) {
         char host[256];
         return berth_err_set(err, BERTH_E_OUT_OF_RANGE, 0, "%s: answer larger than %zu bytes",
-                             url_host(req->url, host, sizeof(host)),
+                             berth_http_url_host(req->url, host, sizeof(host)),
                              req->max_body ? req->max_body : (size_t)DEFAULT_MAX_BODY);
     }
     return 0;

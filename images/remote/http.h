@@ -99,6 +99,10 @@ struct berth_http_req {
 int berth_http_do(struct berth_http *h, const struct berth_http_req *req,
                   struct berth_http_resp *resp, struct berth_err **err);
 
+/* "host[:port]" of url (what follows "://" up to the path, query or fragment) into buf of cap
+ * bytes (cut to fit); returns buf. */
+const char *berth_http_url_host(const char *url, char *buf, size_t cap);
+
 /* Counters since start (for logs and metrics). */
 struct berth_http_stats {
     uint64_t requests, bytes, connections;
