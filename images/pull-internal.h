@@ -108,6 +108,10 @@ const char *pull_kind_of(const struct berth_descriptor *d);
  * to write from *offset, -1 on error. */
 int pull_blob_begin(struct pull *pl, const struct berth_descriptor *d, struct berth_meta_ingest **w,
                     int64_t *offset, struct berth_err **err);
+/* Forgets d's ingest: closes *w (may be NULL; left NULL) and removes its partial bytes and
+ * record, errors ignored (an ingest left over expires). */
+void pull_ingest_drop(struct pull *pl, const struct berth_descriptor *d,
+                      struct berth_meta_ingest **w);
 /* Commits w as d; drops the ingest when its bytes are not d's. */
 int pull_ingest_commit(struct pull *pl, const struct berth_descriptor *d,
                        struct berth_meta_ingest **w, struct berth_err **err);

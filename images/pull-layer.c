@@ -264,11 +264,7 @@ out:
     sink_unpipe(&ls);
     if (ls.w && ret < 0 && ((*err)->code == BERTH_E_FAILED_PRECONDITION || ls.off == 0)) {
         /* Bytes that are not the blob, or none: drop the ingest rather than resume it. */
-        _cleanup_free_ char *ref = berth_strdup_printf("layer-%s", d->digest);
-        _cleanup_err_ struct berth_err *e = NULL;
-        berth_meta_ingest_close(steal_ptr(ls.w));
-        (void)berth_meta_ingest_abort(pl->p->st->db, pl->p->st->content, pl->o->ns, pl->lease, ref,
-                                      &e);
+        pull_ingest_drop(pl, d, &ls.w);
     }
     berth_meta_ingest_close(ls.w);
     pull_inflight_release(pl->p, bkey);

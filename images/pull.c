@@ -231,10 +231,27 @@ const char *pull_kind_of(const struct berth_descriptor *d)
 
 /* ---- writing a blob ---- */
 
+/* The ingest ref of d: containerd's "<kind>-<digest>" (remotes.MakeRefKey), so a pull resumes
+ * what an earlier one, or ctr pull in the same namespace, left. Caller-owned. */
+static char *ingest_ref(const struct berth_descriptor *d)
+{
+    return berth_strdup_printf("%s-%s", pull_kind_of(d), d->digest);
+}
+
+void pull_ingest_drop(struct pull *pl, const struct berth_descriptor *d,
+                      struct berth_meta_ingest **w)
+{
+    _cleanup_free_ char *ref = ingest_ref(d);
+    _cleanup_err_ struct berth_err *e = NULL;
+
+    berth_meta_ingest_close(steal_ptr(*w));
+    (void)berth_meta_ingest_abort(pl->p->st->db, pl->p->st->content, pl->o->ns, pl->lease, ref, &e);
+}
+
 static int ingest_open(struct pull *pl, const struct berth_descriptor *d,
                        struct berth_meta_ingest **w, struct berth_err **err)
 {
-    _cleanup_free_ char *ref = berth_strdup_printf("%s-%s", pull_kind_of(d), d->digest);
+    _cleanup_free_ char *ref = ingest_ref(d);
     struct berth_meta_ingest_opts io = {.ns = pl->o->ns,
                                         .lease = pl->lease,
                                         .ref = ref,
@@ -249,7 +266,7 @@ static int ingest_open(struct pull *pl, const struct berth_descriptor *d,
 int pull_ingest_commit(struct pull *pl, const struct berth_descriptor *d,
                        struct berth_meta_ingest **w, struct berth_err **err)
 {
-    _cleanup_free_ char *digest = NULL, *ref = NULL;
+    _cleanup_free_ char *digest = NULL;
     _cleanup_err_ struct berth_err *e = NULL;
     bool existed = false;
 
@@ -260,13 +277,8 @@ int pull_ingest_commit(struct pull *pl, const struct berth_descriptor *d,
     }
     *err = steal_ptr(e);
     berth_err_wrap(err, "%s", pl->name);
-    if ((*err)->code == BERTH_E_FAILED_PRECONDITION) {
-        _cleanup_err_ struct berth_err *e2 = NULL;
-        ref = berth_strdup_printf("%s-%s", pull_kind_of(d), d->digest);
-        berth_meta_ingest_close(steal_ptr(*w));
-        (void)berth_meta_ingest_abort(pl->p->st->db, pl->p->st->content, pl->o->ns, pl->lease, ref,
-                                      &e2);
-    }
+    if ((*err)->code == BERTH_E_FAILED_PRECONDITION)
+        pull_ingest_drop(pl, d, w);
     return -1;
 }
 
@@ -337,8 +349,8 @@ static int source_read(void *arg, const struct berth_descriptor *d, size_t max,
                              d->digest, d->size, max);
     pull_digest_touched(pl, d->digest);
     bkey = berth_strdup_printf("blob:%s", d->digest);
-    while (
-        !pull_inflight_acquire(pl->p, bkey, true)) /* another pull fetches it: wait, look again */
+    /* Another pull fetching the same document: wait for it, then look again. */
+    while (!pull_inflight_acquire(pl->p, bkey, true))
         ;
     ret = pull_blob_begin(pl, d, &w, &off, err);
     if (ret == 0) {
@@ -346,12 +358,10 @@ static int source_read(void *arg, const struct berth_descriptor *d, size_t max,
         if (berth_registry_fetch_doc(pl->remote, d, max, &doc, err) < 0 ||
             berth_meta_ingest_write(w, 0, doc.data, doc.len, err) < 0 ||
             pull_ingest_commit(pl, d, &w, err) < 0) {
-            /* A document is small: nothing worth resuming, so leave no ingest behind. */
-            _cleanup_err_ struct berth_err *e = NULL;
-            _cleanup_free_ char *ref = berth_strdup_printf("%s-%s", kind, d->digest);
-            berth_meta_ingest_close(w);
-            (void)berth_meta_ingest_abort(pl->p->st->db, pl->p->st->content, pl->o->ns, pl->lease,
-                                          ref, &e);
+            /* A document is small: nothing worth resuming, so leave no ingest behind (a commit
+             * that refused the bytes dropped it already). */
+            if (w)
+                pull_ingest_drop(pl, d, &w);
             berth_bytes_clear(&doc);
             pull_inflight_release(pl->p, bkey);
             return -1;
