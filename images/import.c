@@ -467,6 +467,36 @@ struct named {
     struct berth_descriptor target;
 };
 
+int berth_image_record_put(struct berth_meta_txn *txn, const char *ns, const char *name,
+                           const struct berth_descriptor *target, const struct berth_labels *labels,
+                           struct berth_image **out, bool *created, struct berth_err **err)
+{
+    _cleanup_(berth_image_freep) struct berth_image *rec = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+
+    *out = NULL;
+    *created = false;
+    if (berth_meta_images_get(txn, ns, name, &rec, &e) == 0) {
+        char *paths[] = {(char *)"target", (char *)"labels"};
+        berth_descriptor_copy(&rec->target, target);
+        if (labels)
+            berth_labels_copy(&rec->labels, labels);
+        return berth_meta_images_update(txn, ns, rec, paths, labels ? 2 : 1, out, err);
+    }
+    if (e->code != BERTH_E_NOT_FOUND)
+        return *err = steal_ptr(e), -1;
+    rec = berth_image_new();
+    rec->name = berth_xstrdup(name);
+    berth_descriptor_copy(&rec->target, target);
+    if (labels)
+        berth_labels_copy(&rec->labels, labels);
+    if (berth_meta_images_create(txn, ns, rec, err) < 0)
+        return -1;
+    *created = true;
+    *out = steal_ptr(rec);
+    return 0;
+}
+
 struct records_op {
     struct imp *im;
     struct named *v;
@@ -487,30 +517,11 @@ static int records_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **
     op->res->images = berth_xcalloc(op->n + 1, sizeof(struct berth_image *));
     op->res->created = berth_xcalloc(op->n + 1, sizeof(bool));
     for (size_t i = 0; i < op->n; i++) {
-        _cleanup_(berth_image_freep) struct berth_image *cur = NULL;
-        _cleanup_err_ struct berth_err *e = NULL;
-        struct berth_image *rec = NULL;
-        bool created = false;
-
-        if (berth_meta_images_get(txn, ns, op->v[i].name, &cur, &e) == 0) {
-            char *paths[] = {(char *)"target"};
-            berth_descriptor_copy(&cur->target, &op->v[i].target);
-            if (berth_meta_images_update(txn, ns, cur, paths, 1, &rec, err) < 0)
-                return -1;
-        } else if (e->code == BERTH_E_NOT_FOUND) {
-            rec = berth_image_new();
-            rec->name = berth_xstrdup(op->v[i].name);
-            berth_descriptor_copy(&rec->target, &op->v[i].target);
-            if (berth_meta_images_create(txn, ns, rec, err) < 0) {
-                berth_image_free(rec);
-                return -1;
-            }
-            created = true;
-        } else {
-            return *err = steal_ptr(e), -1;
-        }
-        op->res->images[op->res->n] = rec;
-        op->res->created[op->res->n++] = created;
+        if (berth_image_record_put(txn, ns, op->v[i].name, &op->v[i].target, NULL,
+                                   &op->res->images[op->res->n], &op->res->created[op->res->n],
+                                   err) < 0)
+            return -1;
+        op->res->n++;
     }
     return 0;
 }

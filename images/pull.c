@@ -427,8 +427,6 @@ static int records_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **
     const char *ns = pl->o->ns;
     _cleanup_free_ char *skey =
         berth_strdup_printf(SOURCE_PREFIX "%s", berth_registry_source_host(pl->remote));
-    _cleanup_(berth_image_freep) struct berth_image *cur = NULL;
-    _cleanup_err_ struct berth_err *e = NULL;
 
     berth_image_free(op->res->image); /* a retried batch starts over */
     op->res->image = NULL;
@@ -451,28 +449,8 @@ static int records_cb(struct berth_meta_txn *txn, void *arg, struct berth_err **
         if (berth_meta_content_label_set(txn, ns, pl->digests[i], skey, val, err) < 0)
             return -1;
     }
-    if (berth_meta_images_get(txn, ns, pl->name, &cur, &e) == 0) {
-        char *paths[] = {(char *)"target", (char *)"labels"};
-        berth_descriptor_clear(&cur->target);
-        berth_descriptor_copy(&cur->target, op->target);
-        berth_labels_clear(&cur->labels);
-        if (pl->o->labels)
-            berth_labels_copy(&cur->labels, pl->o->labels);
-        if (berth_meta_images_update(txn, ns, cur, paths, pl->o->labels ? 2 : 1, &op->res->image,
-                                     err) < 0)
-            return -1;
-        op->res->created = false;
-        return 0;
-    }
-    if (e->code != BERTH_E_NOT_FOUND)
-        return *err = steal_ptr(e), -1;
-    op->res->image = berth_image_new();
-    op->res->image->name = berth_xstrdup(pl->name);
-    berth_descriptor_copy(&op->res->image->target, op->target);
-    if (pl->o->labels)
-        berth_labels_copy(&op->res->image->labels, pl->o->labels);
-    op->res->created = true;
-    return berth_meta_images_create(txn, ns, op->res->image, err);
+    return berth_image_record_put(txn, ns, pl->name, op->target, pl->o->labels, &op->res->image,
+                                  &op->res->created, err);
 }
 
 /* ---- the pull ---- */
