@@ -81,6 +81,23 @@ static int parse_platform(const char *s, struct berth_platform *p, bool *set,
     return *set ? berth_platform_parse(s, p, err) : 0;
 }
 
+/* An image import or pull wrote: its create/update event published, and img (with its target
+ * d) filled for the reply, borrowing im's strings. */
+static void image_written(struct berth_svc_ctx *ctx, const struct berth_image *im, bool created,
+                          Berth__Services__Images__V1__ImportedImage *img,
+                          Containerd__Types__Descriptor *d)
+{
+    berth_publish_image(ctx, created ? "/images/create" : "/images/update", im);
+    berth__services__images__v1__imported_image__init(img);
+    containerd__types__descriptor__init(d);
+    d->media_type = im->target.media_type;
+    d->digest = im->target.digest;
+    d->size = im->target.size;
+    img->name = im->name;
+    img->target = d;
+    img->created = created;
+}
+
 static int transfer_import(struct berth_svc_ctx *ctx, struct berth_stream *st,
                            struct berth_err **err)
 {
@@ -126,17 +143,8 @@ static int transfer_import(struct berth_svc_ctx *ctx, struct berth_stream *st,
         Containerd__Types__Descriptor *ds = berth_xcalloc(res.n + 1, sizeof(*ds));
 
         for (size_t i = 0; i < res.n; i++) {
-            berth__services__images__v1__imported_image__init(&imgs[i]);
-            containerd__types__descriptor__init(&ds[i]);
-            ds[i].media_type = res.images[i]->target.media_type;
-            ds[i].digest = res.images[i]->target.digest;
-            ds[i].size = res.images[i]->target.size;
-            imgs[i].name = res.images[i]->name;
-            imgs[i].target = &ds[i];
-            imgs[i].created = res.created[i];
+            image_written(ctx, res.images[i], res.created[i], &imgs[i], &ds[i]);
             ptrs[i] = &imgs[i];
-            berth_publish_image(ctx, (res.created[i]) ? "/images/create" : "/images/update",
-                                res.images[i]);
         }
         resp.images = ptrs;
         resp.n_images = res.n;
@@ -254,9 +262,8 @@ static int transfer_pull(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     const Berth__Services__Images__V1__PullRequest *req = (const void *)in;
     Berth__Services__Images__V1__PullResponse resp =
         BERTH__SERVICES__IMAGES__V1__PULL_RESPONSE__INIT;
-    Berth__Services__Images__V1__ImportedImage img =
-        BERTH__SERVICES__IMAGES__V1__IMPORTED_IMAGE__INIT;
-    Containerd__Types__Descriptor d = CONTAINERD__TYPES__DESCRIPTOR__INIT;
+    Berth__Services__Images__V1__ImportedImage img;
+    Containerd__Types__Descriptor d;
     struct pull_stream ps = {.ctx = ctx, .st = st, .detach = req->detach};
     struct berth_registry_creds creds = {0};
     struct berth_pull_opts o = {.ns = ctx->ns,
@@ -300,13 +307,7 @@ static int transfer_pull(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         goto out;
     }
     log_info("pulled ns=%s image=%s target=%s", ctx->ns, res.image->name, res.image->target.digest);
-    berth_publish_image(ctx, res.created ? "/images/create" : "/images/update", res.image);
-    d.media_type = res.image->target.media_type;
-    d.digest = res.image->target.digest;
-    d.size = res.image->target.size;
-    img.name = res.image->name;
-    img.target = &d;
-    img.created = res.created;
+    image_written(ctx, res.image, res.created, &img, &d);
     resp.image = &img;
     resp.top_chain_id = res.top_chain_id ? res.top_chain_id : (char *)"";
     ret = berth_stream_send(st, &resp.base, err);
