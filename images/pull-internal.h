@@ -90,7 +90,11 @@ struct pull {
  * caller looks again at what the owner made); without wait, false at once. */
 bool pull_inflight_acquire(struct berth_puller *p, const char *key, bool wait);
 void pull_inflight_release(struct berth_puller *p, const char *key);
-/* Queues a progress event for the pull's thread. */
+/* Queues a progress event for the pull's thread (nothing without a progress callback). mu
+ * held. */
+void pull_event_push_locked(struct pull *pl, const char *kind, const char *digest,
+                            enum berth_pull_state s, int64_t off, int64_t total);
+/* The same taking mu, and waking the pull's thread. */
 void pull_event_push(struct pull *pl, const char *kind, const char *digest, enum berth_pull_state s,
                      int64_t off, int64_t total);
 /* Hands queued events to the progress callback; the pull's thread, mu held (dropped around

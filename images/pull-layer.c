@@ -367,21 +367,11 @@ static int layer_apply(struct pull *pl, struct layer *l, struct berth_err **err)
 /* Reports the bytes of the layers being downloaded. mu held. */
 static void progress_tick_locked(struct pull *pl)
 {
-    if (!pl->o->progress)
-        return;
     for (size_t i = 0; i < pl->n_layers; i++) {
         struct layer *l = &pl->layers[i];
-        struct event *ev;
-        if (!l->downloading)
-            continue;
-        ev = berth_xcalloc(1, sizeof(*ev));
-        ev->kind = berth_xstrdup("layer");
-        ev->digest = berth_xstrdup(l->desc->d.digest);
-        ev->state = BERTH_PULL_DOWNLOADING;
-        ev->offset = atomic_load(&l->offset);
-        ev->total = l->desc->d.size;
-        *pl->ev_tail = ev;
-        pl->ev_tail = &ev->next;
+        if (l->downloading)
+            pull_event_push_locked(pl, "layer", l->desc->d.digest, BERTH_PULL_DOWNLOADING,
+                                   atomic_load(&l->offset), l->desc->d.size);
     }
 }
 

@@ -149,8 +149,8 @@ bool pull_canceled(const struct pull *pl)
            (pl->o->is_canceled && pl->o->is_canceled(pl->o->cancel_arg));
 }
 
-void pull_event_push(struct pull *pl, const char *kind, const char *digest, enum berth_pull_state s,
-                     int64_t off, int64_t total)
+void pull_event_push_locked(struct pull *pl, const char *kind, const char *digest,
+                            enum berth_pull_state s, int64_t off, int64_t total)
 {
     struct event *ev;
 
@@ -162,9 +162,15 @@ void pull_event_push(struct pull *pl, const char *kind, const char *digest, enum
     ev->state = s;
     ev->offset = off;
     ev->total = total;
-    pthread_mutex_lock(&pl->mu);
     *pl->ev_tail = ev;
     pl->ev_tail = &ev->next;
+}
+
+void pull_event_push(struct pull *pl, const char *kind, const char *digest, enum berth_pull_state s,
+                     int64_t off, int64_t total)
+{
+    pthread_mutex_lock(&pl->mu);
+    pull_event_push_locked(pl, kind, digest, s, off, total);
     pthread_cond_broadcast(&pl->cond);
     pthread_mutex_unlock(&pl->mu);
 }

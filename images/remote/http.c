@@ -36,10 +36,10 @@ struct xfer {
     char errbuf[CURL_ERROR_SIZE];
     pthread_cond_t cond;
     int64_t last_progress_ns;
-    bool headers_done, sink_on; /* the 2xx body goes to the sink */
-    bool waiting;               /* the sink asked to wait for wait_fd */
-    int64_t drain_tried_ns;     /* last drain attempt while waiting */
-    bool curl_done;             /* libcurl finished; completion waits for the sink to drain */
+    bool sink_on;           /* the 2xx body goes to the sink */
+    bool waiting;           /* the sink asked to wait for wait_fd */
+    int64_t drain_tried_ns; /* last drain attempt while waiting */
+    bool curl_done;         /* libcurl finished; completion waits for the sink to drain */
     CURLcode result;
     bool finished;
     struct berth_err *err;
@@ -112,7 +112,6 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
     x->last_progress_ns = berth_mono_ns();
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) { /* a new answer (after 1xx, redirects) */
         resp_reset(r);
-        x->headers_done = false;
         return len;
     }
     if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
@@ -121,7 +120,6 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
         if (code >= 100 && code < 200)
             return len; /* an interim answer; the real one follows */
         r->status = code;
-        x->headers_done = true;
         x->sink_on = x->req->sink && code >= 200 && code < 300;
         if (x->sink_on && x->req->sink->start &&
             x->req->sink->start(x->req->sink->arg, r) == BERTH_HTTP_SINK_ABORT)
