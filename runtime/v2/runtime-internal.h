@@ -41,6 +41,16 @@ struct berth_rt {
 
 /* ---- the task table (manager.c) ---- */
 
+/*
+ * Calls containerd.task.v2.Task/<method> on the task's shim (see berth_ttrpc_client_call).
+ * FAILED_PRECONDITION "task is stopped" when the shim is gone; a lost connection turns the
+ * task into a dead one (shim `delete` run, TaskExit published) and returns UNAVAILABLE. Errors
+ * are wrapped as "task \"<id>\": <method>". Outside runtime/v2 use the typed calls (task.c).
+ */
+int berth_rt_task_call(struct berth_rt *rt, struct berth_rt_task *t, const char *method,
+                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                       ProtobufCMessage **resp, int64_t timeout_ms, struct berth_err **err);
+
 /* A fresh entry for ns/id (one reference, bundle path set, not in the table). */
 struct berth_rt_task *berth_rt_task_alloc(struct berth_rt *rt, const char *ns, const char *id);
 void berth_rt_task_ref(struct berth_rt_task *t);

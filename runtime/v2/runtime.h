@@ -17,6 +17,7 @@
 #include "api/types/event.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "lib/err.h"
+#include "lib/labels.h"
 #include "snapshots/snapshotter.h" /* struct berth_mount */
 
 #define BERTH_RT_DEFAULT_RUNTIME "io.containerd.berth.v1"
@@ -99,15 +100,6 @@ void berth_rt_task_put(struct berth_rt_task *t); /* NULL-safe */
 const char *berth_rt_task_id(const struct berth_rt_task *t);
 const char *berth_rt_task_ns(const struct berth_rt_task *t);
 
-/*
- * Calls containerd.task.v2.Task/<method> on the task's shim (see berth_ttrpc_client_call).
- * FAILED_PRECONDITION "task is stopped" when the shim is gone; a lost connection turns the
- * task into a dead one (shim `delete` run, TaskExit published) and returns UNAVAILABLE.
- */
-int berth_rt_task_call(struct berth_rt *rt, struct berth_rt_task *t, const char *method,
-                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
-                       ProtobufCMessage **resp, int64_t timeout_ms, struct berth_err **err);
-
 /* A process state as Tasks.Get reports it. Strings owned by the struct. */
 struct berth_rt_state {
     uint32_t pid;
@@ -130,6 +122,94 @@ int berth_rt_task_wait(struct berth_rt *rt, struct berth_rt_task *t, const char 
  * no task (NOT_FOUND) is shut down and its bundle and entry removed all the same. */
 int berth_rt_task_delete(struct berth_rt *rt, struct berth_rt_task *t, uint32_t *pid,
                          uint32_t *exit_status, int64_t *exited_ns, struct berth_err **err);
+
+/*
+ * The typed task calls (task.c): one function per containerd.task.v2.Task call, plain C in and
+ * out, for the Tasks service and the CRI alike. All borrow their arguments. exec_id NULL or ""
+ * names the init process where a call accepts it. Unless said otherwise they fail with
+ * NOT_FOUND (no such process), FAILED_PRECONDITION ("task is stopped": the shim is gone, or a
+ * state the shim refuses, e.g. pausing a stopped task), UNAVAILABLE (the connection broke: the
+ * task became a dead one, its shim `delete` run and TaskExit published) or the shim's own error
+ * class, wrapped as "task \"<id>\": <Method>: ...". Calls wait as long as the shim takes (the
+ * caller's deadline is the transport's business), except Stats.
+ */
+
+/* Where a process's stdio goes: FIFO or file paths (NULL/"": none), as the shim opens them. */
+struct berth_rt_io {
+    const char *stdin_path, *stdout_path, *stderr_path;
+    bool terminal;
+};
+
+/* Starts the init or an exec process; *pid its pid (0 on failure). */
+int berth_rt_task_start(struct berth_rt *rt, struct berth_rt_task *t, const char *exec_id,
+                        uint32_t *pid, struct berth_err **err);
+/* Sends signal to the init or an exec process (all: every process of the container).
+ * INVALID_ARGUMENT unless 1 <= signal <= 64, before any call. */
+int berth_rt_task_kill(struct berth_rt *rt, struct berth_rt_task *t, const char *exec_id,
+                       uint32_t signal, bool all, struct berth_err **err);
+
+#define BERTH_RT_PROCESS_SPEC_TYPE "types.containerd.io/opencontainers/runtime-spec/1/Process"
+
+struct berth_rt_exec_opts { /* all borrowed */
+    const char *exec_id;    /* required: an identifier (lib/ident.h) */
+    const void *spec;       /* OCI process JSON; required */
+    size_t spec_len;
+    const char *spec_type; /* type URL sent with it; NULL: BERTH_RT_PROCESS_SPEC_TYPE */
+    struct berth_rt_io io;
+};
+/* Adds exec process o->exec_id to the task (created, not started: berth_rt_task_start runs
+ * it). INVALID_ARGUMENT for an empty or malformed exec id or no spec (before any call);
+ * ALREADY_EXISTS if the id is taken. */
+int berth_rt_task_exec(struct berth_rt *rt, struct berth_rt_task *t,
+                       const struct berth_rt_exec_opts *o, struct berth_err **err);
+/* Deletes exec process exec_id (the init goes with berth_rt_task_delete): INVALID_ARGUMENT for
+ * an empty exec_id; FAILED_PRECONDITION while it runs. Outputs may be NULL: its pid, exit
+ * status and exit time (ns since the epoch). */
+int berth_rt_task_delete_process(struct berth_rt *rt, struct berth_rt_task *t, const char *exec_id,
+                                 uint32_t *pid, uint32_t *exit_status, int64_t *exited_ns,
+                                 struct berth_err **err);
+/* Freezes / thaws every process of the task (cgroup freezer). */
+int berth_rt_task_pause(struct berth_rt *rt, struct berth_rt_task *t, struct berth_err **err);
+int berth_rt_task_resume(struct berth_rt *rt, struct berth_rt_task *t, struct berth_err **err);
+/* Resizes the terminal of the init or an exec process. */
+int berth_rt_task_resize_pty(struct berth_rt *rt, struct berth_rt_task *t, const char *exec_id,
+                             uint32_t width, uint32_t height, struct berth_err **err);
+/* Closes the stdin of the init or an exec process (close_stdin false: the shim does nothing;
+ * sent all the same, as containerd does). */
+int berth_rt_task_close_io(struct berth_rt *rt, struct berth_rt_task *t, const char *exec_id,
+                           bool close_stdin, struct berth_err **err);
+
+#define BERTH_RT_LINUX_RESOURCES_TYPE                                                              \
+    "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
+
+/* Updates the task's resources: resources is the OCI LinuxResources JSON under
+ * BERTH_RT_LINUX_RESOURCES_TYPE, or whatever Any a client sent (passed as is; NULL: none).
+ * annotations (NULL: none) go along as the request's annotations map. */
+int berth_rt_task_update(struct berth_rt *rt, struct berth_rt_task *t,
+                         const Google__Protobuf__Any *resources,
+                         const struct berth_labels *annotations, struct berth_err **err);
+
+/* One process of the task as the shim lists it. */
+struct berth_rt_pid {
+    uint32_t pid;
+    /* Owned; NULL: none. The runc shims send a containerd.runc.v1.ProcessDetails naming the
+     * exec id of each exec process. */
+    Google__Protobuf__Any *info;
+};
+/* Frees v[0..n) and v. NULL-safe. */
+void berth_rt_pids_free(struct berth_rt_pid *v, size_t n);
+/* The task's processes. *out (n_out entries; free with berth_rt_pids_free) is owned by the
+ * caller on success. */
+int berth_rt_task_pids(struct berth_rt *rt, struct berth_rt_task *t, struct berth_rt_pid **out,
+                       size_t *n_out, struct berth_err **err);
+
+/* The shim's cgroup statistics (io.containerd.cgroups.v1.Metrics or .v2.Metrics). Bounded by
+ * BERTH_RT_STATS_TIMEOUT_MS: DEADLINE_EXCEEDED for a shim that does not answer in time. *out
+ * (NULL when the shim sent none) is owned by the caller on success: free it with
+ * protobuf_c_message_free_unpacked(&(*out)->base, NULL). */
+#define BERTH_RT_STATS_TIMEOUT_MS 2000
+int berth_rt_task_stats(struct berth_rt *rt, struct berth_rt_task *t, Google__Protobuf__Any **out,
+                        struct berth_err **err);
 
 /* Clears what a daemon that stopped while creating ns/id's task left, when that is all there
  * is: an entry whose shim answers that it holds no task (shim shut down, `delete` run, bundle
