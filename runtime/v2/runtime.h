@@ -4,7 +4,9 @@
  * binaries, writes bundles under <state>/tasks/<ns>/<id>/, spawns shims with the `start`
  * protocol, keeps a table of live tasks (one ttrpc client per shim), reattaches to shims after
  * a restart and serves containerd.services.events.ttrpc.v1.Events/Forward on
- * <grpc address>.ttrpc. Knows nothing about gRPC services or metadata: services/tasks drives it.
+ * <grpc address>.ttrpc. Its task calls are typed (plain C in and out, task.c): the Tasks service
+ * and the CRI drive it the same way, and only runtime/v2 builds containerd.task.v2 messages.
+ * Knows nothing about gRPC services or metadata: a task from a container record is record.h.
  */
 #ifndef BERTH_RUNTIME_V2_RUNTIME_H
 #define BERTH_RUNTIME_V2_RUNTIME_H
