@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The default Linux OCI spec of containerd 1.6 (oci/spec.go populateDefaultUnixSpec,
- * oci/mounts.go) with the image config and ctr-style options applied in ctr's order
- * (cmd/ctr/commands/run/run_unix.go). All values are decided first, then the JSON is
- * emitted once in the Go structs' field order so dumps match containerd's byte for byte.
+ * ctr's spec (cmd/ctr/commands/run/run_unix.go) as a composition of the options in opts.h,
+ * applied in ctr's order on containerd 1.6's default spec. The options keep the Go structs'
+ * key order, so dumps match containerd's byte for byte.
  */
 #include "runtime/oci/spec.h"
 
@@ -15,93 +14,12 @@
 #include "images/manifest.h" /* struct berth_image_config (header only: no link dependency) */
 #include "lib/util.h"
 #include "runtime/oci/oci-internal.h"
-#include "runtime/oci/seccomp.h"
+#include "runtime/oci/opts.h"
 
-#define OCI_VERSION      "1.0.2-dev" /* runtime-spec version containerd 1.6 vendors */
 #define OCI_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define OCI_CFS_PERIOD   100000
 
-/* containerd's defaultUnixCaps, in its order. */
-static const char *const default_caps[] = {
-    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-    "CAP_KILL",    "CAP_AUDIT_WRITE",
-};
-
-/* Capability numbers 0..40 (linux/capability.h) for the privileged "all current caps". */
-static const char *const cap_names[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
-
-static const char *const masked_paths[] = {
-    "/proc/acpi",          "/proc/asound",     "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/sys/firmware",       "/proc/scsi",
-};
-
-static const char *const readonly_paths[] = {
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-};
-
-static const char *const namespaces[] = {"pid", "ipc", "uts", "mount", "network"};
-
 #define OPTS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-/* oci/mounts.go defaultMounts(). */
-static const struct {
-    const char *dst, *type, *src;
-    const char *const *options;
-} default_mounts[] = {
-    {"/proc", "proc", "proc", OPTS("nosuid", "noexec", "nodev")},
-    {"/dev", "tmpfs", "tmpfs", OPTS("nosuid", "strictatime", "mode=755", "size=65536k")},
-    {"/dev/pts", "devpts", "devpts",
-     OPTS("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")},
-    {"/dev/shm", "tmpfs", "shm", OPTS("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")},
-    {"/dev/mqueue", "mqueue", "mqueue", OPTS("nosuid", "noexec", "nodev")},
-    {"/sys", "sysfs", "sysfs", OPTS("nosuid", "noexec", "nodev", "ro")},
-    {"/run", "tmpfs", "tmpfs", OPTS("nosuid", "strictatime", "mode=755", "size=65536k")},
-};
 
 /* The cgroup allow rules ctr run adds (null, zero, full, tty, random, urandom, console,
  * pts (any minor), ptmx); minor -1 means any. */
@@ -111,250 +29,31 @@ static const struct {
     {1, 3}, {1, 8}, {1, 7}, {5, 0}, {1, 5}, {1, 9}, {5, 1}, {136, -1}, {5, 2},
 };
 
-static void append_strv(json_t *arr, const char *const *v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        json_array_append_new(arr, json_string(v[i]));
-}
-
-static json_t *strv_json(const char *const *v, size_t n)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; (n == SIZE_MAX ? v && v[i] : i < n); i++)
-        json_array_append_new(arr, json_string(v[i]));
-    return arr;
-}
-
-/* ---- env: containerd's replaceOrAppendEnvValues ---- */
-
-struct envv {
-    char **v; /* NULL-terminated */
-    size_t n;
+/* A growable vector of owned strings. */
+struct strvec {
+    char **v;
+    size_t n, cap;
 };
 
-static size_t env_key_len(const char *kv)
+static void strvec_clear(struct strvec *s)
 {
-    const char *eq = strchr(kv, '=');
-    return eq ? (size_t)(eq - kv) : strlen(kv);
-}
-
-/* "K=V" replaces K in place or appends; "K" without '=' removes K. */
-static void env_set(struct envv *e, const char *kv)
-{
-    size_t klen = env_key_len(kv);
-    bool unset = kv[klen] != '=';
-
-    for (size_t i = 0; i < e->n; i++) {
-        if (env_key_len(e->v[i]) != klen || strncmp(e->v[i], kv, klen) != 0)
-            continue;
-        free(e->v[i]);
-        if (unset) {
-            memmove(&e->v[i], &e->v[i + 1], (e->n - i) * sizeof(char *));
-            e->n--;
-        } else {
-            e->v[i] = berth_xstrdup(kv);
-        }
-        return;
-    }
-    if (unset)
-        return;
-    e->v = berth_xrealloc(e->v, (e->n + 2) * sizeof(char *));
-    e->v[e->n++] = berth_xstrdup(kv);
-    e->v[e->n] = NULL;
-}
-
-static int build_env(const struct berth_oci_opts *o, struct envv *e, struct berth_err **err)
-{
-    const struct berth_image_config *img = o->image;
-    char host[256];
-
-    e->v = berth_xcalloc(1, sizeof(char *));
-    e->n = 0;
-    /* WithImageConfig: the image's env, or the default PATH when it has none. */
-    if (img && img->env && img->env[0]) {
-        for (size_t i = 0; img->env[i]; i++)
-            env_set(e, img->env[i]);
-    } else {
-        env_set(e, OCI_DEFAULT_PATH);
-    }
-    for (size_t i = 0; o->env && o->env[i]; i++) {
-        if (o->env[i][0] == '\0' || o->env[i][0] == '=')
-            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid env entry \"%s\"",
-                                 o->env[i]);
-        env_set(e, o->env[i]);
-    }
-    if (o->tty)
-        env_set(e, "TERM=xterm");
-    if (o->net_host) {
-        _cleanup_free_ char *kv = NULL;
-        if (gethostname(host, sizeof(host)) < 0)
-            return berth_err_set(err, BERTH_E_INTERNAL, errno, "gethostname");
-        host[sizeof(host) - 1] = '\0';
-        kv = berth_strdup_printf("HOSTNAME=%s", host);
-        env_set(e, kv);
-    }
-    return 0;
-}
-
-/* ---- process ---- */
-
-/* Entrypoint + (explicit args, else Cmd), as containerd's WithImageConfigArgs. */
-static json_t *build_args(const struct berth_oci_opts *o)
-{
-    const struct berth_image_config *img = o->image;
-    json_t *args = json_array();
-    bool explicit_args = o->args && o->args[0];
-
-    if (img && img->entrypoint)
-        append_strv(args, (const char *const *)img->entrypoint);
-    if (explicit_args)
-        append_strv(args, o->args);
-    else if (img && img->cmd)
-        append_strv(args, (const char *const *)img->cmd);
-    if (json_array_size(args) == 0) {
-        json_decref(args);
-        return NULL;
-    }
-    return args;
-}
-
-/* Names of the capabilities this process holds (what WithAllCurrentCapabilities grants). */
-static json_t *current_caps(struct berth_err **err)
-{
-    _cleanup_free_ char *line = NULL;
-    size_t cap = 0;
-    unsigned long long mask = 0;
-    bool found = false;
-    FILE *f = fopen("/proc/self/status", "re");
-    json_t *arr;
-
-    if (!f) {
-        berth_err_set(err, BERTH_E_INTERNAL, errno, "open \"/proc/self/status\"");
-        return NULL;
-    }
-    while (getline(&line, &cap, f) > 0)
-        if (sscanf(line, "CapEff: %llx", &mask) == 1) {
-            found = true;
-            break;
-        }
-    fclose(f);
-    if (!found) {
-        berth_err_set(err, BERTH_E_INTERNAL, 0, "no CapEff in \"/proc/self/status\"");
-        return NULL;
-    }
-    arr = json_array();
-    for (size_t i = 0; i < BERTH_N(cap_names); i++)
-        if (mask & (1ULL << i))
-            json_array_append_new(arr, json_string(cap_names[i]));
-    return arr;
-}
-
-static int build_process(const struct berth_oci_opts *o, json_t **out, struct berth_err **err)
-{
-    const struct berth_image_config *img = o->image;
-    struct envv env = {0};
-    struct oci_user u;
-    json_t *p, *user, *caps, *capset = NULL, *args, *rl, *rlimits;
-    const char *cwd = "/";
-    int ret = -1;
-
-    *out = NULL;
-    if (o->cwd && o->cwd[0])
-        cwd = o->cwd;
-    else if (img && img->working_dir && img->working_dir[0])
-        cwd = img->working_dir;
-    if (cwd[0] != '/')
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "cwd \"%s\" is not absolute", cwd);
-    if (oci_user_resolve(o->rootfs_dir,
-                         o->user && o->user[0] ? o->user
-                         : img                 ? img->user
-                                               : NULL,
-                         &u, err) < 0)
-        return -1;
-    if (build_env(o, &env, err) < 0)
-        goto out;
-    if (o->privileged) {
-        capset = current_caps(err);
-        if (!capset)
-            goto out;
-    } else {
-        capset = strv_json(default_caps, BERTH_N(default_caps));
-    }
-
-    p = json_object();
-    if (o->tty)
-        json_object_set_new(p, "terminal", json_true());
-    if (o->tty && o->console_width && o->console_height)
-        json_object_set_new(p, "consoleSize",
-                            json_pack("{s:I,s:I}", "height", (json_int_t)o->console_height, "width",
-                                      (json_int_t)o->console_width));
-    user = json_object();
-    json_object_set_new(user, "uid", json_integer(u.uid));
-    json_object_set_new(user, "gid", json_integer(u.gid));
-    if (u.n_additional) {
-        json_t *g = json_array();
-        for (size_t i = 0; i < u.n_additional; i++)
-            json_array_append_new(g, json_integer(u.additional_gids[i]));
-        json_object_set_new(user, "additionalGids", g);
-    }
-    json_object_set_new(p, "user", user);
-    args = build_args(o);
-    if (args)
-        json_object_set_new(p, "args", args);
-    json_object_set_new(p, "env", strv_json((const char *const *)env.v, env.n));
-    json_object_set_new(p, "cwd", json_string(cwd));
-    caps = json_object();
-    json_object_set_new(caps, "bounding", json_deep_copy(capset));
-    json_object_set_new(caps, "effective", json_deep_copy(capset));
-    json_object_set_new(caps, "permitted", json_deep_copy(capset));
-    json_object_set_new(p, "capabilities", caps);
-    rl = json_object();
-    json_object_set_new(rl, "type", json_string("RLIMIT_NOFILE"));
-    json_object_set_new(rl, "hard", json_integer(1024));
-    json_object_set_new(rl, "soft", json_integer(1024));
-    rlimits = json_array();
-    json_array_append_new(rlimits, rl);
-    json_object_set_new(p, "rlimits", rlimits);
-    json_object_set_new(p, "noNewPrivileges", json_true());
-    *out = p;
-    ret = 0;
-out:
-    json_decref(capset);
-    berth_strv_free(env.v);
-    free(u.additional_gids);
-    return ret;
-}
-
-/* ---- mounts ---- */
-
-static json_t *mount_json(const char *dst, const char *type, const char *src, json_t *options)
-{
-    json_t *m = json_object();
-
-    json_object_set_new(m, "destination", json_string(dst));
-    if (type && type[0])
-        json_object_set_new(m, "type", json_string(type));
-    if (src && src[0])
-        json_object_set_new(m, "source", json_string(src));
-    if (options && json_array_size(options))
-        json_object_set_new(m, "options", options);
-    else
-        json_decref(options);
-    return m;
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
 }
 
 /* ctr's --mount syntax: comma-separated key=value with keys type, source|src,
- * destination|dst and options (colon-separated). */
-static int parse_mount(const char *spec, json_t **out, struct berth_err **err)
+ * destination|dst and options (colon-separated). Appended as given (no replacement of an
+ * equal destination), as ctr's WithMounts does. */
+static int add_ctr_mount(json_t *spec, const char *desc, struct berth_err **err)
 {
-    _cleanup_free_ char *copy = berth_xstrdup(spec);
+    _cleanup_free_ char *copy = berth_xstrdup(desc);
     _cleanup_free_ char *type = NULL;
     _cleanup_free_ char *src = NULL;
     _cleanup_free_ char *dst = NULL;
-    json_t *options = json_array();
+    _cleanup_(strvec_clear) struct strvec options = {0};
     char *save = NULL;
 
-    *out = NULL;
     for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(f, '=');
         if (!eq)
@@ -374,158 +73,122 @@ static int parse_mount(const char *spec, json_t **out, struct berth_err **err)
             _cleanup_free_ char *ov = berth_xstrdup(v);
             char *s2 = NULL;
             for (char *opt = strtok_r(ov, ":", &s2); opt; opt = strtok_r(NULL, ":", &s2))
-                json_array_append_new(options, json_string(opt));
+                berth_vec_push(options.v, options.n, options.cap, berth_xstrdup(opt));
         } else {
             goto bad;
         }
     }
     if (!dst || dst[0] != '/')
         goto bad;
-    *out = mount_json(dst, type, src, options);
+    berth_vec_push(options.v, options.n, options.cap, NULL);
+    oci_mount_append(spec, dst, type, src, (const char *const *)options.v);
     return 0;
 bad:
-    json_decref(options);
-    return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid mount \"%s\"", spec);
+    return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid mount \"%s\"", desc);
 }
 
-static int build_mounts(const struct berth_oci_opts *o, json_t **out, struct berth_err **err)
+/* "k=v" annotations (v may be empty, unlike a berth_labels value). */
+static int add_annotations(json_t *spec, const char *const *kvs, struct berth_err **err)
 {
-    json_t *mounts = json_array(), *m;
+    json_t *a = NULL;
 
-    *out = NULL;
-    for (size_t i = 0; i < BERTH_N(default_mounts); i++) {
-        json_t *opts = json_array();
-        for (size_t j = 0; default_mounts[i].options[j]; j++) {
-            const char *opt = default_mounts[i].options[j];
-            /* WithWriteableSysfs */
-            if (o->privileged && strcmp(default_mounts[i].dst, "/sys") == 0 &&
-                strcmp(opt, "ro") == 0)
-                opt = "rw";
-            json_array_append_new(opts, json_string(opt));
-        }
-        json_array_append_new(mounts, mount_json(default_mounts[i].dst, default_mounts[i].type,
-                                                 default_mounts[i].src, opts));
-    }
-    for (size_t i = 0; o->mounts && o->mounts[i]; i++) {
-        if (parse_mount(o->mounts[i], &m, err) < 0) {
-            json_decref(mounts);
-            return -1;
-        }
-        json_array_append_new(mounts, m);
-    }
-    if (o->net_host) {
-        /* WithHostHostsFile, WithHostResolvconf */
-        json_array_append_new(mounts, mount_json("/etc/hosts", "bind", "/etc/hosts",
-                                                 strv_json(OPTS("rbind", "ro"), SIZE_MAX)));
-        json_array_append_new(mounts, mount_json("/etc/resolv.conf", "bind", "/etc/resolv.conf",
-                                                 strv_json(OPTS("rbind", "ro"), SIZE_MAX)));
-    }
-    *out = mounts;
-    return 0;
-}
-
-/* ---- linux ---- */
-
-static json_t *device_rule(bool allow, const char *type, int64_t major, int64_t minor)
-{
-    json_t *d = json_object();
-
-    json_object_set_new(d, "allow", json_boolean(allow));
-    if (type)
-        json_object_set_new(d, "type", json_string(type));
-    if (major >= 0)
-        json_object_set_new(d, "major", json_integer(major));
-    if (minor >= 0)
-        json_object_set_new(d, "minor", json_integer(minor));
-    json_object_set_new(d, "access", json_string("rwm"));
-    return d;
-}
-
-static json_t *build_resources(const struct berth_oci_opts *o)
-{
-    json_t *r = json_object(), *devs = json_array();
-
-    if (o->privileged) {
-        json_array_append_new(devs, device_rule(true, NULL, -1, -1)); /* WithAllDevicesAllowed */
-    } else {
-        json_array_append_new(devs, device_rule(false, NULL, -1, -1));
-        if (o->default_devices)
-            for (size_t i = 0; i < BERTH_N(default_devices); i++)
-                json_array_append_new(devs, device_rule(true, "c", default_devices[i].major,
-                                                        default_devices[i].minor));
-    }
-    json_object_set_new(r, "devices", devs);
-    if (o->memory_limit > 0) {
-        json_t *mem = json_object();
-        json_object_set_new(mem, "limit", json_integer(o->memory_limit));
-        json_object_set_new(r, "memory", mem);
-    }
-    if (o->cpus > 0) {
-        json_t *cpu = json_object();
-        json_object_set_new(cpu, "quota", json_integer((json_int_t)(o->cpus * OCI_CFS_PERIOD)));
-        json_object_set_new(cpu, "period", json_integer(OCI_CFS_PERIOD));
-        json_object_set_new(r, "cpu", cpu);
-    }
-    return r;
-}
-
-static int build_linux(const struct berth_oci_opts *o, const json_t *spec, json_t **out,
-                       struct berth_err **err)
-{
-    json_t *l = json_object(), *ns = json_array();
-    _cleanup_free_ char *cg = berth_strdup_printf("/%s/%s", o->ns, o->id);
-
-    *out = NULL;
-    json_object_set_new(l, "resources", build_resources(o));
-    json_object_set_new(l, "cgroupsPath", json_string(cg));
-    for (size_t i = 0; i < BERTH_N(namespaces); i++) {
-        json_t *n;
-        if (o->net_host && strcmp(namespaces[i], "network") == 0)
-            continue;
-        n = json_object();
-        json_object_set_new(n, "type", json_string(namespaces[i]));
-        json_array_append_new(ns, n);
-    }
-    json_object_set_new(l, "namespaces", ns);
-    if (o->seccomp && !o->privileged) {
-        json_t *sc;
-        if (berth_oci_seccomp_default_profile(spec, &sc, err) < 0) {
-            json_decref(l);
-            return -1;
-        }
-        json_object_set_new(l, "seccomp", sc);
-    }
-    if (!o->privileged) {
-        json_object_set_new(l, "maskedPaths", strv_json(masked_paths, BERTH_N(masked_paths)));
-        json_object_set_new(l, "readonlyPaths", strv_json(readonly_paths, BERTH_N(readonly_paths)));
-    }
-    *out = l;
-    return 0;
-}
-
-static int build_annotations(const struct berth_oci_opts *o, json_t **out, struct berth_err **err)
-{
-    json_t *a = json_object();
-
-    *out = NULL;
-    for (size_t i = 0; o->annotations && o->annotations[i]; i++) {
-        const char *kv = o->annotations[i];
+    for (size_t i = 0; kvs && kvs[i]; i++) {
+        const char *kv = kvs[i];
         const char *eq = strchr(kv, '=');
         _cleanup_free_ char *k = NULL;
-        if (!eq || eq == kv) {
-            json_decref(a);
+        if (!eq || eq == kv)
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid annotation \"%s\"", kv);
-        }
         k = berth_xstrndup(kv, (size_t)(eq - kv));
-        json_object_set_new(a, k, json_string(eq + 1));
+        if (!a)
+            a = oci_obj(spec, oci_order_spec, "annotations");
+        oci_map_set(a, k, json_string(eq + 1));
     }
-    *out = a;
+    return 0;
+}
+
+/* ctr's resource flags: the default device allow rules, --memory-limit and --cpus. */
+static void add_ctr_resources(json_t *spec, const struct berth_oci_opts *o)
+{
+    json_t *res = oci_obj(oci_obj(spec, oci_order_spec, "linux"), oci_order_linux, "resources");
+
+    if (o->default_devices && !o->privileged) {
+        json_t *devs = oci_arr(res, oci_order_resources, "devices");
+        for (size_t i = 0; i < BERTH_N(default_devices); i++) {
+            json_t *d = json_pack("{s:b,s:s,s:I}", "allow", 1, "type", "c", "major",
+                                  (json_int_t)default_devices[i].major);
+            if (default_devices[i].minor >= 0)
+                json_object_set_new(d, "minor", json_integer(default_devices[i].minor));
+            json_object_set_new(d, "access", json_string("rwm"));
+            json_array_append_new(devs, d);
+        }
+    }
+    if (o->memory_limit > 0)
+        oci_set(oci_obj(res, oci_order_resources, "memory"), oci_order_memory, "limit",
+                json_integer(o->memory_limit));
+    if (o->cpus > 0) {
+        json_t *cpu = oci_obj(res, oci_order_resources, "cpu");
+        oci_set(cpu, oci_order_cpu, "quota", json_integer((json_int_t)(o->cpus * OCI_CFS_PERIOD)));
+        oci_set(cpu, oci_order_cpu, "period", json_integer(OCI_CFS_PERIOD));
+    }
+}
+
+/* Process options in ctr's order: image config, args, user, env, cwd, tty. */
+static int apply_process(json_t *spec, const struct berth_oci_opts *o, struct berth_err **err)
+{
+    const struct berth_image_config *img = o->image;
+    struct berth_image_config img_copy;
+    const char *user = o->user && o->user[0] ? o->user : img ? img->user : NULL;
+
+    if (img) {
+        /* An explicit cwd overrides the image's, which then needs no checking. */
+        if (o->cwd && o->cwd[0]) {
+            img_copy = *img;
+            img_copy.working_dir = NULL;
+            img = &img_copy;
+        }
+        if (berth_oci_with_image_config(spec, img, err) < 0)
+            return -1;
+    } else if (berth_oci_with_env(spec, OPTS(OCI_DEFAULT_PATH), err) < 0) {
+        return -1;
+    }
+    if (o->args && o->args[0]) {
+        /* Explicit args replace Cmd; the entrypoint stays (WithImageConfigArgs). */
+        _cleanup_free_ const char **v = NULL;
+        size_t n = 0, cap = 0;
+        for (size_t i = 0; img && img->entrypoint && img->entrypoint[i]; i++)
+            berth_vec_push(v, n, cap, img->entrypoint[i]);
+        for (size_t i = 0; o->args[i]; i++)
+            berth_vec_push(v, n, cap, o->args[i]);
+        berth_vec_push(v, n, cap, NULL);
+        if (berth_oci_with_process_args(spec, v, err) < 0)
+            return -1;
+    }
+    if (o->cwd && o->cwd[0] && berth_oci_with_cwd(spec, o->cwd, err) < 0)
+        return -1;
+    if (berth_oci_with_user(spec, o->rootfs_dir, user, err) < 0 ||
+        berth_oci_with_env(spec, o->env, err) < 0)
+        return -1;
+    if (o->tty && (berth_oci_with_tty(spec, true, err) < 0 ||
+                   berth_oci_with_console_size(
+                       spec, o->console_width && o->console_height ? o->console_width : 0,
+                       o->console_width && o->console_height ? o->console_height : 0, err) < 0))
+        return -1;
+    if (o->net_host) {
+        char host[256];
+        _cleanup_free_ char *kv = NULL;
+        if (gethostname(host, sizeof(host)) < 0)
+            return berth_err_set(err, BERTH_E_INTERNAL, errno, "gethostname");
+        host[sizeof(host) - 1] = '\0';
+        kv = berth_strdup_printf("HOSTNAME=%s", host);
+        if (berth_oci_with_env(spec, OPTS(kv), err) < 0)
+            return -1;
+    }
     return 0;
 }
 
 int berth_oci_spec_build(const struct berth_oci_opts *o, json_t **out, struct berth_err **err)
 {
-    json_t *spec = NULL, *part, *root;
+    json_t *spec = NULL;
 
     *out = NULL;
     if (!o || !o->ns || !o->ns[0] || !o->id || !o->id[0])
@@ -537,31 +200,34 @@ int berth_oci_spec_build(const struct berth_oci_opts *o, json_t **out, struct be
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid memory limit %lld",
                              (long long)o->memory_limit);
 
-    spec = json_object();
-    json_object_set_new(spec, "ociVersion", json_string(OCI_VERSION));
-    if (build_process(o, &part, err) < 0)
+    spec = berth_oci_default_spec(o->ns, o->id);
+    if (apply_process(spec, o, err) < 0)
         goto fail;
-    json_object_set_new(spec, "process", part);
-    root = json_object();
-    json_object_set_new(root, "path",
-                        json_string(o->root_path && o->root_path[0] ? o->root_path : "rootfs"));
-    if (o->readonly_rootfs)
-        json_object_set_new(root, "readonly", json_true());
-    json_object_set_new(spec, "root", root);
-    if (o->hostname && o->hostname[0])
-        json_object_set_new(spec, "hostname", json_string(o->hostname));
-    if (build_mounts(o, &part, err) < 0)
+    if (o->privileged &&
+        (oci_privileged_core(spec, err) < 0 || berth_oci_with_all_devices_allowed(spec, err) < 0))
         goto fail;
-    json_object_set_new(spec, "mounts", part);
-    if (build_annotations(o, &part, err) < 0)
+    if (o->root_path && o->root_path[0] && berth_oci_with_root_path(spec, o->root_path, err) < 0)
         goto fail;
-    if (json_object_size(part))
-        json_object_set_new(spec, "annotations", part);
-    else
-        json_decref(part);
-    if (build_linux(o, spec, &part, err) < 0)
+    if (o->readonly_rootfs && berth_oci_with_readonly_rootfs(spec, true, err) < 0)
         goto fail;
-    json_object_set_new(spec, "linux", part);
+    if (o->hostname && o->hostname[0] && berth_oci_with_hostname(spec, o->hostname, err) < 0)
+        goto fail;
+    for (size_t i = 0; o->mounts && o->mounts[i]; i++)
+        if (add_ctr_mount(spec, o->mounts[i], err) < 0)
+            goto fail;
+    if (o->net_host) {
+        /* WithHostNamespace(network), WithHostHostsFile, WithHostResolvconf */
+        if (berth_oci_without_namespace(spec, "network", err) < 0)
+            goto fail;
+        oci_mount_append(spec, "/etc/hosts", "bind", "/etc/hosts", OPTS("rbind", "ro"));
+        oci_mount_append(spec, "/etc/resolv.conf", "bind", "/etc/resolv.conf", OPTS("rbind", "ro"));
+    }
+    if (add_annotations(spec, o->annotations, err) < 0)
+        goto fail;
+    add_ctr_resources(spec, o);
+    /* Last: the profile follows the final bounding set. */
+    if (o->seccomp && !o->privileged && berth_oci_with_seccomp_default(spec, err) < 0)
+        goto fail;
     *out = spec;
     return 0;
 fail:

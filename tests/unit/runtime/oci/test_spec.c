@@ -506,6 +506,27 @@ static void test_spec_build_mounts_and_annotations(void **state)
     build_fails(&o, BERTH_E_INVALID_ARGUMENT);
 }
 
+static void test_spec_build_annotation_keys_sorted_like_go(void **state)
+{
+    static const char *const ann[] = {"zeta=1", "alpha=2", "mid=3", "alpha=4", NULL};
+    struct berth_oci_opts o = {.ns = "default", .id = "c", .annotations = ann};
+    json_t *spec = build_ok(&o), *v;
+    static const char *const want[] = {"alpha", "mid", "zeta"};
+    const char *key;
+    size_t i = 0;
+
+    (void)state;
+    /* Go's encoding/json writes map keys sorted; containerd's annotations are a map. */
+    json_object_foreach(at(spec, "annotations"), key, v)
+    {
+        assert_true(i < BERTH_N(want));
+        assert_string_equal(key, want[i++]);
+    }
+    assert_int_equal(i, BERTH_N(want));
+    assert_string_equal(json_string_value(at(spec, "annotations/alpha")), "4");
+    json_decref(spec);
+}
+
 static void test_spec_dump_round_trips(void **state)
 {
     struct berth_oci_opts o = {.ns = "default", .id = "c1", .args = echo_hi, .seccomp = true};
@@ -544,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_spec_build_privileged),
         cmocka_unit_test(test_spec_build_resources_and_root),
         cmocka_unit_test(test_spec_build_mounts_and_annotations),
+        cmocka_unit_test(test_spec_build_annotation_keys_sorted_like_go),
         cmocka_unit_test(test_spec_dump_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
