@@ -131,9 +131,9 @@ int cni_cache_write(const char *cache_dir, const struct cni_netlist *list, const
 
     if (berth_mkdir_p(dir, 0755, 0700, err) < 0)
         return berth_err_wrap(err, "write cni cache");
-    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:O}", "kind", "cniCacheV1",
-                    "containerId", id, "config", b64, "ifName", ifname, "networkName", list->name,
-                    "cniArgs", args_json(args), "capabilityArgs", caps ? json_incref(caps) : json_object(),
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:O}", "kind", "cniCacheV1", "containerId",
+                    id, "config", b64, "ifName", ifname, "networkName", list->name, "cniArgs",
+                    args_json(args), "capabilityArgs", caps ? json_incref(caps) : json_object(),
                     "result", result ? result : json_null());
     if (!doc)
         abort();
@@ -143,8 +143,7 @@ int cni_cache_write(const char *cache_dir, const struct cni_netlist *list, const
     if (fd < 0)
         return berth_err_set(err, errno == ENOSPC ? BERTH_E_RESOURCE_EXHAUSTED : BERTH_E_INTERNAL,
                              errno, "write cni cache \"%s\"", tmp);
-    if (berth_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0 ||
-        rename(tmp, path) < 0) {
+    if (berth_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
         int e = errno;
         unlink(tmp);
         return berth_err_set(err, e == ENOSPC ? BERTH_E_RESOURCE_EXHAUSTED : BERTH_E_INTERNAL, e,
@@ -163,9 +162,9 @@ static struct cni_cache_entry *cache_read(const char *path, const char *id, cons
     json_t *caps = json_object_get(doc, "capabilityArgs");
     size_t len = 0;
 
-    if (!json_is_string(cid) || strcmp(json_string_value(cid), id) != 0 ||
-        !json_is_string(ifn) || strcmp(json_string_value(ifn), ifname) != 0 ||
-        !json_is_string(conf) || cni_base64_decode(json_string_value(conf), &bytes, &len) < 0)
+    if (!json_is_string(cid) || strcmp(json_string_value(cid), id) != 0 || !json_is_string(ifn) ||
+        strcmp(json_string_value(ifn), ifname) != 0 || !json_is_string(conf) ||
+        cni_base64_decode(json_string_value(conf), &bytes, &len) < 0)
         return NULL;
     e = berth_xcalloc(1, sizeof(*e));
     if (cni_netlist_parse(bytes, len, true, path, &e->config, NULL) < 0)

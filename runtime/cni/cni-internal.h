@@ -89,8 +89,8 @@ int cni_plugin_error(const char *out, size_t out_len, const char *errtxt, size_t
 /* IPs ("a.b.c.d" without prefix) a result gives ifname, containerd's way: the ips whose
  * "interface" index names ifname, plus those without an index when ifname is the default
  * one (is_default); 0.1/0.2 results' ip4/ip6. *ips is a NULL-terminated vector (owned). */
-int cni_result_ips(json_t *result, const char *ifname, bool is_default, char ***ips,
-                   size_t *n_out, struct berth_err **err);
+int cni_result_ips(json_t *result, const char *ifname, bool is_default, char ***ips, size_t *n_out,
+                   struct berth_err **err);
 /* containerd's selectPodIPs with ip_pref "": the first IPv4 is the pod IP, the others extras. */
 void cni_ips_select(char **ips, size_t n, struct berth_cni_result *out);
 /* Adds one network's result (attached as ifname, which gets the IPs without an interface

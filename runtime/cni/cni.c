@@ -112,7 +112,8 @@ int berth_cni_reload(struct berth_cni *c, struct berth_err **err)
 
 bool berth_cni_ready(const struct berth_cni *c)
 {
-    return c->conf->n_nets > 0;
+    _cleanup_(conf_putp) struct cni_conf *cf = conf_get((struct berth_cni *)c);
+    return cf->n_nets > 0;
 }
 
 const char *berth_cni_status_message(const struct berth_cni *c)
@@ -170,11 +171,11 @@ static int validate(const struct berth_cni_attach *a, const char *ifname, struct
     if (!id || !*id)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "missing container id");
     for (const char *p = id; *p; p++) {
-        bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                     (*p >= '0' && *p <= '9');
+        bool alnum =
+            (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
         if (!alnum && (p == id || (*p != '_' && *p != '.' && *p != '-')))
-            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
-                                 "invalid container id \"%s\"", id);
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid container id \"%s\"",
+                                 id);
     }
     len = strlen(ifname);
     if (len == 0 || len > 15 || strcmp(ifname, ".") == 0 || strcmp(ifname, "..") == 0 ||
@@ -196,8 +197,8 @@ static int plugin_failed(const struct cni_netlist *list, size_t idx, const char 
     const char *type = json_string_value(json_object_get(p, "type"));
 
     if (*list->name)
-        return berth_err_wrap(err, "plugin type=\"%s\" name=\"%s\" failed (%s)", type,
-                              list->name, verb);
+        return berth_err_wrap(err, "plugin type=\"%s\" name=\"%s\" failed (%s)", type, list->name,
+                              verb);
     return berth_err_wrap(err, "plugin type=\"%s\" failed (%s)", type, verb);
 }
 
@@ -236,8 +237,7 @@ static int add_list(const struct berth_cni *c, const struct cni_netlist *list, c
 /* go-cni treats these DEL errors as "already gone" (the netns or the thing was deleted). */
 static bool del_error_ignorable(const struct berth_err *e, bool no_netns)
 {
-    return strstr(e->msg, "not found") ||
-           (no_netns && strstr(e->msg, "no such file or directory"));
+    return strstr(e->msg, "not found") || (no_netns && strstr(e->msg, "no such file or directory"));
 }
 
 /* libcni DelNetworkList: plugins in reverse order, prevResult being the cached result for
@@ -324,14 +324,12 @@ int berth_cni_add(struct berth_cni *c, const struct berth_cni_attach *a,
         lists[i] = i == 0 ? cf->lo : cf->nets[i - 1];
         ifnames[i] = i == 0 ? berth_xstrdup("lo") : net_ifname(ifname, i - 1);
         n = i + 1;
-        if (add_list(c, lists[i], a->id, a->netns_path, ifnames[i], a->args, caps, &res, err) <
-                0 ||
-            cni_cache_write(c->cache_dir, lists[i], a->id, ifnames[i], a->args, caps, res, err) <
-                0)
+        if (add_list(c, lists[i], a->id, a->netns_path, ifnames[i], a->args, caps, &res, err) < 0 ||
+            cni_cache_write(c->cache_dir, lists[i], a->id, ifnames[i], a->args, caps, res, err) < 0)
             goto fail;
         cni_result_merge(merged, res, ifnames[i]);
-        if (i == 1 && cni_result_ips(res, ifnames[i], strcmp(ifnames[i], "eth0") == 0, &ips,
-                                     &n_ips, err) < 0)
+        if (i == 1 &&
+            cni_result_ips(res, ifnames[i], strcmp(ifnames[i], "eth0") == 0, &ips, &n_ips, err) < 0)
             goto fail;
     }
     if (n_ips == 0) {
@@ -381,8 +379,7 @@ int berth_cni_del(struct berth_cni *c, const struct berth_cni_attach *a, struct 
         if (!found[0] && loaded)
             rc = del_list(c, loaded, a->id, netns, ifn, a->args, caps, NULL, false, err);
         else if (!found[0])
-            rc = berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
-                               "cni plugin not initialized");
+            rc = berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "cni plugin not initialized");
         for (size_t i = 0; found[i] && rc == 0; i++) {
             struct cni_cache_entry *e = found[i];
             /* The cached args and capability args are what the ADD used; the caller's win
@@ -391,8 +388,8 @@ int berth_cni_del(struct berth_cni *c, const struct berth_cni_attach *a, struct 
                           json_object_size(caps) || !e->caps ? caps : e->caps, e->result, false,
                           err);
             if (rc == 0 && unlink(e->path) < 0 && errno != ENOENT)
-                rc = berth_err_set(err, BERTH_E_INTERNAL, errno, "remove cni cache \"%s\"",
-                                   e->path);
+                rc =
+                    berth_err_set(err, BERTH_E_INTERNAL, errno, "remove cni cache \"%s\"", e->path);
         }
         for (size_t i = 0; found[i]; i++)
             cni_cache_entry_free(found[i]);

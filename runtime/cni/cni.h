@@ -50,12 +50,12 @@ const char *berth_cni_network_file(const struct berth_cni *c);
 void berth_cni_free(struct berth_cni *c); /* NULL-safe */
 
 struct berth_cni_port {
-    const char *protocol; /* "tcp" | "udp" | "sctp" (lower case); NULL: tcp */
+    const char *protocol;              /* "tcp" | "udp" | "sctp" (lower case); NULL: tcp */
     int32_t container_port, host_port; /* entries with host_port <= 0 are not passed */
     const char *host_ip;               /* NULL or "": any */
 };
 
-struct berth_cni_dns {              /* each a NULL-terminated array, NULL for none */
+struct berth_cni_dns { /* each a NULL-terminated array, NULL for none */
     const char *const *servers, *const *searches, *const *options;
 };
 
@@ -64,7 +64,7 @@ struct berth_cni_attach {
     const char *id;         /* container id = sandbox id (CNI_CONTAINERID) */
     const char *netns_path; /* CNI_NETNS; NULL/"" or a missing file: allowed for DEL only */
     const char *ifname;     /* first network's interface; NULL: "eth0" */
-    const char *args;       /* CNI_ARGS ("K=V;K=V"), NULL for none; not passed to loopback */
+    const char *args;       /* CNI_ARGS ("K=V;K=V") for every plugin, loopback too; NULL: none */
     const struct berth_cni_port *ports;
     size_t n_ports;
     const struct berth_cni_dns *dns; /* NULL: no dns capability */

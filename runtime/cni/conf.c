@@ -165,8 +165,7 @@ int cni_conf_dir_load(const char *dir, int max, struct cni_netlist ***out, size_
     if (!d) {
         if (errno == ENOENT || errno == ENOTDIR)
             goto done;
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, errno, "read config dir \"%s\"",
-                             dir);
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, errno, "read config dir \"%s\"", dir);
     }
     while ((de = readdir(d))) {
         bool is_list;
@@ -245,8 +244,7 @@ int cni_version_cmp(const char *a, const char *b)
     return 0;
 }
 
-char *cni_plugin_conf(const struct cni_netlist *list, size_t idx, json_t *prev_result,
-                      json_t *caps)
+char *cni_plugin_conf(const struct cni_netlist *list, size_t idx, json_t *prev_result, json_t *caps)
 {
     _cleanup_json_ json_t *p =
         json_deep_copy(json_array_get(json_object_get(list->list, "plugins"), idx));

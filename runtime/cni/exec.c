@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,8 +32,7 @@ int cni_plugin_find(const char *bin_dir, const char *type, char **out, struct be
 
     *out = NULL;
     if (!*type || strchr(type, '/') || strcmp(type, ".") == 0 || strcmp(type, "..") == 0)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid plugin type \"%s\"",
-                             type);
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "invalid plugin type \"%s\"", type);
     for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
         struct stat st;
         char *full = berth_strdup_printf("%s/%s", dir, type);
@@ -53,8 +53,8 @@ int cni_plugin_find(const char *bin_dir, const char *type, char **out, struct be
 
 static char **build_env(const struct cni_exec *x, char **own)
 {
-    static const char *const keys[] = {"CNI_COMMAND=", "CNI_CONTAINERID=", "CNI_NETNS=",
-                                       "CNI_IFNAME=",  "CNI_ARGS=",        "CNI_PATH="};
+    static const char *const keys[] = {
+        "CNI_COMMAND=", "CNI_CONTAINERID=", "CNI_NETNS=", "CNI_IFNAME=", "CNI_ARGS=", "CNI_PATH="};
     size_t n = 0, k = 0;
     char **envp;
 
@@ -116,8 +116,10 @@ static int run_once(const char *path, char *const *envp, const char *conf, int64
     ssize_t r;
     pid_t pid;
 
-    if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-        pipe2(execp, O_CLOEXEC) < 0) {
+    /* stdin is a socket so a plugin that exits without reading it costs an EPIPE from
+     * send(MSG_NOSIGNAL), not a SIGPIPE for the whole daemon. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inp) < 0 || pipe2(outp, O_CLOEXEC) < 0 ||
+        pipe2(errp, O_CLOEXEC) < 0 || pipe2(execp, O_CLOEXEC) < 0) {
         int e = errno;
         for (int i = 0; i < 2; i++) {
             int *fds[] = {&inp[i], &outp[i], &errp[i], &execp[i]};
@@ -161,6 +163,7 @@ static int run_once(const char *path, char *const *envp, const char *conf, int64
         }
         return berth_err_set(err, BERTH_E_INTERNAL, e, "fork");
     }
+    setpgid(pid, pid); /* as the child does: no window where a timeout kill misses it */
     close(inp[0]);
     close(outp[1]);
     close(errp[1]);
@@ -215,7 +218,7 @@ static int run_once(const char *path, char *const *envp, const char *conf, int64
             if (!pfd[i].revents)
                 continue;
             if (pfd[i].fd == in_w) {
-                r = write(in_w, conf + conf_off, conf_len - conf_off);
+                r = send(in_w, conf + conf_off, conf_len - conf_off, MSG_NOSIGNAL);
                 if (r > 0)
                     conf_off += (size_t)r;
                 /* EPIPE: a plugin may not read its stdin (VERSION); not an error. */

@@ -160,10 +160,9 @@ int berth_netns_enter_run(const char *path, int (*fn)(void *), void *arg, struct
         return berth_err_set(err, BERTH_E_INTERNAL, rc, "start netns thread");
     pthread_join(th, NULL);
     if (!job.entered)
-        return berth_err_set(err,
-                             job.sys_errno == EINVAL ? BERTH_E_INVALID_ARGUMENT
-                                                     : errno_class(job.sys_errno),
-                             job.sys_errno, "enter netns \"%s\"", path);
+        return berth_err_set(
+            err, job.sys_errno == EINVAL ? BERTH_E_INVALID_ARGUMENT : errno_class(job.sys_errno),
+            job.sys_errno, "enter netns \"%s\"", path);
     if (job.ret < 0)
         return berth_err_set(err, BERTH_E_INTERNAL, job.sys_errno, "in netns \"%s\"", path);
     return job.ret;

@@ -26,16 +26,16 @@ static const char *ip_ifname(json_t *result, json_t *ip, const char *dflt)
 
     if (json_is_integer(idx) && json_integer_value(idx) >= 0 &&
         (size_t)json_integer_value(idx) < json_array_size(ifaces)) {
-        json_t *name = json_object_get(json_array_get(ifaces, (size_t)json_integer_value(idx)),
-                                       "name");
+        json_t *name =
+            json_object_get(json_array_get(ifaces, (size_t)json_integer_value(idx)), "name");
         if (json_is_string(name))
             return json_string_value(name);
     }
     return dflt;
 }
 
-int cni_result_ips(json_t *result, const char *ifname, bool is_default, char ***ips,
-                   size_t *n_out, struct berth_err **err)
+int cni_result_ips(json_t *result, const char *ifname, bool is_default, char ***ips, size_t *n_out,
+                   struct berth_err **err)
 {
     char **v = NULL;
     size_t n = 0, cap = 0;
@@ -170,10 +170,10 @@ int cni_plugin_error(const char *out, size_t out_len, const char *errtxt, size_t
     msg = json_object_get(doc, "msg");
     details = json_object_get(doc, "details");
     if (json_is_string(msg)) {
-        enum berth_errc c = json_is_integer(code) &&
-                                    json_integer_value(code) == CNI_ERR_TRY_AGAIN_LATER
-                                ? BERTH_E_UNAVAILABLE
-                                : BERTH_E_INTERNAL;
+        enum berth_errc c =
+            json_is_integer(code) && json_integer_value(code) == CNI_ERR_TRY_AGAIN_LATER
+                ? BERTH_E_UNAVAILABLE
+                : BERTH_E_INTERNAL;
         if (json_is_string(details) && *json_string_value(details))
             return berth_err_set(err, c, 0, "%s; %s", json_string_value(msg),
                                  json_string_value(details));

@@ -281,12 +281,12 @@ static void test_cni_add_del_chain_cache_and_config_change(void **state)
         _cleanup_json_ json_t *want = json_loads(ip_result, 0, NULL);
         assert_true(json_equal(json_object_get(chain_in, "prevResult"), want));
     }
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_array_get(json_object_get(json_object_get(chain_in, "runtimeConfig"),
-                                                        "portMappings"),
-                                        0),
-                         "hostPort")),
-                     12000);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_array_get(
+                json_object_get(json_object_get(chain_in, "runtimeConfig"), "portMappings"), 0),
+            "hostPort")),
+        12000);
     assert_non_null(json_object_get(json_object_get(chain_in, "runtimeConfig"), "dns"));
     /* bandwidth declared but not supplied: not passed. */
     assert_null(json_object_get(json_object_get(chain_in, "runtimeConfig"), "bandwidth"));

@@ -94,11 +94,11 @@ static void test_netlist_parse_rejects_bad_lists(void **state)
         bool is_list;
     } bad[] = {
         {"[]", true},
-        {"{\"plugins\":[{\"type\":\"bridge\"}]}", true},                 /* no name */
-        {"{\"name\":\"n\"}", true},                                      /* no plugins */
-        {"{\"name\":\"n\",\"plugins\":[]}", true},                       /* empty */
-        {"{\"name\":\"n\",\"plugins\":{}}", true},                       /* not an array */
-        {"{\"name\":\"n\",\"plugins\":[{\"mtu\":1}]}", true},            /* no type */
+        {"{\"plugins\":[{\"type\":\"bridge\"}]}", true},      /* no name */
+        {"{\"name\":\"n\"}", true},                           /* no plugins */
+        {"{\"name\":\"n\",\"plugins\":[]}", true},            /* empty */
+        {"{\"name\":\"n\",\"plugins\":{}}", true},            /* not an array */
+        {"{\"name\":\"n\",\"plugins\":[{\"mtu\":1}]}", true}, /* no type */
         {"{\"name\":\"n\",\"cniVersion\":1,\"plugins\":[{\"type\":\"x\"}]}", true},
         {"{\"name\":\"n\"}", false}, /* .conf without type */
         {"{\"name\":\"n\",\"type\":\"\"}", false},
@@ -108,9 +108,8 @@ static void test_netlist_parse_rejects_bad_lists(void **state)
     for (size_t i = 0; i < BERTH_N(bad); i++) {
         struct berth_err *err = NULL;
         struct cni_netlist *n = (struct cni_netlist *)1;
-        assert_int_equal(cni_netlist_parse(bad[i].text, strlen(bad[i].text), bad[i].is_list, "f",
-                                           &n, &err),
-                         -1);
+        assert_int_equal(
+            cni_netlist_parse(bad[i].text, strlen(bad[i].text), bad[i].is_list, "f", &n, &err), -1);
         assert_null(n);
         assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
     }

@@ -75,10 +75,10 @@ static void test_plugin_find_searches_each_dir(void **state)
 static void test_exec_plugin_passes_env_and_stdin(void **state)
 {
     struct berth_test_env *env = *state;
-    _cleanup_free_ char *body = berth_strdup_printf(
-        "env | grep '^CNI_' | sort > %s/env\ncat > %s/stdin\n"
-        "echo '{\"cniVersion\":\"1.0.0\",\"ips\":[]}'",
-        env->dir, env->dir);
+    _cleanup_free_ char *body =
+        berth_strdup_printf("env | grep '^CNI_' | sort > %s/env\ncat > %s/stdin\n"
+                            "echo '{\"cniVersion\":\"1.0.0\",\"ips\":[]}'",
+                            env->dir, env->dir);
     _cleanup_free_ char *envf = berth_strdup_printf("%s/env", env->dir);
     _cleanup_free_ char *stdinf = berth_strdup_printf("%s/stdin", env->dir);
     _cleanup_free_ char *got_env = NULL, *got_in = NULL, *want_env = NULL;
@@ -152,17 +152,36 @@ static void test_exec_plugin_timeout_kills_it(void **state)
     assert_false(alive(atoi(child)));
 }
 
+static void test_exec_plugin_not_reading_stdin_is_no_sigpipe(void **state)
+{
+    struct berth_test_env *env = *state;
+    struct cni_exec x = {"ADD", "sb1", "/x", "eth0", NULL, env->dir, 5000};
+    _cleanup_free_ char *big = berth_xmalloc(4 << 20);
+    struct berth_err *err = NULL;
+    json_t *res = NULL;
+
+    /* More than any socket buffer holds: the writes outlive the plugin. */
+    memset(big, ' ', (4 << 20) - 1);
+    big[(4 << 20) - 1] = '\0';
+    write_script(env->dir, "deaf", "echo '{\"cniVersion\":\"1.0.0\"}'");
+    assert_ok(cni_exec_plugin(&x, "deaf", big, &res, &err), &err);
+    assert_non_null(res);
+    json_decref(res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_plugin_find_searches_each_dir,
-                                        berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_plugin_find_searches_each_dir, berth_test_setup_tmpdir,
+                                        berth_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_exec_plugin_passes_env_and_stdin,
                                         berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_exec_plugin_error_object_and_stderr,
                                         berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
-        cmocka_unit_test_setup_teardown(test_exec_plugin_timeout_kills_it,
+        cmocka_unit_test_setup_teardown(test_exec_plugin_not_reading_stdin_is_no_sigpipe,
                                         berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_exec_plugin_timeout_kills_it, berth_test_setup_tmpdir,
+                                        berth_test_teardown_tmpdir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

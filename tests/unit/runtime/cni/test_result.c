@@ -109,10 +109,10 @@ static void test_result_merge_go_cni_shape(void **state)
 {
     _cleanup_json_ json_t *merged = json_object();
     _cleanup_json_ json_t *res = json_loads(bridge_100, 0, NULL);
-    _cleanup_json_ json_t *lo = json_loads(
-        "{\"interfaces\":[{\"name\":\"lo\"}],\"ips\":[{\"interface\":0,"
-        "\"address\":\"127.0.0.1/8\"}]}",
-        0, NULL);
+    _cleanup_json_ json_t *lo =
+        json_loads("{\"interfaces\":[{\"name\":\"lo\"}],\"ips\":[{\"interface\":0,"
+                   "\"address\":\"127.0.0.1/8\"}]}",
+                   0, NULL);
     json_t *eth0;
 
     (void)state;
