@@ -56,7 +56,18 @@ static int fx_setup(void **state)
 static int fx_teardown(void **state)
 {
     struct fx *f = *state;
+    _cleanup_free_ char *nsdir = berth_strdup_printf("%s/netns", f->dir);
+    DIR *d = opendir(nsdir);
+    struct dirent *de;
 
+    /* A failed assertion leaves namespaces pinned: unmount them, or rm -rf cannot work. */
+    while (d && (de = readdir(d))) {
+        _cleanup_free_ char *p = berth_strdup_printf("%s/%s", nsdir, de->d_name);
+        if (de->d_name[0] != '.')
+            berth_netns_remove(p, NULL);
+    }
+    if (d)
+        closedir(d);
     berth_test_rmrf(f->dir);
     free(f->dir);
     free(f->conf);

@@ -4,6 +4,7 @@
  * changes. */
 #include "tests/unit/helpers/berth_test.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -152,15 +153,37 @@ static void test_netns_bad_input(void **state)
     assert_int_equal(access(plain, F_OK), -1);
 }
 
+/* A failed assertion leaves namespaces pinned: unmount them, or rm -rf cannot work. */
+static int teardown(void **state)
+{
+    struct berth_test_env *env = *state;
+    const char *dirs[] = {env->dir, NULL};
+    _cleanup_free_ char *sub = berth_strdup_printf("%s/netns", env->dir);
+
+    dirs[1] = sub;
+    for (size_t i = 0; i < BERTH_N(dirs); i++) {
+        DIR *d = opendir(dirs[i]);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            _cleanup_free_ char *p = berth_strdup_printf("%s/%s", dirs[i], de->d_name);
+            struct stat st;
+            if (de->d_name[0] != '.' && lstat(p, &st) == 0 && S_ISREG(st.st_mode))
+                berth_netns_remove(p, NULL);
+        }
+        if (d)
+            closedir(d);
+    }
+    return berth_test_teardown_tmpdir(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_netns_create_enter_remove, berth_test_setup_tmpdir,
-                                        berth_test_teardown_tmpdir),
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_netns_create_random_name, berth_test_setup_tmpdir,
-                                        berth_test_teardown_tmpdir),
-        cmocka_unit_test_setup_teardown(test_netns_bad_input, berth_test_setup_tmpdir,
-                                        berth_test_teardown_tmpdir),
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_netns_bad_input, berth_test_setup_tmpdir, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
