@@ -10,4 +10,5 @@ apt-get install -y -q --no-install-recommends \
     libjansson-dev libsystemd-dev libcmocka-dev \
     bats containerd runc crun valgrind clang-format \
     docker-registry skopeo apache2-utils openssl curl \
-    busybox-static zstd python3
+    busybox-static zstd python3 \
+    containernetworking-plugins iptables
