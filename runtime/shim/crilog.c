@@ -333,8 +333,10 @@ static void split(struct berth_shim_crilog *l, struct stamp *st, struct crilog_l
     while (p->len + *seg_len > max + keep) {
         size_t a = p->len < max ? p->len : max, b = max - a;
         emit_tagged(l, st, 'P', p->buf, a, *seg, b);
-        memmove(p->buf, p->buf + a, p->len - a);
-        p->len -= a;
+        if (a) {
+            memmove(p->buf, p->buf + a, p->len - a);
+            p->len -= a;
+        }
         *seg += b;
         *seg_len -= b;
     }
