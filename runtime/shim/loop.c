@@ -2,7 +2,7 @@
 /* The long-lived shim: one epoll loop, no threads. It owns the ttrpc listener and
  * connections (ttrpc/server.h's state machine), a signalfd for SIGCHLD (the shim is a child
  * subreaper, so container processes started by runc are reparented to it and reaped here),
- * the stdin/console copies and the event publisher. */
+ * the stdin/console copies, the CRI log copies (crilog.c) and the event publisher. */
 #define BERTH_LOG_SUBSYS "shim"
 
 #include <errno.h>
@@ -79,6 +79,15 @@ void shim_proc_free(struct shim_proc *p)
         close(p->console.fd);
     if (p->console_out >= 0)
         close(p->console_out);
+    if (p->log_out.fd >= 0)
+        close(p->log_out.fd);
+    if (p->log_err.fd >= 0)
+        close(p->log_err.fd);
+    if (p->crilog) {
+        berth_shim_crilog_flush(p->crilog, BERTH_SHIM_CRILOG_STDOUT);
+        berth_shim_crilog_flush(p->crilog, BERTH_SHIM_CRILOG_STDERR);
+        berth_shim_crilog_close(p->crilog);
+    }
     free(p);
 }
 
@@ -132,10 +141,62 @@ static int open_fifo_or_file(const char *uri, int flags_fifo, int flags_file, in
         return -1;
     if (kind == BERTH_SHIM_IO_NONE)
         return 0;
+    if (kind == BERTH_SHIM_IO_CRILOG)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "\"%s\": a CRI log is only allowed as the init process's stdout (and "
+                             "then stderr)",
+                             uri);
     *fd = open(path, (kind == BERTH_SHIM_IO_FIFO ? flags_fifo : flags_file) | O_CLOEXEC, 0644);
     if (*fd < 0)
         return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
                              "open stdio \"%s\"", path);
+    return 0;
+}
+
+/* A pipe whose write end (*wfd, blocking: the process waits for the shim as it would for a
+ * full FIFO) goes to the process and whose read end f the loop copies into the log. */
+static int log_pipe(struct shim *s, struct shim_fd *f, int *wfd, struct berth_err **err)
+{
+    int pp[2];
+
+    if (pipe2(pp, O_CLOEXEC) < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "log pipe");
+    fcntl(pp[0], F_SETFL, O_NONBLOCK);
+    f->fd = pp[0];
+    *wfd = pp[1];
+    shim_watch(s, f, EPOLLIN);
+    return 0;
+}
+
+/* stdout is crilog://: stderr must name the same log or nothing (a terminal has one output,
+ * its stderr is ignored as runc ignores it). */
+static int log_open(struct shim *s, struct shim_proc *p, int fds[3], struct berth_err **err)
+{
+    _cleanup_free_ char *path = NULL, *err_path = NULL;
+    int64_t max, err_max;
+    bool with_err = false;
+
+    if (p->exec_id)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "exec \"%s\": a CRI log is only for the init process", p->exec_id);
+    if (berth_shim_crilog_uri_parse(p->stdout_uri, &path, &max, err) < 0)
+        return -1;
+    if (!p->terminal && *p->stderr_uri) {
+        if (berth_shim_crilog_uri_parse(p->stderr_uri, &err_path, &err_max, err) < 0)
+            return -1;
+        if (strcmp(path, err_path) != 0 || err_max != max)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "stderr \"%s\" is not the CRI log of stdout \"%s\"", p->stderr_uri,
+                                 p->stdout_uri);
+        with_err = true;
+    }
+    if (berth_shim_crilog_open(path, max, &p->crilog, err) < 0)
+        return -1;
+    if (p->terminal)
+        return 0; /* on_console copies the pty master's output */
+    if (log_pipe(s, &p->log_out, &fds[1], err) < 0 ||
+        (with_err && log_pipe(s, &p->log_err, &fds[2], err) < 0))
+        return -1;
     return 0;
 }
 
@@ -167,7 +228,14 @@ int shim_stdio_open(struct shim *s, struct shim_proc *p, int fds[3], struct bert
         fds[0] = open(path, O_RDONLY | O_CLOEXEC);
         if (fds[0] < 0)
             return berth_err_set(err, BERTH_E_NOT_FOUND, errno, "open stdin \"%s\"", path);
+    } else if (kind == BERTH_SHIM_IO_CRILOG) {
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "stdin \"%s\" cannot be a CRI log",
+                             p->stdin_uri);
     }
+    if (berth_shim_io_parse(p->stdout_uri, &kind, &path, err) < 0)
+        return -1;
+    if (kind == BERTH_SHIM_IO_CRILOG)
+        return log_open(s, p, fds, err);
     /* stdout/stderr FIFOs are handed to the process itself (O_RDWR never blocks on open and
      * the client's reader sees EOF once the process and its children are gone): no copy. */
     if (p->terminal)
@@ -228,25 +296,111 @@ static void on_stdin(struct shim *s, struct shim_proc *p)
         write_bounded(dst, buf, (size_t)n);
 }
 
-static void on_console(struct shim *s, struct shim_proc *p)
+/* Reports (at most every LOG_DROPS_EVERY_NS) that the CRI log dropped lines. */
+#define LOG_DROPS_EVERY_NS (10 * 1000000000LL)
+static void log_drops_report(struct shim_proc *p)
+{
+    struct berth_shim_crilog_drops d;
+    int64_t now;
+
+    berth_shim_crilog_get_drops(p->crilog, &d);
+    if (d.lines == p->log_drops_told)
+        return;
+    now = berth_mono_ns();
+    if (p->log_drops_told_ns && now - p->log_drops_told_ns < LOG_DROPS_EVERY_NS)
+        return;
+    log_warn_errno(d.last_errno, "container log \"%s\": %llu lines (%llu bytes) dropped so far",
+                   berth_shim_crilog_path(p->crilog), (unsigned long long)d.lines,
+                   (unsigned long long)d.bytes);
+    p->log_drops_told = d.lines;
+    p->log_drops_told_ns = now;
+}
+
+/* Copies up to max_reads reads of one log pipe into the log. At EOF the stream's partial
+ * line is written and the pipe closed. */
+static void log_pump(struct shim *s, struct shim_proc *p, struct shim_fd *f,
+                     enum berth_shim_crilog_stream stream, int max_reads)
+{
+    uint8_t buf[16384];
+
+    for (int i = 0; i < max_reads && f->fd >= 0; i++) {
+        ssize_t n = read(f->fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {
+            log_debug("container log \"%s\": %s ended", berth_shim_crilog_path(p->crilog),
+                      stream == BERTH_SHIM_CRILOG_STDOUT ? "stdout" : "stderr");
+            berth_shim_crilog_flush(p->crilog, stream);
+            shim_unwatch(s, f);
+            close(f->fd);
+            f->fd = -1;
+            break;
+        }
+        berth_shim_crilog_feed(p->crilog, stream, buf, (size_t)n);
+    }
+    log_drops_report(p);
+}
+
+/* Returns true when it read something (more may follow). */
+static bool on_console(struct shim *s, struct shim_proc *p)
 {
     uint8_t buf[4096];
     ssize_t n = read(p->console.fd, buf, sizeof(buf));
 
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
+        return false;
     if (n <= 0) {
+        /* EIO: every holder of the pty slave is gone. */
         shim_unwatch(s, &p->console);
+        if (p->crilog) {
+            log_debug("container log \"%s\": terminal ended", berth_shim_crilog_path(p->crilog));
+            berth_shim_crilog_flush(p->crilog, BERTH_SHIM_CRILOG_STDOUT);
+        }
+        return false;
+    }
+    if (p->crilog) {
+        berth_shim_crilog_feed(p->crilog, BERTH_SHIM_CRILOG_STDOUT, buf, (size_t)n);
+        log_drops_report(p);
+    } else if (p->console_out >= 0) {
+        write_bounded(p->console_out, buf, (size_t)n);
+    }
+    return true;
+}
+
+/* How much of a CRI log's pipes (16 KiB reads) is copied before an exit is reported: all a
+ * dead container left in them; the bound only matters when a process outside its pid
+ * namespace still holds a pipe and keeps writing. */
+#define LOG_DRAIN_READS 64
+
+void shim_log_drain(struct shim *s, struct shim_proc *p)
+{
+    if (!p->crilog)
+        return;
+    if (p->terminal) {
+        for (int i = 0; i < LOG_DRAIN_READS * 4 && p->console.fd >= 0 && p->console.events; i++)
+            if (!on_console(s, p))
+                break;
         return;
     }
-    if (p->console_out >= 0)
-        write_bounded(p->console_out, buf, (size_t)n);
+    log_pump(s, p, &p->log_out, BERTH_SHIM_CRILOG_STDOUT, LOG_DRAIN_READS);
+    log_pump(s, p, &p->log_err, BERTH_SHIM_CRILOG_STDERR, LOG_DRAIN_READS);
+}
+
+int shim_log_reopen(struct shim *s, struct shim_proc *p, struct berth_err **err)
+{
+    (void)s;
+    if (!p->crilog)
+        return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0,
+                             "process has no CRI log to reopen");
+    return berth_shim_crilog_reopen(p->crilog, err);
 }
 
 static struct shim_proc *proc_of_fd(struct shim *s, struct shim_fd *f)
 {
     for (struct shim_proc *p = s->procs; p; p = p->next)
-        if (&p->in_fifo == f || &p->console == f)
+        if (&p->in_fifo == f || &p->console == f || &p->log_out == f || &p->log_err == f)
             return p;
     return NULL;
 }
@@ -273,8 +427,11 @@ static void reap(struct shim *s)
             p->status = SHIM_STOPPED;
             p->exit_status = berth_shim_wait_status(st);
             p->exited_ns = berth_now_ns();
-            /* Drain what the terminal still holds before the exit is reported. */
-            if (p->console.fd >= 0 && p->console.events)
+            /* Drain what the terminal or the log pipes still hold before the exit is
+             * reported: kubelet reads the log once it sees the exit. */
+            if (p->crilog)
+                shim_log_drain(s, p);
+            else if (p->console.fd >= 0 && p->console.events)
                 on_console(s, p);
             shim_proc_exited(s, p);
             break;
@@ -408,6 +565,17 @@ int berth_shim_serve(struct shim *s, int listen_fd)
                 struct shim_proc *p = proc_of_fd(s, f);
                 if (p)
                     on_console(s, p);
+                break;
+            }
+            case FD_LOG_OUT:
+            case FD_LOG_ERR: {
+                /* One read at a time: a chatty container must not starve the loop. */
+                struct shim_proc *p = proc_of_fd(s, f);
+                if (p && f->fd >= 0)
+                    log_pump(s, p, f,
+                             f->kind == FD_LOG_OUT ? BERTH_SHIM_CRILOG_STDOUT
+                                                   : BERTH_SHIM_CRILOG_STDERR,
+                             1);
                 break;
             }
             }

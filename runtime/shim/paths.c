@@ -89,12 +89,15 @@ int berth_shim_io_parse(const char *uri, enum berth_shim_io_kind *kind, const ch
         *path = uri;
         return 0;
     }
-    if (berth_str_has_prefix(uri, "file://") || berth_str_has_prefix(uri, "fifo://")) {
+    if (berth_str_has_prefix(uri, "file://") || berth_str_has_prefix(uri, "fifo://") ||
+        berth_str_has_prefix(uri, "crilog://")) {
         const char *p = colon + 3;
         if (p[0] != '/')
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
                                  "stdio uri \"%s\" has no absolute path", uri);
-        *kind = berth_str_has_prefix(uri, "file://") ? BERTH_SHIM_IO_FILE : BERTH_SHIM_IO_FIFO;
+        *kind = berth_str_has_prefix(uri, "file://")     ? BERTH_SHIM_IO_FILE
+                : berth_str_has_prefix(uri, "crilog://") ? BERTH_SHIM_IO_CRILOG
+                                                         : BERTH_SHIM_IO_FIFO;
         *path = p;
         return 0;
     }

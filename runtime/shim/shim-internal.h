@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "lib/util.h"
+#include "runtime/shim/crilog.h"
 #include "ttrpc/frame.h"
 #include "ttrpc/server.h"
 
@@ -24,7 +25,17 @@ enum shim_status {
 };
 
 /* Loop-registered fd owners share this header so epoll data.ptr can be dispatched. */
-enum shim_fd_kind { FD_LISTEN, FD_SIGNAL, FD_CONN, FD_EVENTS, FD_TIMER, FD_STDIN, FD_CONSOLE };
+enum shim_fd_kind {
+    FD_LISTEN,
+    FD_SIGNAL,
+    FD_CONN,
+    FD_EVENTS,
+    FD_TIMER,
+    FD_STDIN,
+    FD_CONSOLE,
+    FD_LOG_OUT,
+    FD_LOG_ERR,
+};
 struct shim_fd {
     enum shim_fd_kind kind;
     int fd;
@@ -48,6 +59,12 @@ struct shim_proc {
     /* terminal: pty master copied to/from the stdout/stdin FIFOs. */
     struct shim_fd console;
     int console_out; /* stdout FIFO (O_RDWR) the master's output goes to */
+    /* CRI log (crilog:// stdout, init only): the process writes pipes (or the pty master,
+     * for a terminal) that the loop copies into the log. */
+    struct berth_shim_crilog *crilog;
+    struct shim_fd log_out, log_err; /* read ends of the stdout/stderr pipes */
+    uint64_t log_drops_told;         /* dropped lines already reported in the shim log */
+    int64_t log_drops_told_ns;       /* monotonic time of that report */
     struct berth_ttrpc_pending **waiters;
     size_t n_waiters;
 };
@@ -101,6 +118,12 @@ int shim_stdio_open(struct shim *s, struct shim_proc *p, int fds[3], struct bert
 /* After runc created a terminal process: receives the pty master from the console socket. */
 int shim_console_recv(struct shim *s, struct shim_proc *p, int sock, struct berth_err **err);
 void shim_stdin_close(struct shim *s, struct shim_proc *p);
+/* Copies what p's CRI log pipes (or terminal) still hold into the log, before its exit is
+ * reported or p is freed. */
+void shim_log_drain(struct shim *s, struct shim_proc *p);
+/* Reopens p's CRI log (Update with BERTH_SHIM_CRILOG_REOPEN_ANNOTATION). FAILED_PRECONDITION
+ * when p has none. */
+int shim_log_reopen(struct shim *s, struct shim_proc *p, struct berth_err **err);
 
 /* Runs the loop on listen_fd until Shutdown; returns the exit code. */
 int berth_shim_serve(struct shim *s, int listen_fd);

@@ -45,12 +45,14 @@ int berth_shim_socket_path(const char *state, const char *address, const char *n
 
 /* A stdio endpoint of CreateTaskRequest/ExecProcessRequest. */
 enum berth_shim_io_kind {
-    BERTH_SHIM_IO_NONE, /* "" */
-    BERTH_SHIM_IO_FIFO, /* a bare path or fifo:// path: a FIFO the client opened */
-    BERTH_SHIM_IO_FILE, /* file:///path: appended to */
+    BERTH_SHIM_IO_NONE,   /* "" */
+    BERTH_SHIM_IO_FIFO,   /* a bare path or fifo:// path: a FIFO the client opened */
+    BERTH_SHIM_IO_FILE,   /* file:///path: appended to */
+    BERTH_SHIM_IO_CRILOG, /* crilog:///path[?max_line_size=N]: the shim writes a CRI log */
 };
-/* Parses uri; *path is borrowed from uri. NOT_IMPLEMENTED for binary:// and other schemes,
- * INVALID_ARGUMENT for a relative path. */
+/* Parses uri; *path is borrowed from uri. For CRILOG *path is the rest of the uri (path and
+ * query, still escaped: berth_shim_crilog_uri_parse decodes it). NOT_IMPLEMENTED for binary://
+ * and other schemes, INVALID_ARGUMENT for a relative path. */
 int berth_shim_io_parse(const char *uri, enum berth_shim_io_kind *kind, const char **path,
                         struct berth_err **err);
 

@@ -59,6 +59,8 @@ static struct shim_proc *proc_new(const char *exec_id, const char *in, const cha
     p->terminal = terminal;
     p->in_fifo = (struct shim_fd){.kind = FD_STDIN, .fd = -1};
     p->console = (struct shim_fd){.kind = FD_CONSOLE, .fd = -1};
+    p->log_out = (struct shim_fd){.kind = FD_LOG_OUT, .fd = -1};
+    p->log_err = (struct shim_fd){.kind = FD_LOG_ERR, .fd = -1};
     p->in_pipe = p->console_out = -1;
     return p;
 }
@@ -70,8 +72,11 @@ static void proc_unlink(struct shim *s, struct shim_proc *p)
             *pp = p->next;
             break;
         }
+    shim_log_drain(s, p);
     shim_unwatch(s, &p->in_fifo);
     shim_unwatch(s, &p->console);
+    shim_unwatch(s, &p->log_out);
+    shim_unwatch(s, &p->log_err);
     shim_proc_free(p);
 }
 
@@ -637,10 +642,16 @@ static int task_exec(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
     if (!req->spec || !req->spec->value.len)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "exec \"%s\" has no process spec",
                              req->exec_id);
-    if (berth_shim_io_parse(req->stdin, &k, &path, err) < 0 ||
-        berth_shim_io_parse(req->stdout, &k, &path, err) < 0 ||
-        berth_shim_io_parse(req->stderr, &k, &path, err) < 0)
-        return -1;
+    for (int i = 0; i < 3; i++) {
+        const char *uri = i == 0 ? req->stdin : i == 1 ? req->stdout : req->stderr;
+        if (berth_shim_io_parse(uri, &k, &path, err) < 0)
+            return -1;
+        /* CRI exec output goes back to the caller, never into the container's log. */
+        if (k == BERTH_SHIM_IO_CRILOG)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "exec \"%s\": a CRI log is only for the init process",
+                                 req->exec_id);
+    }
     snprintf(spec, sizeof(spec), "%s/exec-%s.json", s->bundle, req->exec_id);
     fd = open(spec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 ||
@@ -691,6 +702,18 @@ static int task_close_io(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in
     return 0;
 }
 
+/* True when the Update carries BERTH_SHIM_CRILOG_REOPEN_ANNOTATION = "1". */
+static bool wants_log_reopen(const TASK_PREFIX(UpdateTaskRequest) * req)
+{
+    for (size_t i = 0; i < req->n_annotations; i++)
+        if (req->annotations[i]->key &&
+            !strcmp(req->annotations[i]->key, BERTH_SHIM_CRILOG_REOPEN_ANNOTATION))
+            return req->annotations[i]->value && !strcmp(req->annotations[i]->value, "1");
+    return false;
+}
+
+/* Resources go to `runc update`; the log-reopen annotation (berthd's ReopenContainerLog,
+ * usually without resources) reopens the init process's CRI log first. */
 static int task_update(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
                        struct berth_bytes *out, struct berth_err **err)
 {
@@ -699,12 +722,18 @@ static int task_update(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
     struct shim_proc *p;
     _cleanup_close_ int fd = -1;
     char path[4096];
+    bool reopen = wants_log_reopen(req);
     int ret;
 
     if (lookup(s, req->id, "", &p, err) < 0)
         return -1;
-    if (!req->resources || !req->resources->value.len)
+    if (reopen && shim_log_reopen(s, p, err) < 0)
+        return berth_err_wrap(err, "reopen log of task \"%s\"", s->id);
+    if (!req->resources || !req->resources->value.len) {
+        if (reopen)
+            return 0;
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "update without resources");
+    }
     snprintf(path, sizeof(path), "%s/update.json", s->bundle);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, req->resources->value.data, req->resources->value.len) !=

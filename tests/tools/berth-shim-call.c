@@ -3,9 +3,10 @@
  * tests/integration/shim.bats. Usage:
  *   berth-shim-call ADDRESS NS COMMAND ID [ARGS] [--exec E] [--stdin P] [--stdout P]
  *                   [--stderr P] [--terminal] [--all] [--rootfs-bind DIR] [--spec FILE]
+ *                   [--annotation KEY=VALUE] [--resources FILE]
  * COMMAND: create BUNDLE | start | wait | state | kill SIG | delete | exec | pids | pause |
- * resume | connect | shutdown | closeio. Prints the interesting answer fields; exits 1 with
- * "error: <class>: <message>" on failure. */
+ * resume | connect | shutdown | closeio | update (resources JSON and/or one annotation). Prints the
+ * interesting answer fields; exits 1 with "error: <class>: <message>" on failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 #define SVC "containerd.task.v2.Task"
 
 static struct {
-    const char *exec, *in, *out, *errp, *bind, *spec;
+    const char *exec, *in, *out, *errp, *bind, *spec, *annotation, *resources;
     bool terminal, all;
 } o = {.exec = "", .in = "", .out = "", .errp = ""};
 
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
         OPT("--stderr", errp)
         OPT("--rootfs-bind", bind)
         OPT("--spec", spec)
+        OPT("--annotation", annotation)
+        OPT("--resources", resources)
         if (strcmp(a, "--terminal") == 0) {
             o.terminal = true;
             continue;
@@ -206,6 +209,33 @@ int main(int argc, char **argv)
             r.exec_id = (char *)o.exec;
             r.stdin = true;
             rc = call(c, ns, "CloseIO", &r.base, NULL, &resp);
+        } else if (!strcmp(cmd, "update")) {
+            Containerd__Task__V2__UpdateTaskRequest r =
+                CONTAINERD__TASK__V2__UPDATE_TASK_REQUEST__INIT;
+            Containerd__Task__V2__UpdateTaskRequest__AnnotationsEntry
+                a = CONTAINERD__TASK__V2__UPDATE_TASK_REQUEST__ANNOTATIONS_ENTRY__INIT,
+                *ap = &a;
+            Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+            char *key = o.annotation ? berth_xstrdup(o.annotation) : NULL, *eq;
+            size_t len = 0;
+            char *res = o.resources ? read_file(o.resources, &len) : NULL;
+            r.id = (char *)id;
+            if (key && (eq = strchr(key, '='))) {
+                *eq = '\0';
+                a.key = key;
+                a.value = eq + 1;
+                r.annotations = &ap;
+                r.n_annotations = 1;
+            }
+            if (res) {
+                any.type_url = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
+                any.value.data = (uint8_t *)res;
+                any.value.len = len;
+                r.resources = &any;
+            }
+            rc = call(c, ns, "Update", &r.base, NULL, &resp);
+            free(res);
+            free(key);
         } else if (!strcmp(cmd, "shutdown")) {
             Containerd__Task__V2__ShutdownRequest r = CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
             r.id = (char *)id;

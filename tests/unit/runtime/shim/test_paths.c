@@ -123,6 +123,12 @@ static void test_io_parse_kinds(void **state)
     assert_ok(berth_shim_io_parse("file:///var/log/t1.log", &k, &path, &err), &err);
     assert_int_equal(k, BERTH_SHIM_IO_FILE);
     assert_string_equal(path, "/var/log/t1.log");
+    /* the CRI log: path and query stay together (berth_shim_crilog_uri_parse splits them) */
+    assert_ok(
+        berth_shim_io_parse("crilog:///var/log/pods/p/c/0.log?max_line_size=5", &k, &path, &err),
+        &err);
+    assert_int_equal(k, BERTH_SHIM_IO_CRILOG);
+    assert_string_equal(path, "/var/log/pods/p/c/0.log?max_line_size=5");
 }
 
 static void test_io_parse_binary_is_not_implemented(void **state)
@@ -142,7 +148,8 @@ static void test_io_parse_binary_is_not_implemented(void **state)
 
 static void test_io_parse_relative_path_is_invalid_argument(void **state)
 {
-    const char *bad[] = {"stdout.fifo", "./fifo", "file://relative/log", "fifo://", "file://"};
+    const char *bad[] = {"stdout.fifo", "./fifo",    "file://relative/log", "fifo://",
+                         "file://",     "crilog://", "crilog://host/0.log"};
     struct berth_err *err = NULL;
     enum berth_shim_io_kind k;
     const char *path;
