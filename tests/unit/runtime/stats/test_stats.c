@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Tests for runtime/stats/stats.c: layout detection and cgroup stats from fake cgroup trees
  * (v1 with split and combined cpu/cpuacct hierarchies, hybrid, v2), runc's cgroupfs and
- * systemd cgroupsPath namings, NOT_FOUND and malformed files, and one real v1/v2 cgroup on
- * this machine holding a sleeping child (skipped when cgroups cannot be made). */
+ * systemd cgroupsPath namings, NOT_FOUND and malformed files, and real cgroups on this machine
+ * (its own layout, then its cgroup2 mount read as v2) holding a child that burnt cpu and
+ * touched memory in them (skipped when cgroups cannot be made). */
 #include "tests/unit/helpers/berth_test.h"
 
 #include <errno.h>
@@ -447,34 +448,28 @@ static void child_run(int go, int ready)
         pause();
 }
 
-static void test_cg_stats_read_real_cgroup(void **state)
+/* Makes the cgroup /<test-only name> in r->dirs (skips the test when that is not allowed),
+ * moves a child into it that burns cpu and touches memory there, and reads its stats from
+ * root as mode. */
+static void real_run(struct real_cg *r, const char *root, enum berth_cg_mode mode,
+                     struct berth_cg_stats *s)
 {
     static const char *const v1_ctrls[] = {"memory", "cpuacct", "pids"};
-    struct real_cg *r = *state;
     struct berth_err *err = NULL;
-    struct berth_cg_stats s;
     char name[64], cg[80], pid[32], path[600];
     int go[2], ready[2];
     char c;
 
-    if (geteuid() != 0 || berth_cg_detect("/sys/fs/cgroup", &r->mode, &err) < 0) {
-        berth_err_free(&err);
-        skip();
-    }
     snprintf(name, sizeof(name), "berth-test-stats-%d", (int)getpid());
     snprintf(cg, sizeof(cg), "/%s", name);
-    if (r->mode == BERTH_CG_V2) {
-        snprintf(r->dirs[0], sizeof(r->dirs[0]), "/sys/fs/cgroup/%s", name);
-        if (mkdir(r->dirs[0], 0755) < 0)
+    for (size_t i = 0; i < (mode == BERTH_CG_V2 ? 1 : BERTH_N(v1_ctrls)); i++) {
+        if (mode == BERTH_CG_V2)
+            snprintf(r->dirs[r->n], sizeof(r->dirs[0]), "%s/%s", root, name);
+        else
+            snprintf(r->dirs[r->n], sizeof(r->dirs[0]), "%s/%s/%s", root, v1_ctrls[i], name);
+        if (mkdir(r->dirs[r->n], 0755) < 0)
             skip();
-        r->n = 1;
-    } else {
-        for (size_t i = 0; i < BERTH_N(v1_ctrls); i++) {
-            snprintf(r->dirs[r->n], sizeof(r->dirs[0]), "/sys/fs/cgroup/%s/%s", v1_ctrls[i], name);
-            if (mkdir(r->dirs[r->n], 0755) < 0)
-                skip();
-            r->n++;
-        }
+        r->n++;
     }
 
     assert_int_equal(pipe2(go, O_CLOEXEC), 0);
@@ -495,20 +490,56 @@ static void test_cg_stats_read_real_cgroup(void **state)
     close(go[1]);
     close(ready[0]);
 
-    assert_ok(berth_cg_stats_read("/sys/fs/cgroup", r->mode, cg, &s, &err), &err);
-    assert_true(s.has_cpu);
-    assert_true(s.cpu_usage_ns >= 10000000);
-    assert_true(s.has_pids);
-    assert_int_equal(s.pids_current, 1);
-    /* v2 has memory files only when the root enables the controller for its children. */
-    if (r->mode != BERTH_CG_V2 || s.has_mem) {
-        assert_true(s.has_mem);
-        assert_true(s.mem_usage >= 4 << 20);
-        assert_true(s.mem_working_set > 0);
-        assert_true(s.mem_rss >= 4 << 20);
-        assert_true(s.page_faults > 0);
-        assert_int_equal(s.mem_limit, 0);
+    assert_ok(berth_cg_stats_read(root, mode, cg, s, &err), &err);
+    assert_true(s->has_cpu);
+    assert_true(s->cpu_usage_ns >= 10000000);
+    assert_true(s->cpu_user_ns + s->cpu_system_ns > 0);
+    /* v2 has memory and pids files only when the root enables those controllers for its
+     * children; the v1 cgroups were made in their hierarchies. */
+    if (mode != BERTH_CG_V2 || s->has_pids) {
+        assert_true(s->has_pids);
+        assert_int_equal(s->pids_current, 1);
     }
+    if (mode != BERTH_CG_V2 || s->has_mem) {
+        assert_true(s->has_mem);
+        assert_true(s->mem_usage >= 4 << 20);
+        assert_true(s->mem_working_set > 0);
+        assert_true(s->mem_rss >= 4 << 20);
+        assert_true(s->page_faults > 0);
+        assert_int_equal(s->mem_limit, 0);
+    }
+}
+
+/* The machine's own layout under /sys/fs/cgroup (hybrid here: the v1 hierarchies are read). */
+static void test_cg_stats_read_real_cgroup(void **state)
+{
+    struct real_cg *r = *state;
+    struct berth_err *err = NULL;
+    struct berth_cg_stats s;
+
+    if (geteuid() != 0 || berth_cg_detect("/sys/fs/cgroup", &r->mode, &err) < 0) {
+        berth_err_free(&err);
+        skip();
+    }
+    real_run(r, "/sys/fs/cgroup", r->mode, &s);
+}
+
+/* The v2 reader on real kernel files: the cgroup2 mount itself (/sys/fs/cgroup/unified on a
+ * hybrid host, read as a v2 root; the same as above on a v2 host). */
+static void test_cg_stats_read_real_cgroup2(void **state)
+{
+    struct real_cg *r = *state;
+    struct berth_err *err = NULL;
+    struct berth_cg_stats s;
+    enum berth_cg_mode mode;
+
+    if (geteuid() != 0 || berth_cg_detect("/sys/fs/cgroup", &mode, &err) < 0) {
+        berth_err_free(&err);
+        skip();
+    }
+    if (mode == BERTH_CG_V1)
+        skip();
+    real_run(r, mode == BERTH_CG_V2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified", BERTH_CG_V2, &s);
 }
 
 int main(void)
@@ -537,6 +568,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cg_stats_read_malformed_is_internal,
                                         berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_cg_stats_read_real_cgroup, real_setup, real_teardown),
+        cmocka_unit_test_setup_teardown(test_cg_stats_read_real_cgroup2, real_setup, real_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
