@@ -11,14 +11,6 @@ int berth_image_lease_begin(const struct berth_image_stores *st, const char *ns,
 /* Deletes it (errors ignored: an expiring lease is collected anyway). */
 void berth_image_lease_end(const struct berth_image_stores *st, const char *ns, const char *id);
 
-/* Writes the image record name -> target in ns as containerd's clients do (Create, or on
- * AlreadyExists Update): an existing record gets the new target and, when labels is non-NULL,
- * exactly those labels; without labels it keeps its own. *out gets the stored record
- * (caller-owned), *created whether it is new. The errors of metadata/images.h. */
-int berth_image_record_put(struct berth_meta_txn *txn, const char *ns, const char *name,
-                           const struct berth_descriptor *target, const struct berth_labels *labels,
-                           struct berth_image **out, bool *created, struct berth_err **err);
-
 /* Whether ns has a committed snapshot named key in snapshotter sn. */
 int berth_image_snapshot_committed(const struct berth_image_stores *st, const char *ns,
                                    const char *sn, const char *key, bool *out,

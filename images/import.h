@@ -111,4 +111,12 @@ struct berth_image_local_source {
 void berth_image_local_source_init(struct berth_image_local_source *s,
                                    const struct berth_image_stores *st, const char *ns);
 
+/* Writes the image record name -> target in ns as containerd's clients do (Create, or on
+ * AlreadyExists Update): an existing record gets the new target and, when labels is non-NULL,
+ * exactly those labels; without labels it keeps its own. *out gets the stored record
+ * (caller-owned), *created whether it is new. The errors of metadata/images.h. */
+int berth_image_record_put(struct berth_meta_txn *txn, const char *ns, const char *name,
+                           const struct berth_descriptor *target, const struct berth_labels *labels,
+                           struct berth_image **out, bool *created, struct berth_err **err);
+
 #endif

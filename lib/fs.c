@@ -3,6 +3,9 @@
 #include "lib/fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
 #include <ftw.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,5 +59,77 @@ int berth_rmrf(const char *path, struct berth_err **err)
         rm_errno = errno;
     if (rm_errno)
         return berth_err_set(err, BERTH_E_INTERNAL, rm_errno, "remove \"%s\"", path);
+    return 0;
+}
+
+static int io_errc(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? BERTH_E_RESOURCE_EXHAUSTED : BERTH_E_INTERNAL;
+}
+
+int berth_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                            struct berth_err **err)
+{
+    _cleanup_free_ char *tmp = berth_strdup_printf("%s.tmp-%d", path, (int)getpid());
+    _cleanup_free_ char *dir = berth_xstrdup(path);
+    int fd, dfd, e;
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return berth_err_set(err, io_errc(errno), errno, "write \"%s\"", path);
+    if (berth_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+        e = errno;
+        close(fd);
+        unlink(tmp);
+        return berth_err_set(err, io_errc(e), e, "write \"%s\"", path);
+    }
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        e = errno;
+        unlink(tmp);
+        return berth_err_set(err, io_errc(e), e, "rename over \"%s\"", path);
+    }
+    dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+int berth_read_file(const char *path, size_t max, char **out, size_t *len, struct berth_err **err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    _cleanup_free_ char *buf = NULL;
+    size_t n = 0, cap = 0;
+    ssize_t r;
+
+    if (fd < 0)
+        return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
+                             "open \"%s\"", path);
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap > max + 1)
+                return berth_err_set(err, BERTH_E_OUT_OF_RANGE, 0,
+                                     "\"%s\" is larger than %zu bytes", path, max);
+            cap = cap ? cap * 2 : 4096;
+            buf = berth_xrealloc(buf, cap);
+        }
+        r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return berth_err_set(err, BERTH_E_INTERNAL, errno, "read \"%s\"", path);
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (n > max)
+        return berth_err_set(err, BERTH_E_OUT_OF_RANGE, 0, "\"%s\" is larger than %zu bytes", path,
+                             max);
+    buf[n] = 0;
+    *out = steal_ptr(buf);
+    if (len)
+        *len = n;
     return 0;
 }

@@ -7,6 +7,7 @@
 #ifndef BERTH_LIB_FS_H
 #define BERTH_LIB_FS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "lib/err.h"
@@ -21,5 +22,16 @@ int berth_mkdir_p(const char *path, mode_t parent_mode, mode_t mode, struct bert
  * success. Goes on past entries it cannot remove and then reports the first failure (INTERNAL,
  * naming path). err may be NULL. */
 int berth_rmrf(const char *path, struct berth_err **err);
+
+/* Replaces path with data (mode for a new file) so that a reader, or a crash at any moment,
+ * sees the old file or the new one whole: writes <path>.tmp-<pid>, fsyncs it, renames it over
+ * path and fsyncs the directory. RESOURCE_EXHAUSTED on a full disk, INTERNAL otherwise, naming
+ * path; the temp file is gone either way. */
+int berth_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                            struct berth_err **err);
+/* Reads the whole regular file path (at most max bytes) into *out (NUL-terminated, *len
+ * without it); caller frees. NOT_FOUND when absent, OUT_OF_RANGE when larger than max,
+ * INTERNAL otherwise. */
+int berth_read_file(const char *path, size_t max, char **out, size_t *len, struct berth_err **err);
 
 #endif

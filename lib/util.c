@@ -111,6 +111,53 @@ char *berth_base64(const void *data, size_t len)
     return out;
 }
 
+int berth_base64_decode(const char *s, unsigned char **out, size_t *len)
+{
+    size_t n = strlen(s), o = 0;
+    uint32_t acc = 0;
+    int bits = 0, pad = 0;
+    unsigned char *buf;
+
+    if (n % 4 != 0)
+        return -1;
+    buf = berth_xmalloc(n / 4 * 3 + 1);
+    for (size_t i = 0; i < n; i++) {
+        int v;
+        char ch = s[i];
+        if (ch >= 'A' && ch <= 'Z')
+            v = ch - 'A';
+        else if (ch >= 'a' && ch <= 'z')
+            v = ch - 'a' + 26;
+        else if (ch >= '0' && ch <= '9')
+            v = ch - '0' + 52;
+        else if (ch == '+')
+            v = 62;
+        else if (ch == '/')
+            v = 63;
+        else if (ch == '=' && i >= n - 2) {
+            pad++;
+            continue;
+        } else {
+            free(buf);
+            return -1;
+        }
+        if (pad) { /* data after padding */
+            free(buf);
+            return -1;
+        }
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    buf[o] = 0;
+    *out = buf;
+    *len = o;
+    return 0;
+}
+
 void berth_strv_free(char **v)
 {
     if (!v)

@@ -85,6 +85,9 @@ char *berth_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1,
 char *berth_strdup_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* Standard base64 (RFC 4648, with padding) of data; caller-owned. */
 char *berth_base64(const void *data, size_t len);
+/* Decodes standard padded base64 into *out (NUL-terminated, *len bytes without it); caller
+ * frees. -1 for anything else (wrong length, bad character, data after padding). */
+int berth_base64_decode(const char *s, unsigned char **out, size_t *len);
 
 /* NULL-terminated string vectors. */
 void berth_strv_free(char **v);

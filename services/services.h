@@ -17,6 +17,8 @@
 #include "services/server/server.h"
 #include "snapshots/snapshotter.h"
 
+struct berth_cri;
+
 struct berth_services {
     struct berth_meta_db *db;                 /* borrowed */
     const char *root;                         /* borrowed */
@@ -27,6 +29,7 @@ struct berth_services {
     struct berth_rt *runtime;                 /* borrowed; NULL: Tasks answers UNAVAILABLE */
     struct berth_gc_scheduler *gc;            /* borrowed; NULL: no GC (sync deletes return) */
     struct berth_puller *puller;              /* borrowed; NULL: Transfer.Pull is UNAVAILABLE */
+    struct berth_cri *cri;                    /* borrowed; NULL: the CRI answers UNAVAILABLE */
 };
 
 extern const struct berth_service berth_svc_version;
@@ -42,6 +45,8 @@ extern const struct berth_service berth_svc_content;
 extern const struct berth_service berth_svc_transfer; /* berth.services.images.v1 */
 extern const struct berth_service berth_svc_tasks;
 extern const struct berth_service berth_svc_gc;
+extern const struct berth_service berth_svc_cri_runtime; /* runtime.v1.RuntimeService */
+extern const struct berth_service berth_svc_cri_image;   /* runtime.v1.ImageService */
 
 /* Every service berthd registers: the implemented ones and, so that clients get
  * "unknown method" rather than "unknown service", every other containerd service of the API

@@ -7,11 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/ident.h"
 #include "lib/log.h"
 #include "lib/toml.h"
 #include "lib/util.h"
 
-enum key_type { KEY_STR, KEY_INT, KEY_FLT };
+enum key_type { KEY_STR, KEY_INT, KEY_FLT, KEY_BOOL };
 
 struct key {
     const char *section; /* NULL: top level */
@@ -39,6 +40,12 @@ struct key {
         .section = sec, .name = nm, .type = KEY_FLT,                                               \
         .offset = offsetof(struct berthd_config, field), .def_flt = def, .flo = lo, .fhi = hi,     \
         .help = hlp                                                                                \
+    }
+
+#define BOOL(sec, nm, field, def, hlp)                                                             \
+    {                                                                                              \
+        .section = sec, .name = nm, .type = KEY_BOOL,                                              \
+        .offset = offsetof(struct berthd_config, field), .def_int = def, .help = hlp               \
     }
 
 static const struct key keys[] = {
@@ -104,6 +111,25 @@ static const struct key keys[] = {
         "layers one pull downloads at once"),
     STR("registry", "pull_progress_timeout", pull_progress_timeout, "5m",
         "a pull transfer that moves no byte for this long ends (Go duration: 30s, 5m, 1h)"),
+    BOOL("cri", "enabled", cri_enabled, 1,
+         "serve the Kubernetes CRI (runtime.v1) on the gRPC socket, objects in namespace k8s.io"),
+    STR("cri", "sandbox_image", cri_sandbox_image, "",
+        "image of pod sandboxes; empty: berth's own pause image, created at start-up without a "
+        "registry"),
+    STR("cri", "snapshotter", cri_snapshotter, "overlayfs",
+        "snapshotter of CRI images and containers"),
+    STR("cri", "default_runtime_name", cri_default_runtime, "runc",
+        "runtime handler of pods that name none ([cri.runtimes.<name>]; runc is built in)"),
+    INT("cri", "max_container_log_line_size", cri_max_log_line, 16384, -1, 1 << 30,
+        "container log lines longer than this are split into partial lines; <= 0: never"),
+    BOOL("cri", "enable_unprivileged_ports", cri_unprivileged_ports, 0,
+         "pods get net.ipv4.ip_unprivileged_port_start=0"),
+    BOOL("cri", "enable_unprivileged_icmp", cri_unprivileged_icmp, 0,
+         "pods get net.ipv4.ping_group_range=\"0 2147483647\""),
+    STR("cri.cni", "conf_dir", cri_cni_conf_dir, "/etc/cni/net.d",
+        "CNI network configurations; the first (lexical order) is the pod network"),
+    STR("cri.cni", "bin_dir", cri_cni_bin_dir, "/usr/lib/cni:/opt/cni/bin",
+        "directories of CNI plugins, ':'-separated"),
 };
 
 static char **str_slot(struct berthd_config *c, const struct key *k)
@@ -121,6 +147,11 @@ static double *flt_slot(struct berthd_config *c, const struct key *k)
     return (double *)((char *)c + k->offset);
 }
 
+static bool *bool_slot(struct berthd_config *c, const struct key *k)
+{
+    return (bool *)((char *)c + k->offset);
+}
+
 void berthd_config_set_str(char **slot, const char *v)
 {
     free(*slot);
@@ -135,9 +166,20 @@ void berthd_config_defaults(struct berthd_config *c)
             berthd_config_set_str(str_slot(c, &keys[i]), keys[i].def_str);
         else if (keys[i].type == KEY_FLT)
             *flt_slot(c, &keys[i]) = keys[i].def_flt;
+        else if (keys[i].type == KEY_BOOL)
+            *bool_slot(c, &keys[i]) = keys[i].def_int != 0;
         else
             *int_slot(c, &keys[i]) = keys[i].def_int;
     }
+}
+
+static void cri_runtime_clear(struct berthd_cri_runtime *r)
+{
+    free(r->name);
+    free(r->runtime_type);
+    free(r->runtime_path);
+    free(r->binary_name);
+    free(r->root);
 }
 
 void berthd_config_free(struct berthd_config *c)
@@ -147,6 +189,11 @@ void berthd_config_free(struct berthd_config *c)
             free(*str_slot(c, &keys[i]));
             *str_slot(c, &keys[i]) = NULL;
         }
+    for (size_t i = 0; i < c->n_cri_runtimes; i++)
+        cri_runtime_clear(&c->cri_runtimes[i]);
+    free(c->cri_runtimes);
+    c->cri_runtimes = NULL;
+    c->n_cri_runtimes = 0;
 }
 
 static const struct key *find_key(const char *section, const char *name)
@@ -186,6 +233,14 @@ static int apply_value(struct berthd_config *c, const char *section, const char 
         berthd_config_set_str(str_slot(c, k), v->u.str);
         return 0;
     }
+    if (k->type == KEY_BOOL) {
+        if (v->type != BERTH_TOML_BOOL)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "%s: key \"%s%s%s\": expected boolean, got %s", path, full, dot,
+                                 name, berth_toml_type_name(v->type));
+        *bool_slot(c, k) = v->u.boolean;
+        return 0;
+    }
     if (k->type == KEY_FLT) {
         double d;
         if (v->type == BERTH_TOML_FLOAT)
@@ -215,6 +270,109 @@ static int apply_value(struct berthd_config *c, const char *section, const char 
     return 0;
 }
 
+static int str_value(const struct berth_toml_value *t, const char *sec, const char *key,
+                     char **slot, const char *path, struct berth_err **err)
+{
+    const char *s = NULL;
+    int r = berth_toml_get_string(t, key, &s, err);
+
+    if (r < 0)
+        return berth_err_wrap(err, "%s: [%s]", path, sec);
+    if (r > 0)
+        berthd_config_set_str(slot, s);
+    return 0;
+}
+
+/* [cri.runtimes.<name>] with runtime_type, runtime_path and an options table. */
+static int apply_cri_runtime(struct berthd_config *c, const char *name,
+                             const struct berth_toml_value *t, const char *path,
+                             struct berth_err **err)
+{
+    _cleanup_free_ char *sec = berth_strdup_printf("cri.runtimes.%s", name);
+    static const char *const known[] = {"runtime_type", "runtime_path", "options"};
+    static const char *const known_opts[] = {"BinaryName", "Root", "SystemdCgroup"};
+    const struct berth_toml_value *opts = berth_toml_get(t, "options");
+    struct berthd_cri_runtime *r = NULL;
+
+    if (t->type != BERTH_TOML_TABLE)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "%s: \"%s\" must be a table", path,
+                             sec);
+    if (berth_ident_validate(name, err) < 0)
+        return berth_err_wrap(err, "%s: runtime handler name", path);
+    for (size_t i = 0; i < t->u.table.n; i++) {
+        size_t j = 0;
+        while (j < BERTH_N(known) && strcmp(known[j], t->u.table.keys[i]) != 0)
+            j++;
+        if (j == BERTH_N(known))
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "%s: unknown key \"%s.%s\"",
+                                 path, sec, t->u.table.keys[i]);
+    }
+    if (opts && opts->type != BERTH_TOML_TABLE)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "%s: \"%s.options\" must be a table",
+                             path, sec);
+    for (size_t i = 0; opts && i < opts->u.table.n; i++) {
+        size_t j = 0;
+        while (j < BERTH_N(known_opts) && strcmp(known_opts[j], opts->u.table.keys[i]) != 0)
+            j++;
+        if (j == BERTH_N(known_opts))
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "%s: unknown key \"%s.options.%s\" (known: BinaryName, Root, "
+                                 "SystemdCgroup)",
+                                 path, sec, opts->u.table.keys[i]);
+    }
+    for (size_t i = 0; i < c->n_cri_runtimes; i++)
+        if (strcmp(c->cri_runtimes[i].name, name) == 0)
+            r = &c->cri_runtimes[i];
+    if (!r) {
+        c->cri_runtimes =
+            berth_xrealloc(c->cri_runtimes, (c->n_cri_runtimes + 1) * sizeof(*c->cri_runtimes));
+        r = &c->cri_runtimes[c->n_cri_runtimes++];
+        memset(r, 0, sizeof(*r));
+        r->name = berth_xstrdup(name);
+        r->runtime_type = berth_xstrdup("");
+        r->runtime_path = berth_xstrdup("");
+        r->binary_name = berth_xstrdup("");
+        r->root = berth_xstrdup("");
+    }
+    if (str_value(t, sec, "runtime_type", &r->runtime_type, path, err) < 0 ||
+        str_value(t, sec, "runtime_path", &r->runtime_path, path, err) < 0 ||
+        (opts && (str_value(opts, sec, "BinaryName", &r->binary_name, path, err) < 0 ||
+                  str_value(opts, sec, "Root", &r->root, path, err) < 0 ||
+                  berth_toml_get_bool(opts, "SystemdCgroup", &r->systemd_cgroup, err) < 0)))
+        return berth_err_wrap(err, "%s: [%s]", path, sec);
+    return 0;
+}
+
+/* A top-level table: its keys, and the sub-tables that are sections of their own
+ * ([cri.cni], [cri.runtimes.<name>]). */
+static int apply_section(struct berthd_config *c, const char *name,
+                         const struct berth_toml_value *v, const char *path, struct berth_err **err)
+{
+    if (strcmp(name, "cri.runtimes") == 0) {
+        for (size_t j = 0; j < v->u.table.n; j++)
+            if (apply_cri_runtime(c, v->u.table.keys[j], v->u.table.vals[j], path, err) < 0)
+                return -1;
+        return 0;
+    }
+    if (!is_section(name))
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "%s: unknown section \"%s\"", path,
+                             name);
+    for (size_t j = 0; j < v->u.table.n; j++) {
+        const struct berth_toml_value *sub = v->u.table.vals[j];
+        if (sub->type == BERTH_TOML_TABLE) {
+            _cleanup_free_ char *full = berth_strdup_printf("%s.%s", name, v->u.table.keys[j]);
+            if (is_section(full) || strcmp(full, "cri.runtimes") == 0) {
+                if (apply_section(c, full, sub, path, err) < 0)
+                    return -1;
+                continue;
+            }
+        }
+        if (apply_value(c, name, v->u.table.keys[j], sub, path, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int berthd_config_parse(struct berthd_config *c, const char *text, size_t len, const char *path,
                         struct berth_err **err)
 {
@@ -231,13 +389,7 @@ int berthd_config_parse(struct berthd_config *c, const char *text, size_t len, c
             ret = apply_value(c, NULL, name, v, path, err);
             continue;
         }
-        if (!is_section(name)) {
-            ret = berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "%s: unknown section \"%s\"",
-                                path, name);
-            continue;
-        }
-        for (size_t j = 0; j < v->u.table.n && ret == 0; j++)
-            ret = apply_value(c, name, v->u.table.keys[j], v->u.table.vals[j], path, err);
+        ret = apply_section(c, name, v, path, err);
     }
     berth_toml_free(doc);
     return ret;
@@ -313,6 +465,24 @@ int berthd_config_validate(const struct berthd_config *c, struct berth_err **err
                                  "duration such as 30s, 5m or 1h",
                                  c->pull_progress_timeout);
     }
+    if (strcmp(c->cri_default_runtime, "runc") != 0) {
+        size_t i = 0;
+        while (i < c->n_cri_runtimes && strcmp(c->cri_runtimes[i].name, c->cri_default_runtime))
+            i++;
+        if (i == c->n_cri_runtimes)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "cri.default_runtime_name \"%s\" names no [cri.runtimes.%s] table",
+                                 c->cri_default_runtime, c->cri_default_runtime);
+    }
+    for (const char *p = c->cri_cni_bin_dir; *p; p += strcspn(p, ":"), p += *p == ':')
+        if (*p != '/' && *p != ':')
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "cri.cni.bin_dir \"%s\" must list absolute paths",
+                                 c->cri_cni_bin_dir);
+    if (c->cri_cni_conf_dir[0] != '/')
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "cri.cni.conf_dir \"%s\" must be an absolute path",
+                             c->cri_cni_conf_dir);
     for (const char *p = c->registry_config_path; *p; p += strcspn(p, ":"), p += *p == ':')
         if (*p != '/' && *p != ':')
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
@@ -338,7 +508,25 @@ void berthd_config_print(const struct berthd_config *c, FILE *f)
             fprintf(f, "%s = \"%s\"\n", k->name, *str_slot((struct berthd_config *)c, k));
         else if (k->type == KEY_FLT)
             fprintf(f, "%s = %g\n", k->name, *flt_slot((struct berthd_config *)c, k));
+        else if (k->type == KEY_BOOL)
+            fprintf(f, "%s = %s\n", k->name,
+                    *bool_slot((struct berthd_config *)c, k) ? "true" : "false");
         else
             fprintf(f, "%s = %lld\n", k->name, (long long)*int_slot((struct berthd_config *)c, k));
+    }
+    fprintf(f, "\n# CRI runtime handlers besides the built-in \"runc\" (berth-shim + runc):\n"
+               "# [cri.runtimes.<name>]\n"
+               "# runtime_type = \"io.containerd.berth.v1\"   # or io.containerd.runc.v2, a path\n"
+               "# runtime_path = \"\"\n"
+               "# [cri.runtimes.<name>.options]\n"
+               "# BinaryName = \"crun\"\n# Root = \"\"\n# SystemdCgroup = false\n");
+    for (size_t i = 0; i < c->n_cri_runtimes; i++) {
+        const struct berthd_cri_runtime *r = &c->cri_runtimes[i];
+        fprintf(f, "\n[cri.runtimes.%s]\nruntime_type = \"%s\"\nruntime_path = \"%s\"\n", r->name,
+                r->runtime_type, r->runtime_path);
+        fprintf(f,
+                "[cri.runtimes.%s.options]\nBinaryName = \"%s\"\nRoot = \"%s\"\n"
+                "SystemdCgroup = %s\n",
+                r->name, r->binary_name, r->root, r->systemd_cgroup ? "true" : "false");
     }
 }

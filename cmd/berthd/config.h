@@ -7,6 +7,8 @@
 #ifndef BERTH_CMD_BERTHD_CONFIG_H
 #define BERTH_CMD_BERTHD_CONFIG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -47,6 +49,29 @@ struct berthd_config {
     char *registry_config_path;  /* [registry] config_path: hosts.toml roots, ':'-separated */
     int64_t max_downloads;       /* [registry] max_concurrent_downloads */
     char *pull_progress_timeout; /* [registry] pull_progress_timeout, a Go duration ("5m") */
+    /* [cri] */
+    bool cri_enabled;                        /* [cri] enabled */
+    char *cri_sandbox_image;                 /* "" = berth's own pause image, built in */
+    char *cri_snapshotter;                   /* [cri] snapshotter */
+    char *cri_default_runtime;               /* [cri] default_runtime_name */
+    int64_t cri_max_log_line;                /* [cri] max_container_log_line_size */
+    bool cri_unprivileged_ports;             /* [cri] enable_unprivileged_ports */
+    bool cri_unprivileged_icmp;              /* [cri] enable_unprivileged_icmp */
+    char *cri_cni_conf_dir;                  /* [cri.cni] conf_dir */
+    char *cri_cni_bin_dir;                   /* [cri.cni] bin_dir, ':'-separated */
+    struct berthd_cri_runtime *cri_runtimes; /* [cri.runtimes.<name>], in file order */
+    size_t n_cri_runtimes;
+};
+
+/* One [cri.runtimes.<name>] table: a CRI runtime handler. */
+struct berthd_cri_runtime {
+    char *name;
+    char *runtime_type; /* "" = [runtime] default */
+    char *runtime_path; /* "" = resolved from the type */
+    /* [cri.runtimes.<name>.options], containerd.runc.v1.Options as containerd spells them */
+    char *binary_name;   /* BinaryName */
+    char *root;          /* Root */
+    bool systemd_cgroup; /* SystemdCgroup */
 };
 
 /* Fills c with the embedded defaults. */

@@ -33,6 +33,7 @@
 #include "lib/util.h"
 #include "metadata/db.h"
 #include "metadata/gc_scheduler.h"
+#include "services/cri/cri.h"
 #include "services/services.h"
 #include "runtime/v2/runtime.h"
 
@@ -87,11 +88,6 @@ static int lock_root(const char *root, int *fd_out, struct berth_err **err)
 }
 
 /* Shims' forwarded events (and the runtime's synthetic ones) go to the exchange. */
-static void forward_event_cb(void *arg, const Containerd__Types__Envelope *env)
-{
-    berth_events_forward(arg, env);
-}
-
 /* mkdir -p, then insists on a directory: a regular file named as the state dir used to pass
  * here and fail only at the first task. */
 static int ensure_dir(const char *key, const char *path, struct berth_err **err)
@@ -177,10 +173,19 @@ struct berthd {
     struct berth_gc_backends gc_be;
     struct berth_image_stores pull_stores;
     struct berth_puller *puller;
+    struct berth_cri *cri;
     struct berth_server *srv;
     struct berthd_health *health;
     struct berth_services app;
 };
+
+static void forward_event_cb(void *arg, const Containerd__Types__Envelope *env)
+{
+    struct berthd *d = arg;
+
+    berth_events_forward(d->events, env);
+    berth_cri_task_event(__atomic_load_n(&d->cri, __ATOMIC_ACQUIRE), env);
+}
 
 /* A snapshot backend populates "new-*" temp dirs outside its store and leaves recent ones to
  * creations in flight. At start-up nothing is in flight, so every one is a crash leftover (the
@@ -256,7 +261,7 @@ static int start_runtime(struct berthd *d, struct berth_err **err)
     ropts.default_runtime = d->cfg->default_runtime;
     ropts.oci_binary = d->cfg->runtime_binary;
     ropts.on_event = forward_event_cb;
-    ropts.event_arg = d->events;
+    ropts.event_arg = d;
     if (berth_rt_new(&ropts, &d->rt, err) < 0 || berth_rt_start(d->rt, err) < 0)
         return -1;
     d->app.runtime = d->rt;
@@ -308,6 +313,57 @@ static int start_puller(struct berthd *d, struct berth_err **err)
     return 0;
 }
 
+/* The CRI (services/cri): pause image, CNI, state rebuilt from records and shims. */
+static int start_cri(struct berthd *d, struct berth_err **err)
+{
+    const struct berthd_config *cfg = d->cfg;
+    struct berth_cri_runtime *rts = NULL;
+    struct berth_cri_opts o = {0};
+    _cleanup_free_ char *self = NULL, *dir = NULL;
+    struct berth_cri *cri = NULL;
+    int ret;
+
+    if (!cfg->cri_enabled)
+        return 0;
+    self = realpath("/proc/self/exe", NULL);
+    dir = self ? berth_xstrdup(self) : berth_xstrdup("/usr/bin/berthd");
+    *strrchr(dir, '/') = 0;
+    rts = berth_xcalloc(cfg->n_cri_runtimes + 1, sizeof(*rts));
+    for (size_t i = 0; i < cfg->n_cri_runtimes; i++) {
+        const struct berthd_cri_runtime *r = &cfg->cri_runtimes[i];
+        rts[i] = (struct berth_cri_runtime){.name = r->name,
+                                            .runtime_type = r->runtime_type,
+                                            .runtime_path = r->runtime_path,
+                                            .binary_name = r->binary_name,
+                                            .root = r->root,
+                                            .systemd_cgroup = r->systemd_cgroup};
+    }
+    o.root = cfg->root;
+    o.state = cfg->state;
+    o.bin_dir = dir;
+    o.sandbox_image = cfg->cri_sandbox_image;
+    o.snapshotter = cfg->cri_snapshotter;
+    o.default_runtime = cfg->cri_default_runtime;
+    o.runtimes = rts;
+    o.n_runtimes = cfg->n_cri_runtimes;
+    o.max_log_line = cfg->cri_max_log_line;
+    o.unprivileged_ports = cfg->cri_unprivileged_ports;
+    o.unprivileged_icmp = cfg->cri_unprivileged_icmp;
+    o.cni_conf_dir = cfg->cri_cni_conf_dir;
+    o.cni_bin_dir = cfg->cri_cni_bin_dir;
+    ret = berth_cri_new(&d->app, &o, &cri, err);
+    free(rts);
+    if (ret < 0)
+        return -1;
+    d->app.cri = cri;
+    /* Exits forwarded from now on are queued for the CRI, so none falls between the state
+     * it rebuilds and the exit thread it starts. */
+    __atomic_store_n(&d->cri, cri, __ATOMIC_RELEASE);
+    if (berth_cri_start(cri, err) < 0)
+        return berth_err_wrap(err, "cri");
+    return 0;
+}
+
 static int start_server(struct berthd *d, struct berth_err **err)
 {
     const struct berthd_config *cfg = d->cfg;
@@ -340,6 +396,8 @@ static void berthd_teardown(struct berthd *d)
 {
     berthd_health_stop(d->health);
     berth_server_free(d->srv);
+    __atomic_store_n(&d->cri, NULL, __ATOMIC_RELEASE);
+    berth_cri_free(d->app.cri);
     berth_puller_free(d->puller);   /* no calls left: no pull runs */
     berth_gc_scheduler_stop(d->gc); /* no calls left: nothing writes any more */
     berth_rt_free(d->rt);           /* shims keep running; a restart reattaches */
@@ -374,7 +432,7 @@ int berthd_run(const struct berthd_config *cfg)
     if (prepare_dirs(cfg, &err) < 0 || lock_root(cfg->root, &d.lock_fd, &err) < 0 ||
         check_socket_free(socket_file(cfg->address), &err) < 0 || open_stores(&d, &err) < 0 ||
         start_runtime(&d, &err) < 0 || start_gc(&d, &err) < 0 || start_puller(&d, &err) < 0 ||
-        start_server(&d, &err) < 0)
+        start_cri(&d, &err) < 0 || start_server(&d, &err) < 0)
         goto out;
 
     berth_server_stats(d.srv, &st);

@@ -102,9 +102,11 @@ reg_mkimages() {
     # layer 1: busybox and the applets the tests use, /etc/passwd, /tmp
     mkdir -p "$w/l1/bin" "$w/l1/etc" "$w/l1/tmp"
     cp "$bb" "$w/l1/bin/busybox"
-    for a in sh cat echo ls sleep true false env id; do ln "$w/l1/bin/busybox" "$w/l1/bin/$a"; done
-    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$w/l1/etc/passwd"
-    printf 'root:x:0:\n' >"$w/l1/etc/group"
+    for a in sh cat echo ls sleep true false env id dd grep head hostname httpd ip kill mkdir nc \
+        ps stat touch wget; do ln "$w/l1/bin/busybox" "$w/l1/bin/$a"; done
+    # a user with supplementary groups, for the CRI's security-context tests
+    printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n' >"$w/l1/etc/passwd"
+    printf 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n' >"$w/l1/etc/group"
     chmod 1777 "$w/l1/tmp"
     _reg_layer "$w/l1" "$w/l1.tar.gz"
     # layer 2: the marker file proving every layer was applied

@@ -47,6 +47,28 @@ static void test_write_all_reports_errors(void **state)
     assert_int_equal(errno, EBADF);
 }
 
+static void test_base64_decode(void **state)
+{
+    unsigned char *out = NULL;
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(berth_base64_decode("dXNlcjpwYXNz", &out, &len), 0);
+    assert_int_equal(len, 9);
+    assert_string_equal((char *)out, "user:pass");
+    free(out);
+    assert_int_equal(berth_base64_decode("YQ==", &out, &len), 0);
+    assert_int_equal(len, 1);
+    assert_string_equal((char *)out, "a");
+    free(out);
+    assert_int_equal(berth_base64_decode("", &out, &len), 0);
+    assert_int_equal(len, 0);
+    free(out);
+    assert_int_equal(berth_base64_decode("YQ=", &out, &len), -1);
+    assert_int_equal(berth_base64_decode("Y!==", &out, &len), -1);
+    assert_int_equal(berth_base64_decode("YQ==YQ==", &out, &len), -1);
+}
+
 static void test_base64_padding(void **state)
 {
     static const struct {
@@ -96,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_write_all_reports_errors),
         cmocka_unit_test(test_duration_parse),
         cmocka_unit_test(test_base64_padding),
+        cmocka_unit_test(test_base64_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

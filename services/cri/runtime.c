@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Version, Status, UpdateRuntimeConfig, and the RuntimeService method table. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+#include "services/cri/cri-internal.h"
+
+static int version(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct berth_bytes *out,
+                   struct berth_err **err)
+{
+    Runtime__V1__VersionResponse resp = RUNTIME__V1__VERSION_RESPONSE__INIT;
+
+    (void)ctx;
+    (void)in;
+    (void)err;
+    resp.version = "0.1.0"; /* the kubelet runtime API version field, as containerd answers */
+    resp.runtime_name = "berth";
+    resp.runtime_version = BERTH_VERSION;
+    resp.runtime_api_version = "v1";
+    berth_svc_pack(out, &resp.base);
+    return 0;
+}
+
+static int status(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct berth_bytes *out,
+                  struct berth_err **err)
+{
+    const Runtime__V1__StatusRequest *req = (const void *)in;
+    Runtime__V1__StatusResponse resp = RUNTIME__V1__STATUS_RESPONSE__INIT;
+    Runtime__V1__RuntimeStatus st = RUNTIME__V1__RUNTIME_STATUS__INIT;
+    Runtime__V1__RuntimeCondition rc = RUNTIME__V1__RUNTIME_CONDITION__INIT;
+    Runtime__V1__RuntimeCondition nc = RUNTIME__V1__RUNTIME_CONDITION__INIT;
+    Runtime__V1__RuntimeCondition *conds[2] = {&rc, &nc};
+    Runtime__V1__StatusResponse__InfoEntry ent = RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT;
+    Runtime__V1__StatusResponse__InfoEntry *ents[1] = {&ent};
+    Runtime__V1__RuntimeHandler *hs = NULL, **hp = NULL;
+    Runtime__V1__RuntimeHandlerFeatures feat = RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT;
+    struct berth_cri *c = cri_of(ctx, err);
+    _cleanup_free_ char *msg = NULL, *info = NULL;
+    bool ready;
+
+    if (!c)
+        return -1;
+    ready = cri_cni_ready(c, &msg);
+    rc.type = "RuntimeReady";
+    rc.status = true;
+    nc.type = "NetworkReady";
+    nc.status = ready;
+    if (!ready) {
+        nc.reason = "NetworkPluginNotReady";
+        nc.message = msg;
+    }
+    st.conditions = conds;
+    st.n_conditions = 2;
+    resp.status = &st;
+    hs = berth_xcalloc(c->n_runtimes, sizeof(*hs));
+    hp = berth_xcalloc(c->n_runtimes, sizeof(*hp));
+    for (size_t i = 0; i < c->n_runtimes; i++) {
+        hs[i] = (Runtime__V1__RuntimeHandler)RUNTIME__V1__RUNTIME_HANDLER__INIT;
+        hs[i].name = (char *)c->runtimes[i].name;
+        hs[i].features = &feat;
+        hp[i] = &hs[i];
+    }
+    resp.runtime_handlers = hp;
+    resp.n_runtime_handlers = c->n_runtimes;
+    if (req->verbose) {
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", "sandboxImage",
+                              c->own_pause ? CRI_PAUSE_IMAGE : c->sandbox_image, "snapshotter",
+                              c->snapshotter, "defaultRuntimeName", c->default_runtime,
+                              "cniConfDir", c->cni_conf_dir, "oomScoreAdjMin", c->oom_score_adj_min,
+                              "cniBinDir", c->cni_bin_dir);
+        info = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        ent.key = "config";
+        ent.value = info;
+        resp.info = ents;
+        resp.n_info = 1;
+    }
+    berth_svc_pack(out, &resp.base);
+    free(hs);
+    free(hp);
+    return 0;
+}
+
+static int update_runtime_config(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
+                                 struct berth_bytes *out, struct berth_err **err)
+{
+    Runtime__V1__UpdateRuntimeConfigResponse resp =
+        RUNTIME__V1__UPDATE_RUNTIME_CONFIG_RESPONSE__INIT;
+    struct berth_cri *c = cri_of(ctx, err);
+
+    (void)in;
+    if (!c)
+        return -1;
+    /* kubelet sends the pod CIDR; CNI configurations carry their own ranges (containerd only
+     * uses it to fill a config template, which berth does not have). */
+    berth_svc_pack(out, &resp.base);
+    return 0;
+}
+
+static int unimplemented(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
+                         struct berth_bytes *out, struct berth_err **err)
+{
+    (void)in;
+    (void)out;
+    return berth_err_set(err, BERTH_E_NOT_IMPLEMENTED, 0, "%s is not implemented yet", ctx->method);
+}
+
+#define U(name, fn)                                                                                \
+    {                                                                                              \
+        name, BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = fn                                          \
+    }
+/* A listing with a CRI filter (cheap: ids, state, labels), kept off the writers' pool all the
+ * same, as every filtered listing is. */
+#define L(name, fn)                                                                                \
+    {                                                                                              \
+        name, BERTH_UNARY, BERTH_NS_OPTIONAL, .listing = true, .unary = fn                         \
+    }
+static const struct berth_method methods[] = {
+    {"Version", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true, .unary = version},
+    U("Status", status),
+    U("UpdateRuntimeConfig", update_runtime_config),
+    U("RunPodSandbox", cri_run_pod_sandbox),
+    U("StopPodSandbox", cri_stop_pod_sandbox),
+    U("RemovePodSandbox", cri_remove_pod_sandbox),
+    U("PodSandboxStatus", cri_pod_sandbox_status),
+    L("ListPodSandbox", cri_list_pod_sandbox),
+    U("CreateContainer", cri_create_container),
+    U("StartContainer", cri_start_container),
+    U("StopContainer", cri_stop_container),
+    U("RemoveContainer", cri_remove_container),
+    L("ListContainers", cri_list_containers),
+    U("ContainerStatus", cri_container_status),
+    U("UpdateContainerResources", cri_update_container_resources),
+    U("ReopenContainerLog", cri_reopen_container_log),
+    U("ExecSync", cri_exec_sync),
+    U("Exec", unimplemented),
+    U("Attach", unimplemented),
+    U("PortForward", unimplemented),
+    U("ContainerStats", cri_container_stats),
+    L("ListContainerStats", cri_list_container_stats),
+    U("PodSandboxStats", cri_pod_sandbox_stats),
+    L("ListPodSandboxStats", cri_list_pod_sandbox_stats),
+    U("CheckpointContainer", unimplemented),
+    {"GetContainerEvents", BERTH_SERVER_STREAM, BERTH_NS_OPTIONAL,
+     .server_stream = cri_events_stream},
+};
+
+const struct berth_service berth_svc_cri_runtime = {&runtime__v1__runtime_service__descriptor,
+                                                    methods, BERTH_N(methods)};

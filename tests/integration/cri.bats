@@ -1,0 +1,529 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# The Kubernetes CRI (issue 11) driven by crictl 1.26 against a real berthd: images pulled from
+# a docker-registry on 127.0.0.1, pods on a CNI bridge + host-local + portmap conflist kept in
+# the test's own dir (Debian's plugins), real berth-shim + runc containers.
+#
+# crictl is found through $CRICTL, PATH, then ../shared/tools/crictl; with CI=true a missing
+# crictl fails the file instead of skipping it.
+
+load helpers
+load registry
+
+bats_require_minimum_version 1.5.0
+
+find_crictl() {
+    local c
+    for c in "${CRICTL:-}" "$(command -v crictl 2>/dev/null)" \
+        "$BATS_TEST_DIRNAME/../../../shared/tools/crictl"; do
+        if [ -n "$c" ] && [ -x "$c" ]; then
+            echo "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+setup_file() {
+    if ! CRICTL_BIN=$(find_crictl); then
+        if [ "${CI:-}" = true ]; then
+            echo "crictl not found (\$CRICTL, PATH, ../shared/tools/crictl)" >&2
+            return 1
+        fi
+        export CRI_SKIP=1
+        return 0
+    fi
+    export CRICTL_BIN
+    reg_mkimages "$BATS_FILE_TMPDIR/img"
+    reg_start plain plain
+    reg_push plain "$BATS_FILE_TMPDIR/img/busybox" test/busybox:latest
+}
+
+teardown_file() {
+    reg_stop_all
+}
+
+setup() {
+    [ -z "${CRI_SKIP:-}" ] || skip "crictl not found"
+    berth_tmp_init
+    H=$(reg_host plain)
+    IMAGE="$H/test/busybox:latest"
+    HOSTS="$BERTH_TMP/hosts"
+    CNI_CONF="$BERTH_TMP/cni"
+    LOGS="$BERTH_TMP/logs"
+    mkdir -p "$HOSTS" "$CNI_CONF" "$LOGS"
+    hosts_toml "$HOSTS" "$H" "http://$H"
+    # A bridge and subnet of this test's own (tests may run next to others).
+    BR="bt$(printf '%04x' $((RANDOM % 65536)))"
+    NET3=$((RANDOM % 200 + 20))
+    cat >"$CNI_CONF/10-test.conflist" <<EOF
+{"cniVersion": "1.0.0", "name": "berth-test", "plugins": [
+  {"type": "bridge", "bridge": "$BR", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.$NET3.0/24"}]],
+            "dataDir": "$BERTH_TMP/ipam"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+EOF
+    cat >"$BERTH_TMP/berthd.toml" <<EOF
+[registry]
+config_path = "$HOSTS"
+
+[cri]
+max_container_log_line_size = 64
+
+[cri.cni]
+conf_dir = "$CNI_CONF"
+bin_dir = "/usr/lib/cni"
+EOF
+    start_berthd --config "$BERTH_TMP/berthd.toml"
+}
+
+teardown() {
+    [ -z "${CRI_SKIP:-}" ] || return 0
+    if [ -n "${BERTHD_PID:-}" ]; then
+        # Every pod goes, so no netns, veth, iptables rule or shim outlives the test.
+        for p in $(cri pods -q 2>/dev/null); do cri rmp -f "$p" >/dev/null 2>&1 || true; done
+    fi
+    berth_teardown
+    ip link del "$BR" 2>/dev/null || true
+}
+
+cri() {
+    "$CRICTL_BIN" --runtime-endpoint "unix://$SOCK" --image-endpoint "unix://$SOCK" \
+        --timeout 60s "$@"
+}
+
+# pod_json NAME [EXTRA JSON MEMBERS]: a pod config file, printed path
+pod_json() {
+    local f="$BERTH_TMP/pod-$1.json"
+    cat >"$f" <<EOF
+{"metadata": {"name": "$1", "namespace": "ns1", "uid": "uid-$1", "attempt": 0},
+ "log_directory": "$LOGS/$1", "linux": {}${2:+, $2}}
+EOF
+    echo "$f"
+}
+
+# ctr_json NAME CMD-JSON-ARRAY [EXTRA JSON MEMBERS]
+ctr_json() {
+    local f="$BERTH_TMP/ctr-$1.json"
+    cat >"$f" <<EOF
+{"metadata": {"name": "$1"}, "image": {"image": "$IMAGE"}, "command": $2,
+ "log_path": "$1.log", "linux": {}${3:+, $3}}
+EOF
+    echo "$f"
+}
+
+# run_ctr POD-ID POD-JSON NAME CMD [EXTRA]: create + start, prints the container id
+run_ctr() {
+    local c
+    c=$(cri create "$1" "$(ctr_json "$3" "$4" "${5:-}")" "$2") || return 1
+    cri start "$c" >/dev/null || return 1
+    echo "$c"
+}
+
+# wait_state CTR STATE [SECONDS]
+wait_state() {
+    local i
+    for i in $(seq 1 $((${3:-10} * 10))); do
+        [ "$(cri inspect -o go-template --template '{{.status.state}}' "$1" 2>/dev/null)" = "$2" ] &&
+            return 0
+        sleep 0.1
+    done
+    cri inspect "$1" >&2
+    return 1
+}
+
+@test "version, info: runtime berth on runtime.v1, NetworkReady from the conflist" {
+    run cri version
+    status_is 0
+    output_has "RuntimeName:  berth"
+    output_has "RuntimeApiVersion:  v1"
+    run cri info
+    status_is 0
+    [ "$(echo "$output" | python3 -c 'import json,sys; c=json.load(sys.stdin)["status"]["conditions"]; print(" ".join("%s=%s" % (x["type"], x["status"]) for x in c))')" = "RuntimeReady=True NetworkReady=True" ]
+}
+
+@test "info: NetworkReady false with NetworkPluginNotReady while no conflist loads" {
+    stop_berthd --keep
+    rm -f "$CNI_CONF"/*
+    start_berthd --config "$BERTH_TMP/berthd.toml"
+    run cri info
+    status_is 0
+    echo "$output" | python3 -c '
+import json, sys
+c = {x["type"]: x for x in json.load(sys.stdin)["status"]["conditions"]}
+assert c["NetworkReady"]["status"] is False, c
+assert c["NetworkReady"]["reason"] == "NetworkPluginNotReady", c
+assert c["NetworkReady"]["message"], c'
+    # a pod on the pod network is refused and leaves nothing
+    run cri runp "$(pod_json nonet)"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"network"* ]]
+    [ -z "$(cri pods -q)" ]
+    [ -z "$(ls "$STATE/netns" 2>/dev/null)" ]
+}
+
+@test "pull, images, inspecti, rmi, imagefsinfo; berth's pause image is there without a registry" {
+    run cri images
+    status_is 0
+    output_has "localhost/berth/pause"
+    run cri pull "$IMAGE"
+    status_is 0
+    output_has "Image is up to date for sha256:"
+    id=${output##*for }
+    run cri images --digests
+    output_has "$H/test/busybox"
+    run cri inspecti "$IMAGE"
+    status_is 0
+    echo "$output" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["status"]
+assert s["id"] == sys.argv[1], s
+assert any(t.endswith("/test/busybox:latest") for t in s["repoTags"]), s
+assert s["repoDigests"] and "@sha256:" in s["repoDigests"][0], s
+assert int(s["size"]) > 0, s
+assert s["uid"] is None or s["uid"]["value"] == "0" or s["username"] == "", s' "$id"
+    # three records as containerd makes them, managed by the CRI
+    run "$BERTH_BIN/berthctl" -a "$SOCK" -n k8s.io images ls -q
+    output_has "$id"
+    output_has "$H/test/busybox:latest"
+    output_has "$H/test/busybox@sha256:"
+    run cri imagefsinfo
+    status_is 0
+    output_has '"usedBytes"'
+    run cri rmi "$IMAGE"
+    status_is 0
+    run cri inspecti "$IMAGE"
+    [ "$status" -ne 0 ]
+    run "$BERTH_BIN/berthctl" -a "$SOCK" -n k8s.io images ls -q
+    output_lacks "test/busybox"
+    output_lacks "$id"
+    # removing an absent image succeeds, as kubelet expects
+    run cri rmi "$id"
+    [ "$status" -eq 0 ] || [[ "$output" == *"no such image"* ]]
+}
+
+@test "pod and container lifecycle: runp create start ps inspect logs exec stop rm stopp rmp" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json web '"hostname": "web-host", "dns_config": {"servers": ["10.0.0.53"], "searches": ["example.test"], "options": ["ndots:2"]}')
+    run cri runp "$pj"
+    status_is 0
+    pod=$output
+    [[ "$pod" =~ ^[0-9a-f]{64}$ ]]
+    run cri inspectp "$pod"
+    status_is 0
+    ip=$(echo "$output" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["network"]["ip"])')
+    [[ "$ip" == 10.99.$NET3.* ]]
+    c=$(run_ctr "$pod" "$pj" app '["sh", "-c", "echo hello; echo oops >&2; cat /etc/hostname; cat /etc/resolv.conf; exec sleep 1000"]')
+    wait_state "$c" CONTAINER_RUNNING
+    run cri ps
+    output_has "${c:0:13}"
+    output_has "app"
+    # logs from the shim's CRI log writer: stdout and stderr apart
+    sleep 0.5
+    run cri logs "$c"
+    output_has "hello"
+    output_has "web-host"
+    output_has "nameserver 10.0.0.53"
+    output_has "search example.test"
+    output_has "options ndots:2"
+    grep -E '^[0-9T:.+-]+Z? stderr F oops$' "$LOGS/web/app.log"
+    grep -E '^[0-9T:.+-]+Z? stdout F hello$' "$LOGS/web/app.log"
+    # exec -s: output, exit code
+    # crictl 1.26 reports a non-zero code in its error (and exits 1)
+    run cri exec -s "$c" sh -c 'echo out; echo err >&2; exit 3'
+    [ "$status" -eq 1 ]
+    output_has "exited with 3: err"
+    run cri exec -s "$c" sh -c 'echo out; echo err >&2'
+    status_is 0
+    output_has out
+    output_has err
+    run cri exec -s "$c" cat /etc/hostname
+    status_is 0
+    [ "$output" = web-host ]
+    # the pod's IP is on eth0 inside
+    run cri exec -s "$c" cat /proc/net/fib_trie
+    output_has "$ip"
+    # inspect: state, pid, image ref
+    run cri inspect "$c"
+    status_is 0
+    echo "$output" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["status"]["state"] == "CONTAINER_RUNNING", d["status"]
+assert d["status"]["imageRef"].startswith("sha256:"), d["status"]
+assert d["info"]["pid"] > 0, d["info"]
+assert d["info"]["runtimeSpec"]["process"]["args"][0] == "sh", d["info"]'
+    run cri stop -t 2 "$c"
+    status_is 0
+    wait_state "$c" CONTAINER_EXITED
+    run cri inspect -o go-template --template '{{.status.exitCode}} {{.status.reason}}' "$c"
+    [ "$output" = "137 Error" ] || [ "$output" = "143 Error" ]
+    run cri rm "$c"
+    status_is 0
+    run cri ps -a -q
+    [ -z "$output" ]
+    run cri stopp "$pod"
+    status_is 0
+    run cri pods -o json
+    [[ "$output" == *NOTREADY* ]]
+    run cri rmp "$pod"
+    status_is 0
+    run cri pods -q
+    [ -z "$output" ]
+    [ -z "$(ls "$STATE/netns" 2>/dev/null)" ]
+    ! grep -q " $STATE/" /proc/self/mountinfo
+    # idempotent (crictl itself asks for the status first, so call the RPC directly)
+    run "$BERTH_BIN/berth-rawcall" -a "$SOCK" --no-namespace \
+        /runtime.v1.RuntimeService/RemovePodSandbox --hex "0a40$(printf %s "$pod" | xxd -p -c 200)"
+    status_is 0
+    line_present "code=0 OK"
+    run "$BERTH_BIN/berth-rawcall" -a "$SOCK" --no-namespace \
+        /runtime.v1.RuntimeService/StopPodSandbox --hex "0a40$(printf %s "$pod" | xxd -p -c 200)"
+    line_present "code=5 NOT_FOUND"
+}
+
+@test "a container that exits: Completed with code 0, Error with its code; its log ends" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json ex)
+    pod=$(cri runp "$pj")
+    c0=$(run_ctr "$pod" "$pj" ok '["sh", "-c", "echo done"]')
+    c1=$(run_ctr "$pod" "$pj" bad '["sh", "-c", "exit 7"]')
+    wait_state "$c0" CONTAINER_EXITED
+    wait_state "$c1" CONTAINER_EXITED
+    [ "$(cri inspect -o go-template --template '{{.status.exitCode}} {{.status.reason}}' "$c0")" = "0 Completed" ]
+    [ "$(cri inspect -o go-template --template '{{.status.exitCode}} {{.status.reason}}' "$c1")" = "7 Error" ]
+    run cri logs "$c0"
+    [ "$output" = done ]
+    run cri ps -a --state exited -q
+    [ "$(echo "$output" | wc -l)" -eq 2 ]
+}
+
+@test "long lines are split at max_container_log_line_size into P records" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json lines)
+    pod=$(cri runp "$pj")
+    c=$(run_ctr "$pod" "$pj" long '["sh", "-c", "i=0; s=; while [ $i -lt 150 ]; do s=${s}x; i=$((i+1)); done; echo $s"]')
+    wait_state "$c" CONTAINER_EXITED
+    run awk '{print $2, $3, length($4)}' "$LOGS/lines/long.log"
+    [ "$output" = "stdout P 64
+stdout P 64
+stdout F 22" ]
+}
+
+@test "host network pod: no netns, the host's interfaces" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json hostnet '"linux": {"security_context": {"namespace_options": {"network": 2}}}')
+    # the override of "linux" above wins over pod_json's empty one
+    pod=$(cri runp "$pj")
+    c=$(run_ctr "$pod" "$pj" h '["sleep", "1000"]')
+    run cri exec -s "$c" cat /proc/net/dev
+    output_has "lo:"
+    [ -z "$(ls "$STATE/netns" 2>/dev/null)" ]
+    run cri inspectp "$pod"
+    echo "$output" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["status"]["network"]["ip"] == "", d["status"]["network"]'
+}
+
+@test "bad input: unknown ids, absent image, duplicate pod name, unknown handler, run_as_group alone" {
+    cri pull "$IMAGE" >/dev/null
+    run cri inspectp 0123456789abcdef
+    [ "$status" -ne 0 ]
+    output_has "not found"
+    run cri inspect 0123456789abcdef
+    [ "$status" -ne 0 ]
+    output_has "not found"
+    pj=$(pod_json dup)
+    pod=$(cri runp "$pj")
+    run cri runp "$pj"
+    [ "$status" -ne 0 ]
+    output_has "reserved for \\\"$pod\\\""
+    run cri runp -r nosuch "$(pod_json other)"
+    [ "$status" -ne 0 ]
+    output_has "nosuch"
+    # absent image: NotFound naming it, nothing pulled, nothing left
+    f="$BERTH_TMP/absent.json"
+    sed "s#$IMAGE#$H/test/absent:1#" "$(ctr_json gone '["true"]')" >"$f"
+    run cri create "$pod" "$f" "$pj"
+    [ "$status" -ne 0 ]
+    output_has "test/absent:1"
+    output_has "not found"
+    run cri create "$pod" "$(ctr_json grp '["true"]' '"linux": {"security_context": {"run_as_group": {"value": 5}}}')" "$pj"
+    [ "$status" -ne 0 ]
+    output_has "run_as_group"
+    run cri ps -a -q
+    [ -z "$output" ]
+    run "$BERTH_BIN/berthctl" -a "$SOCK" -n k8s.io containers ls -q
+    [ "$(echo "$output" | grep -c .)" -eq 1 ]
+    # a container in a stopped sandbox
+    cri stopp "$pod" >/dev/null
+    run cri create "$pod" "$(ctr_json late '["true"]')" "$pj"
+    [ "$status" -ne 0 ]
+    output_has "not ready"
+}
+
+@test "records: ctr -n k8s.io sees sandboxes and containers with containerd's CRI labels" {
+    command -v ctr >/dev/null || skip "ctr not installed"
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json rec)
+    pod=$(cri runp "$pj")
+    c=$(run_ctr "$pod" "$pj" r '["sleep", "1000"]')
+    run ctr -a "$SOCK" -n k8s.io containers ls -q
+    output_has "$pod"
+    output_has "$c"
+    run ctr -a "$SOCK" -n k8s.io containers info "$c"
+    output_has '"io.cri-containerd.kind": "container"'
+    output_has "io.cri-containerd.container.metadata"
+    run ctr -a "$SOCK" -n k8s.io containers info "$pod"
+    output_has '"io.cri-containerd.kind": "sandbox"'
+}
+
+@test "kill -9 berthd with running pods: the same pods and containers after a restart, an exit during the downtime keeps its code" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json keep)
+    pod=$(cri runp "$pj")
+    long=$(run_ctr "$pod" "$pj" long '["sleep", "1000"]')
+    short=$(run_ctr "$pod" "$pj" short '["sh", "-c", "sleep 2; exit 5"]')
+    ip=$(cri inspectp -o go-template --template '{{.status.network.ip}}' "$pod")
+    kill9_berthd
+    sleep 3 # short exits while berthd is down
+    start_berthd --config "$BERTH_TMP/berthd.toml"
+    run cri pods -q
+    [ "$output" = "$pod" ]
+    [ "$(cri inspectp -o go-template --template '{{.status.state}} {{.status.network.ip}}' "$pod")" = "SANDBOX_READY $ip" ]
+    wait_state "$long" CONTAINER_RUNNING
+    wait_state "$short" CONTAINER_EXITED
+    [ "$(cri inspect -o go-template --template '{{.status.exitCode}}' "$short")" = 5 ]
+    run cri exec -s "$long" echo alive
+    [ "$output" = alive ]
+    run cri stop -t 1 "$long"
+    status_is 0
+    wait_state "$long" CONTAINER_EXITED
+    run cri rmp -f "$pod"
+    status_is 0
+    [ -z "$(cri pods -q)" ]
+}
+
+@test "stats and statsp read cgroupfs: cpu, memory working set, writable layer" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json st)
+    pod=$(cri runp "$pj")
+    c=$(run_ctr "$pod" "$pj" s '["sh", "-c", "dd if=/dev/zero of=/tmp/f bs=1024 count=256 2>/dev/null; exec sleep 1000"]')
+    sleep 1
+    run cri stats -o json "$c"
+    status_is 0
+    echo "$output" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["stats"][0]
+assert int(s["cpu"]["usageCoreNanoSeconds"]["value"]) > 0, s
+assert int(s["memory"]["workingSetBytes"]["value"]) > 0, s
+assert int(s["writableLayer"]["usedBytes"]["value"]) >= 262144, s'
+    run cri statsp -o json "$pod"
+    status_is 0
+    echo "$output" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["stats"][0]
+assert s["attributes"]["metadata"]["name"] == "st", s
+assert s["linux"]["containers"][0]["attributes"]["metadata"]["name"] == "s", s'
+}
+
+@test "security context, each checked from inside: users, groups, caps, readonly rootfs, no_new_privs, masked paths, sysctls" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json sec '"linux": {"sysctls": {"net.ipv4.ip_forward": "1"}, "security_context": {}}')
+    pod=$(cri runp "$pj")
+    # run_as_user + run_as_group + supplemental groups
+    c=$(run_ctr "$pod" "$pj" u '["sleep", "1000"]' '"linux": {"security_context": {"run_as_user": {"value": 1234}, "run_as_group": {"value": 555}, "supplemental_groups": [77, 88]}}')
+    run cri exec -s "$c" id
+    # as containerd: a uid absent from /etc/passwd gets only the groups sent
+    [ "$output" = "uid=1234 gid=555 groups=77,88" ]
+    # run_as_username: the image user's own groups from /etc/group come along
+    c=$(run_ctr "$pod" "$pj" n '["sleep", "1000"]' '"linux": {"security_context": {"run_as_username": "app"}}')
+    run cri exec -s "$c" id
+    output_has "uid=1000(app) gid=1000(app)"
+    output_has "2000(extra)"
+    # capabilities: drop ALL, add one back
+    c=$(run_ctr "$pod" "$pj" caps '["sleep", "1000"]' '"linux": {"security_context": {"capabilities": {"drop_capabilities": ["ALL"], "add_capabilities": ["NET_ADMIN"]}}}')
+    run cri exec -s "$c" grep CapEff /proc/self/status
+    [ "$output" = "CapEff:	0000000000001000" ]
+    # default capabilities: containerd's 14
+    c=$(run_ctr "$pod" "$pj" dcaps '["sleep", "1000"]')
+    run cri exec -s "$c" grep CapBnd /proc/self/status
+    [ "$output" = "CapBnd:	00000000a80425fb" ]
+    # readonly rootfs, no_new_privs, masked and readonly paths exactly as sent
+    c=$(run_ctr "$pod" "$pj" ro '["sleep", "1000"]' '"linux": {"security_context": {"readonly_rootfs": true, "no_new_privs": true, "masked_paths": ["/proc/version"], "readonly_paths": ["/proc/sys"]}}')
+    run cri exec -s "$c" touch /x
+    [ "$status" -ne 0 ]
+    output_has "Read-only file system"
+    run cri exec -s "$c" grep NoNewPrivs /proc/self/status
+    [ "$output" = "NoNewPrivs:	1" ]
+    run cri exec -s "$c" cat /proc/version
+    status_is 0
+    [ -z "$output" ]
+    run cri exec -s "$c" sh -c 'echo 1 > /proc/sys/kernel/ns_last_pid'
+    [ "$status" -ne 0 ]
+    # the pod's sysctl inside its netns
+    run cri exec -s "$c" cat /proc/sys/net/ipv4/ip_forward
+    [ "$output" = 1 ]
+    # a privileged container in a pod that is not privileged: refused
+    run cri create "$pod" "$(ctr_json priv '["true"]' '"linux": {"security_context": {"privileged": true}}')" "$pj"
+    [ "$status" -ne 0 ]
+    output_has "privileged"
+    # a localhost seccomp profile: missing file, then a real one denying mkdir
+    run cri create "$pod" "$(ctr_json sc1 '["true"]' "\"linux\": {\"security_context\": {\"seccomp\": {\"profile_type\": 2, \"localhost_ref\": \"$BERTH_TMP/nope.json\"}}}")" "$pj"
+    [ "$status" -ne 0 ]
+    output_has "nope.json"
+    printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}' >"$BERTH_TMP/deny-mkdir.json"
+    c=$(run_ctr "$pod" "$pj" sc2 '["sleep", "1000"]' "\"linux\": {\"security_context\": {\"seccomp\": {\"profile_type\": 2, \"localhost_ref\": \"$BERTH_TMP/deny-mkdir.json\"}}}")
+    run cri exec -s "$c" mkdir /tmp/d
+    [ "$status" -ne 0 ]
+    output_has "Operation not permitted"
+    # runtime/default: the default profile refuses unshare without CAP_SYS_ADMIN
+    c=$(run_ctr "$pod" "$pj" sc3 '["sleep", "1000"]' '"linux": {"security_context": {"seccomp": {"profile_type": 0}}}')
+    run cri inspect "$c"
+    echo "$output" | python3 -c 'import json,sys; s=json.load(sys.stdin)["info"]["runtimeSpec"]; assert s["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO", s["linux"].get("seccomp")'
+}
+
+@test "pod networking: two pods reach each other on the bridge, a host port reaches a pod" {
+    cri pull "$IMAGE" >/dev/null
+    pa=$(pod_json pa '"port_mappings": [{"protocol": 0, "container_port": 8080, "host_port": 18480, "host_ip": "127.0.0.1"}]')
+    pb=$(pod_json pb)
+    poda=$(cri runp "$pa")
+    podb=$(cri runp "$pb")
+    mkdir -p "$BERTH_TMP/www"
+    a=$(run_ctr "$poda" "$pa" web '["sh", "-c", "mkdir -p /tmp/www && echo served-by-a > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"]')
+    b=$(run_ctr "$podb" "$pb" cli '["sleep", "1000"]')
+    ipa=$(cri inspectp -o go-template --template '{{.status.network.ip}}' "$poda")
+    ipb=$(cri inspectp -o go-template --template '{{.status.network.ip}}' "$podb")
+    [ "$ipa" != "$ipb" ]
+    sleep 0.5
+    run cri exec -s "$b" wget -q -O - "http://$ipa:8080/"
+    status_is 0
+    [ "$output" = served-by-a ]
+    # through the host port (portmap's DNAT for 127.0.0.1 needs route_localnet)
+    sysctl -qw "net.ipv4.conf.$BR.route_localnet=1" 2>/dev/null || true
+    sysctl -qw net.ipv4.conf.all.route_localnet=1
+    run curl -s --max-time 5 http://127.0.0.1:18480/
+    [ "$output" = served-by-a ]
+    cri rmp -f "$poda" >/dev/null
+    run curl -s --max-time 2 http://127.0.0.1:18480/
+    [ "$output" != served-by-a ]
+    ! iptables-save -t nat | grep -q "$poda"
+}
+
+@test "update resources live; reopen the log after a rename" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json up)
+    pod=$(cri runp "$pj")
+    c=$(run_ctr "$pod" "$pj" u '["sh", "-c", "while true; do echo tick; sleep 0.2; done"]')
+    cg=$(cri inspect "$c" | python3 -c 'import json,sys; print(json.load(sys.stdin)["info"]["runtimeSpec"]["linux"]["cgroupsPath"])')
+    run cri update --memory 67108864 "$c"
+    status_is 0
+    [ "$(cat "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes")" = 67108864 ]
+    run cri inspect -o go-template --template '{{.status.resources.linux.memoryLimitInBytes}}' "$c"
+    [ "$output" = 67108864 ]
+    # kubelet's rotation: rename, ReopenContainerLog, new lines in a new file
+    mv "$LOGS/up/u.log" "$LOGS/up/u.log.1"
+    run "$BERTH_BIN/berth-rawcall" -a "$SOCK" --no-namespace \
+        /runtime.v1.RuntimeService/ReopenContainerLog --hex "0a40$(printf %s "$c" | xxd -p -c 200)"
+    line_present "code=0 OK"
+    sleep 1
+    grep -q "stdout F tick" "$LOGS/up/u.log"
+}
