@@ -527,3 +527,70 @@ assert s["linux"]["containers"][0]["attributes"]["metadata"]["name"] == "s", s'
     sleep 1
     grep -q "stdout F tick" "$LOGS/up/u.log"
 }
+
+@test "GetContainerEvents streams created, started, stopped, deleted with the statuses" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json ev)
+    pod=$(cri runp "$pj")
+    "$BERTH_BIN/berth-cri-events" -a "$SOCK" -n 4 --timeout 30000 >"$BERTH_TMP/events" 2>&1 &
+    evpid=$!
+    for _ in $(seq 1 50); do grep -q ready "$BERTH_TMP/events" && break; sleep 0.1; done
+    sleep 0.2
+    c=$(run_ctr "$pod" "$pj" e '["sh", "-c", "exit 0"]')
+    wait_state "$c" CONTAINER_EXITED
+    cri rm "$c" >/dev/null
+    wait_pid "$evpid" 30
+    [ "$BERTHD_STATUS" -eq 0 ]
+    run cat "$BERTH_TMP/events"
+    line_present "CREATED $c CONTAINER_CREATED SANDBOX_READY"
+    line_present "STARTED $c CONTAINER_RUNNING SANDBOX_READY"
+    line_present "STOPPED $c CONTAINER_EXITED SANDBOX_READY"
+    line_present "DELETED $c - SANDBOX_READY"
+}
+
+@test "runtime handlers: [cri.runtimes.<name>] chosen by RunPodSandbox; labels filter pods" {
+    stop_berthd --keep
+    printf '\n[cri.runtimes.alt]\nruntime_type = "io.containerd.berth.v1"\n[cri.runtimes.alt.options]\nBinaryName = "runc"\n' \
+        >>"$BERTH_TMP/berthd.toml"
+    start_berthd --config "$BERTH_TMP/berthd.toml"
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json alt '"labels": {"tier": "x"}')
+    pod=$(cri runp -r alt "$pj")
+    [ "$(cri inspectp -o go-template --template '{{.status.runtimeHandler}}' "$pod")" = alt ]
+    c=$(run_ctr "$pod" "$pj" a '["sleep", "1000"]')
+    run cri exec -s "$c" echo on-alt
+    [ "$output" = on-alt ]
+    run "$BERTH_BIN/berthctl" -a "$SOCK" -n k8s.io containers info "$c"
+    output_has "containerd.runc.v1.Options"
+    cri runp "$(pod_json plain)" >/dev/null
+    run cri pods -q --label tier=x
+    [ "$output" = "$pod" ]
+    run cri pods -q --label tier=y
+    [ -z "$output" ]
+}
+
+@test "bad input leaves nothing: a missing device, a broken conflist" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json dev)
+    pod=$(cri runp "$pj")
+    run cri create "$pod" "$(ctr_json d '["true"]' '"devices": [{"container_path": "/dev/x", "host_path": "/dev/berth-no-such-device", "permissions": "rw"}]')" "$pj"
+    [ "$status" -ne 0 ]
+    output_has "/dev/berth-no-such-device"
+    [ -z "$(cri ps -a -q)" ]
+    [ -z "$(ls "$ROOT/io.containerd.grpc.v1.cri/containers" 2>/dev/null)" ]
+    # a conflist naming a plugin that does not exist: RunPodSandbox fails, nothing remains
+    cri rmp -f "$pod" >/dev/null
+    stop_berthd --keep
+    rm -f "$CNI_CONF"/*
+    printf '{"cniVersion": "1.0.0", "name": "broken", "plugins": [{"type": "berth-no-such-plugin"}]}' >"$CNI_CONF/10-broken.conflist"
+    start_berthd --config "$BERTH_TMP/berthd.toml"
+    run cri runp "$(pod_json brk)"
+    [ "$status" -ne 0 ]
+    output_has "berth-no-such-plugin"
+    [ -z "$(cri pods -q)" ]
+    [ -z "$(ls "$STATE/netns" 2>/dev/null)" ]
+    [ -z "$(ls "$ROOT/io.containerd.grpc.v1.cri/sandboxes" 2>/dev/null)" ]
+    run "$BERTH_BIN/berthctl" -a "$SOCK" -n k8s.io containers ls -q
+    [ -z "$output" ]
+    ! grep -q " $STATE/" /proc/self/mountinfo
+}
