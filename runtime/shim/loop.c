@@ -26,6 +26,7 @@ struct conn_slot {
     struct shim_fd f; /* first: epoll data.ptr points here */
     struct berth_ttrpc_conn *conn;
     struct shim *s;
+    struct conn_slot *prev, *next; /* s->conns */
 };
 
 void shim_watch(struct shim *s, struct shim_fd *f, uint32_t events)
@@ -450,6 +451,12 @@ static void conn_drop(struct shim *s, struct conn_slot *cs)
 {
     shim_unwatch(s, &cs->f);
     berth_ttrpc_conn_close(cs->conn);
+    if (cs->prev)
+        cs->prev->next = cs->next;
+    else
+        s->conns = cs->next;
+    if (cs->next)
+        cs->next->prev = cs->prev;
     free(cs);
     s->n_conns--;
 }
@@ -472,6 +479,10 @@ static void on_accept(struct shim *s)
             continue;
         }
         berth_ttrpc_conn_set_udata(cs->conn, cs);
+        cs->next = s->conns;
+        if (s->conns)
+            s->conns->prev = cs;
+        s->conns = cs;
         s->n_conns++;
         shim_watch(s, &cs->f, EPOLLIN);
     }
@@ -581,6 +592,10 @@ int berth_shim_serve(struct shim *s, int listen_fd)
             }
         }
     }
+    /* A client that never closed its connection (the 100 ms after Shutdown passed): its
+     * connection goes with us. */
+    while (s->conns)
+        conn_drop(s, s->conns);
     shim_events_drain(s, 2000);
     unlink(s->socket_path);
     return 0;

@@ -89,6 +89,8 @@ struct shim_events {
     int backoff_ms;
 };
 
+struct conn_slot;
+
 struct shim {
     const char *ns, *id; /* borrowed from argv */
     char *bundle;
@@ -103,6 +105,7 @@ struct shim {
     bool shutdown;
     pid_t bg_delete; /* `runc delete --force` run after Delete answered; 0: none (reap clears) */
     int n_conns;
+    struct conn_slot *conns; /* every open connection (loop.c) */
     struct shim_events ev;
 };
 
