@@ -399,6 +399,7 @@ void berth_image_config_free(struct berth_image_config *c)
     berth_strv_free(c->entrypoint);
     berth_strv_free(c->cmd);
     berth_strv_free(c->env);
+    berth_strv_free(c->volumes);
     berth_labels_clear(&c->labels);
     berth_strv_free(c->diff_ids);
     free(c);
@@ -468,6 +469,14 @@ static int cfg_runtime(const json_t *cfg, struct berth_image_config *c, const ch
         cfg_str(cfg, "WorkingDir", false, &c->working_dir, what, err) < 0 ||
         cfg_str(cfg, "StopSignal", false, &c->stop_signal, what, err) < 0)
         return -1;
+    v = json_object_get(cfg, "Volumes");
+    if (v && !json_is_null(v)) {
+        size_t n = 0;
+        if (!json_is_object(v))
+            return bad_field(err, what, "Volumes", "is not an object");
+        c->volumes = berth_xcalloc(json_object_size(v) + 1, sizeof(char *));
+        json_object_foreach((json_t *)v, k, labels) c->volumes[n++] = berth_xstrdup(k);
+    }
     labels = json_object_get(cfg, "Labels");
     if (!labels || json_is_null(labels))
         return 0;

@@ -102,6 +102,7 @@ struct berth_image_config {
     char **cmd;
     char **env;                 /* "KEY=value" */
     struct berth_labels labels; /* empty-valued labels are dropped (berth_labels_set rule) */
+    char **volumes;             /* config.Volumes' paths, NULL-terminated; NULL when none */
     char **diff_ids;            /* rootfs.diff_ids, validated digests; never NULL */
     size_t n_diff_ids;
 };

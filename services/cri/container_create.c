@@ -4,11 +4,17 @@
  * composable options of runtime/oci, then the record, snapshot and status checkpoint. The
  * image is never pulled here.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "images/mountdir.h"
 #include "lib/fs.h"
@@ -38,7 +44,7 @@ uint32_t cri_signal_parse(const char *s)
     v = strtol(s, &end, 10);
     if (*end == 0)
         return v > 0 && v <= 64 ? (uint32_t)v : 0;
-    if (berth_str_has_prefix(s, "SIG"))
+    if (strncasecmp(s, "SIG", 3) == 0) /* any case, as moby's ParseSignal */
         s += 3;
     for (size_t i = 0; i < BERTH_N(sigs); i++)
         if (strcasecmp(s, sigs[i].name) == 0)
@@ -162,11 +168,127 @@ static int with_namespaces(json_t *spec, struct berth_cri *c, struct cri_sandbox
     }
 }
 
-/* Resolves users and groups against the image's /etc/passwd and /etc/group: a read-only view
- * of the image's top snapshot mounted for the call (containerd mounts it too). */
-static int with_user(struct berth_cri *c, json_t *spec, const struct cri_image_info *img,
-                     const char *id, const Runtime__V1__LinuxContainerSecurityContext *sc,
-                     struct berth_err **err)
+/* Copies the tree at src (a directory) into the directory dst: directories, regular files and
+ * symlinks with their modes and owners (what containerd's copyExistingContents keeps); other
+ * file types are skipped. Never follows a symlink; errors name the path. */
+static int copy_tree(int sfd, int dfd, const char *what, struct berth_err **err)
+{
+    DIR *d = fdopendir(dup(sfd));
+    struct dirent *de;
+    int ret = 0;
+
+    if (!d)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "read volume source %s", what);
+    while (ret == 0 && (de = readdir(d))) {
+        struct stat st;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            int s2, d2;
+            if (mkdirat(dfd, de->d_name, st.st_mode & 07777) < 0 && errno != EEXIST) {
+                ret = berth_err_set(err, BERTH_E_INTERNAL, errno, "volume %s/%s", what, de->d_name);
+                break;
+            }
+            s2 = openat(sfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            d2 = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (s2 >= 0 && d2 >= 0) {
+                ret = copy_tree(s2, d2, what, err);
+                (void)fchown(d2, st.st_uid, st.st_gid);
+                (void)fchmod(d2, st.st_mode & 07777);
+            }
+            if (s2 >= 0)
+                close(s2);
+            if (d2 >= 0)
+                close(d2);
+        } else if (S_ISREG(st.st_mode)) {
+            int in = openat(sfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            int o = openat(dfd, de->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                           st.st_mode & 07777);
+            char buf[65536];
+            ssize_t n = 0;
+            while (in >= 0 && o >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+                if (berth_write_all(o, buf, (size_t)n) < 0) {
+                    n = -1;
+                    break;
+                }
+            if (in < 0 || o < 0 || n < 0)
+                ret = berth_err_set(err, BERTH_E_INTERNAL, errno, "volume %s/%s", what, de->d_name);
+            else {
+                (void)fchown(o, st.st_uid, st.st_gid);
+                (void)fchmod(o, st.st_mode & 07777);
+            }
+            if (in >= 0)
+                close(in);
+            if (o >= 0)
+                close(o);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlinkat(sfd, de->d_name, target, sizeof(target) - 1);
+            if (n >= 0) {
+                target[n] = 0;
+                if (symlinkat(target, dfd, de->d_name) == 0)
+                    (void)fchownat(dfd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+            }
+        }
+    }
+    closedir(d);
+    return ret;
+}
+
+/* The image's volumes (config.Volumes) the config does not mount itself: a host directory
+ * each, under the container's root dir, filled with what the image has at that path, and
+ * bind-mounted read-write (containerd's WithVolumes). rootfs: the image view, or NULL. */
+static int with_volumes(struct berth_cri *c, json_t *spec, const struct cri_image_info *img,
+                        const Runtime__V1__ContainerConfig *cfg, const char *id, const char *rootfs,
+                        struct berth_err **err)
+{
+    _cleanup_free_ char *croot = cri_container_root(c, id);
+
+    for (size_t i = 0; img->config && img->config->volumes && img->config->volumes[i]; i++) {
+        const char *dst = img->config->volumes[i];
+        _cleanup_free_ char *host = NULL;
+        char rnd[65];
+        int sfd, dfd;
+
+        if (dst[0] != '/' || mounted_by_config(cfg, dst))
+            continue;
+        cri_new_id(rnd);
+        rnd[16] = 0;
+        host = berth_strdup_printf("%s/volumes/%s", croot, rnd);
+        if (berth_mkdir_p(host, 0711, 0755, err) < 0)
+            return -1;
+        if (rootfs) {
+            _cleanup_free_ char *src = berth_strdup_printf("%s%s", rootfs, dst);
+            sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            dfd = open(host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (sfd >= 0 && dfd >= 0 && copy_tree(sfd, dfd, dst, err) < 0) {
+                close(sfd);
+                close(dfd);
+                return -1;
+            }
+            if (sfd >= 0)
+                close(sfd);
+            if (dfd >= 0)
+                close(dfd);
+        }
+        {
+            struct berth_oci_bind b = {.host_path = host, .container_path = dst};
+            if (berth_oci_with_bind(spec, &b, err) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* What needs the image's files: users and groups resolved against its /etc/passwd and
+ * /etc/group, and its volumes' contents. A read-only view of the image's top snapshot is
+ * mounted for the call (containerd mounts one too). */
+static int with_image_files(struct berth_cri *c, json_t *spec, const struct cri_image_info *img,
+                            const Runtime__V1__ContainerConfig *cfg, const char *id,
+                            const Runtime__V1__LinuxContainerSecurityContext *sc,
+                            struct berth_err **err)
 {
     _cleanup_free_ char *key = berth_strdup_printf("cri-user-view-%s", id);
     _cleanup_free_ char *tmp = berth_strdup_printf("%s/tmpmounts", c->state_dir);
@@ -194,6 +316,8 @@ static int with_user(struct berth_cri *c, json_t *spec, const struct cri_image_i
         user = berth_xstrdup(img->config->user);
     if (!img->top_chain_id) {
         ret = berth_oci_with_user(spec, NULL, user ? user : "0", err);
+        if (ret == 0)
+            ret = with_volumes(c, spec, img, cfg, id, NULL, err);
         goto groups;
     }
     if (berth_mkdir_p(tmp, 0711, 0700, err) < 0 ||
@@ -204,6 +328,8 @@ static int with_user(struct berth_cri *c, json_t *spec, const struct cri_image_i
     if (berth_image_mountdir_resolve(m, n, c->state_dir, "user", BERTH_MOUNTDIR_READONLY, &d,
                                      err) == 0) {
         ret = berth_oci_with_user(spec, d.dir, user ? user : "0", err);
+        if (ret == 0)
+            ret = with_volumes(c, spec, img, cfg, id, d.dir, err);
         berth_image_mountdir_release(&d);
     }
     berth_mounts_free(m, n);
@@ -358,7 +484,7 @@ static int container_spec(struct berth_cri *c, struct cri_sandbox *s, const char
     if (cri_apply_seccomp(spec, sc ? sc->seccomp : NULL, cri_old_seccomp_path(sc), privileged,
                           err) < 0)
         goto out;
-    if (with_user(c, spec, img, id, sc, err) < 0)
+    if (with_image_files(c, spec, img, cfg, id, sc, err) < 0)
         goto out;
     cri_labels_from_map(&ann, cfg->n_annotations, (ProtobufCMessage *const *)cfg->annotations);
     berth_labels_set(&ann, CRI_ANN_CONTAINER_TYPE, "container");

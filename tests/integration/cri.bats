@@ -594,3 +594,31 @@ assert s["linux"]["containers"][0]["attributes"]["metadata"]["name"] == "s", s'
     [ -z "$output" ]
     ! grep -q " $STATE/" /proc/self/mountinfo
 }
+
+@test "image volumes: a host directory each, seeded from the image, unless the config mounts the path" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json vol)
+    pod=$(cri runp "$pj")
+    c=$(run_ctr "$pod" "$pj" v '["sleep", "1000"]')
+    run cri exec -s "$c" cat /data/seed
+    [ "$output" = seeded ]
+    cri exec -s "$c" sh -c 'echo written > /data/new'
+    [ "$(cat "$ROOT"/io.containerd.grpc.v1.cri/containers/"$c"/volumes/*/new)" = written ]
+    run cri exec -s "$c" grep " /data " /proc/self/mountinfo
+    status_is 0
+    # a config mount of the same path wins
+    mkdir -p "$BERTH_TMP/mine"
+    echo mine >"$BERTH_TMP/mine/f"
+    c2=$(run_ctr "$pod" "$pj" v2 '["sleep", "1000"]' "\"mounts\": [{\"container_path\": \"/data\", \"host_path\": \"$BERTH_TMP/mine\", \"readonly\": true}]")
+    run cri exec -s "$c2" cat /data/f
+    [ "$output" = mine ]
+    run cri exec -s "$c2" ls /data
+    [ "$output" = f ]
+    [ ! -d "$ROOT/io.containerd.grpc.v1.cri/containers/$c2/volumes" ] ||
+        [ -z "$(ls "$ROOT/io.containerd.grpc.v1.cri/containers/$c2/volumes")" ]
+    run cri exec -s "$c2" touch /data/x
+    [ "$status" -ne 0 ]
+    # removal takes the volumes along
+    cri rm -f "$c" >/dev/null
+    [ ! -d "$ROOT/io.containerd.grpc.v1.cri/containers/$c" ]
+}

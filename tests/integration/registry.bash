@@ -76,7 +76,7 @@ _reg_manifest() {
         layers="$layers$sep{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$(_reg_blob "$l" "$layout")\",\"size\":$(stat -c %s "$l")}"
         sep=,
     done
-    printf '{"architecture":"%s",%s"os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
+    printf '{"architecture":"%s",%s"os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"],"Volumes":{"/data":{}}},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
         "$arch" "${variant:+\"variant\":\"$variant\",}" "$ids" >"$tmp/config.json"
     ch=$(_reg_blob "$tmp/config.json" "$layout")
     printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[%s]}' \
@@ -110,8 +110,9 @@ reg_mkimages() {
     chmod 1777 "$w/l1/tmp"
     _reg_layer "$w/l1" "$w/l1.tar.gz"
     # layer 2: the marker file proving every layer was applied
-    mkdir -p "$w/l2/etc"
+    mkdir -p "$w/l2/etc" "$w/l2/data"
     echo "$REG_MARKER" >"$w/l2/etc/berth-pull"
+    echo seeded >"$w/l2/data/seed" # an image volume's content (the CRI copies it)
     _reg_layer "$w/l2" "$w/l2.tar.gz"
     # junk layer for the other architecture
     mkdir -p "$w/lj"

@@ -223,7 +223,8 @@ static void test_image_config_parse_every_field(void **state)
         config_ok("{\"architecture\":\"arm\",\"os\":\"linux\",\"variant\":\"v7\",\"config\":{"
                   "\"User\":\"www:staff\",\"Env\":[\"PATH=/bin\",\"A=1\"],\"Entrypoint\":[\"/ep\"],"
                   "\"Cmd\":[\"a\",\"b\"],\"WorkingDir\":\"/srv\",\"Labels\":{\"k\":\"v\"},"
-                  "\"StopSignal\":\"SIGQUIT\",\"ExposedPorts\":{\"80/tcp\":{}}},"
+                  "\"StopSignal\":\"SIGQUIT\",\"ExposedPorts\":{\"80/tcp\":{}},"
+                  "\"Volumes\":{\"/data\":{},\"/cache\":{}}},"
                   "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" DA "\",\"" DB "\"]},"
                   "\"history\":[{\"created_by\":\"x\"}]}");
 
@@ -241,6 +242,10 @@ static void test_image_config_parse_every_field(void **state)
     assert_string_equal(c->working_dir, "/srv");
     assert_string_equal(c->stop_signal, "SIGQUIT");
     assert_string_equal(berth_labels_get(&c->labels, "k"), "v");
+    assert_non_null(c->volumes);
+    assert_null(c->volumes[2]);
+    assert_true((strcmp(c->volumes[0], "/data") == 0 && strcmp(c->volumes[1], "/cache") == 0) ||
+                (strcmp(c->volumes[0], "/cache") == 0 && strcmp(c->volumes[1], "/data") == 0));
     assert_int_equal(c->n_diff_ids, 2);
     assert_string_equal(c->diff_ids[0], DA);
     assert_string_equal(c->diff_ids[1], DB);
@@ -263,6 +268,7 @@ static void test_image_config_parse_nulls_and_absent(void **state)
     assert_string_equal(c->user, ""); /* set but empty: the runtime's "root" default applies */
     assert_null(c->working_dir);
     assert_int_equal(c->labels.n, 0);
+    assert_null(c->volumes);
     /* no rootfs: no diff IDs, as an empty vector */
     assert_int_equal(c->n_diff_ids, 0);
     assert_non_null(c->diff_ids);
@@ -296,6 +302,7 @@ static void test_image_config_parse_wrong_types_are_invalid(void **state)
     config_fails("{\"config\":{\"WorkingDir\":[]}}");
     config_fails("{\"config\":{\"StopSignal\":9}}");
     config_fails("{\"config\":{\"Labels\":[]}}");
+    config_fails("{\"config\":{\"Volumes\":[\"/data\"]}}");
     config_fails("{\"config\":{\"Labels\":{\"a\":1}}}");
     config_fails("{\"rootfs\":[]}");
     config_fails("{\"rootfs\":{\"type\":\"tar\"}}");
