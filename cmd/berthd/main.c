@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* berthd: flags and wiring only (config.c holds the settings, daemon.c the life cycle). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,7 +14,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: berthd [--root DIR] [--state DIR] [--address SOCKET] [--config FILE]\n"
-               "              [--log-level LEVEL]\n"
+               "              [--log-level LEVEL] [--no-cri]\n"
                "       berthd config default    print the configuration with every default\n"
                "       berthd --version\n");
 }
@@ -21,14 +22,20 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"root", required_argument, NULL, 'r'},      {"state", required_argument, NULL, 's'},
-        {"address", required_argument, NULL, 'a'},   {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+        {"root", required_argument, NULL, 'r'},
+        {"state", required_argument, NULL, 's'},
+        {"address", required_argument, NULL, 'a'},
+        {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"no-cri", no_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
     };
     const char *root = NULL, *state = NULL, *address = NULL, *config = NULL, *level = NULL;
     struct berthd_config cfg;
     _cleanup_err_ struct berth_err *err = NULL;
+    bool no_cri = false;
     int c, code;
 
     while ((c = getopt_long(argc, argv, "a:c:hV", opts, NULL)) != -1) {
@@ -47,6 +54,9 @@ int main(int argc, char **argv)
             break;
         case 'l':
             level = optarg;
+            break;
+        case 'n': /* [cri] enabled = false: a node without kubelet (no k8s.io objects) */
+            no_cri = true;
             break;
         case 'h':
             usage(stdout);
@@ -76,6 +86,8 @@ int main(int argc, char **argv)
         berthd_config_set_str(&cfg.address, address);
     if (level)
         berthd_config_set_str(&cfg.log_level, level);
+    if (no_cri)
+        cfg.cri_enabled = false;
     if (berthd_config_validate(&cfg, &err) < 0) {
         fprintf(stderr, "berthd: %s\n", err->msg);
         berthd_config_free(&cfg);

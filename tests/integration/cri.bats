@@ -12,6 +12,8 @@ load registry
 
 bats_require_minimum_version 1.5.0
 
+export BERTH_CRI=1 # start_berthd: the CRI on (other files run berthd with --no-cri)
+
 find_crictl() {
     local c
     for c in "${CRICTL:-}" "$(command -v crictl 2>/dev/null)" \
@@ -37,6 +39,8 @@ setup_file() {
     reg_mkimages "$BATS_FILE_TMPDIR/img"
     reg_start plain plain
     reg_push plain "$BATS_FILE_TMPDIR/img/busybox" test/busybox:latest
+    reg_start basic basic
+    reg_push basic "$BATS_FILE_TMPDIR/img/busybox" test/busybox:latest
 }
 
 teardown_file() {
@@ -621,4 +625,96 @@ assert s["linux"]["containers"][0]["attributes"]["metadata"]["name"] == "s", s'
     # removal takes the volumes along
     cri rm -f "$c" >/dev/null
     [ ! -d "$ROOT/io.containerd.grpc.v1.cri/containers/$c" ]
+}
+
+@test "ExecSync: a timeout kills the command and is DEADLINE_EXCEEDED" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json to)
+    pod=$(cri runp "$pj")
+    c=$(run_ctr "$pod" "$pj" t '["sleep", "1000"]')
+    start=$SECONDS
+    run cri exec -s --timeout 1 "$c" sleep 30
+    [ "$status" -ne 0 ]
+    output_has "DeadlineExceeded"
+    [ $((SECONDS - start)) -lt 10 ]
+    # the killed exec is gone from the container
+    run cri exec -s "$c" ps
+    output_lacks "sleep 30"
+}
+
+@test "pid namespaces: POD shares the pause process, TARGET another container's, NODE the host's" {
+    cri pull "$IMAGE" >/dev/null
+    pj=$(pod_json pidns)
+    pod=$(cri runp "$pj")
+    a=$(run_ctr "$pod" "$pj" own '["sleep", "1000"]')
+    run cri exec -s "$a" cat /proc/1/cmdline
+    [ "$output" = "sleep1000" ] || [ "$output" = $'sleep\x001000' ]
+    p=$(run_ctr "$pod" "$pj" pod '["sleep", "1001"]' '"linux": {"security_context": {"namespace_options": {"pid": 0}}}')
+    run cri exec -s "$p" cat /proc/1/cmdline
+    output_has "pause"
+    t=$(run_ctr "$pod" "$pj" tgt '["sleep", "1002"]' "\"linux\": {\"security_context\": {\"namespace_options\": {\"pid\": 3, \"target_id\": \"$a\"}}}")
+    run cri exec -s "$t" ps
+    output_has "sleep 1000"
+    n=$(run_ctr "$pod" "$pj" node '["sleep", "1003"]' '"linux": {"security_context": {"namespace_options": {"pid": 2}}}')
+    run cri exec -s "$n" ps
+    output_has "berthd"
+}
+
+@test "mounts: read-only, a symlinked host path, devices, cgroup_parent" {
+    cri pull "$IMAGE" >/dev/null
+    mkdir -p "$BERTH_TMP/src"
+    echo hostfile >"$BERTH_TMP/src/f"
+    ln -s "$BERTH_TMP/src" "$BERTH_TMP/link"
+    pj=$(pod_json mnt '"linux": {"cgroup_parent": "/berth-test-pods/pod-mnt"}')
+    pod=$(cri runp "$pj")
+    c=$(run_ctr "$pod" "$pj" m '["sleep", "1000"]' "\"mounts\": [{\"container_path\": \"/mnt/ro\", \"host_path\": \"$BERTH_TMP/link\", \"readonly\": true}, {\"container_path\": \"/mnt/rw\", \"host_path\": \"$BERTH_TMP/src\"}], \"devices\": [{\"container_path\": \"/dev/mynull\", \"host_path\": \"/dev/null\", \"permissions\": \"rwm\"}]")
+    run cri exec -s "$c" cat /mnt/ro/f
+    [ "$output" = hostfile ]
+    run cri exec -s "$c" touch /mnt/ro/x
+    [ "$status" -ne 0 ]
+    cri exec -s "$c" touch /mnt/rw/y
+    [ -f "$BERTH_TMP/src/y" ]
+    run cri exec -s "$c" sh -c 'echo hi > /dev/mynull && echo ok'
+    [ "$output" = ok ]
+    cg=$(cri inspect "$c" | python3 -c 'import json,sys; print(json.load(sys.stdin)["info"]["runtimeSpec"]["linux"]["cgroupsPath"])')
+    [ "$cg" = "/berth-test-pods/pod-mnt/$c" ]
+    [ -d "/sys/fs/cgroup/memory/berth-test-pods/pod-mnt/$c" ]
+    cri rmp -f "$pod" >/dev/null
+    rmdir /sys/fs/cgroup/*/berth-test-pods/pod-mnt /sys/fs/cgroup/*/berth-test-pods 2>/dev/null || true
+}
+
+@test "ImageStatus reports the image user's uid (kubelet's runAsNonRoot check); another sandbox image is pulled on first use" {
+    run cri inspecti "localhost/berth/pause:$("$BERTH_BIN/berthd" --version | awk '{print $NF}')"
+    status_is 0
+    echo "$output" | python3 -c 'import json,sys; s=json.load(sys.stdin)["status"]; assert s["uid"]["value"] == "65535", s; assert s["pinned"] is True, s'
+    stop_berthd --keep
+    cat >"$BERTH_TMP/berthd.toml" <<EOF2
+[registry]
+config_path = "$HOSTS"
+
+[cri]
+sandbox_image = "$IMAGE"
+
+[cri.cni]
+conf_dir = "$CNI_CONF"
+bin_dir = "/usr/lib/cni"
+EOF2
+    start_berthd --config "$BERTH_TMP/berthd.toml"
+    run cri images
+    output_lacks "$H/test/busybox"
+    run cri runp "$(pod_json sbimg)"
+    status_is 0
+    run cri images
+    output_has "$H/test/busybox"
+}
+
+@test "PullImage honours AuthConfig (Basic against htpasswd), refused without it" {
+    H2=$(reg_host basic)
+    hosts_toml "$HOSTS" "$H2" "http://$H2"
+    run cri pull "$H2/test/busybox:latest"
+    [ "$status" -ne 0 ]
+    run cri pull --creds "$REG_USER:$REG_PASS" "$H2/test/busybox:latest"
+    status_is 0
+    ! grep -q "$REG_PASS" "$LOG"
+    ! grep -rqs "$REG_PASS" "$ROOT/metadata"
 }

@@ -3,6 +3,8 @@
 # fresh root/state dirs and socket under a temp dir; see start_berthd / stop_berthd.
 #
 # Environment: BERTH_BIN (dir with berthd, berthctl, berth-rawcall; CTest sets it),
+# BERTH_CRI=1 (serve the CRI; otherwise berthd runs with --no-cri, so the tests of the
+# containerd API see no k8s.io namespace, pause image or CNI state),
 # BERTH_START_TIMEOUT (seconds to wait for the socket, default 5),
 # BERTH_WRAPPER (command prefix for berthd, e.g. valgrind; word-split).
 
@@ -42,8 +44,10 @@ start_berthd() {
     local timeout="${BERTH_START_TIMEOUT:-5}" deadline
     berth_tmp_init
     # shellcheck disable=SC2086
+    local cri=--no-cri
+    [ "${BERTH_CRI:-}" = 1 ] && cri=
     ${BERTH_WRAPPER:-} "$BERTH_BIN/berthd" --root "$ROOT" --state "$STATE" --address "$SOCK" \
-        "$@" >>"$LOG" 2>&1 3>&- &
+        ${cri} "$@" >>"$LOG" 2>&1 3>&- &
     BERTHD_PID=$!
     export BERTHD_PID
     deadline=$((SECONDS + timeout))
