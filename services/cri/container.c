@@ -348,8 +348,6 @@ Runtime__V1__ContainerStatus *cri_container_status_new(struct berth_cri *c, stru
     Runtime__V1__ContainerResources res = RUNTIME__V1__CONTAINER_RESOURCES__INIT;
     Runtime__V1__ContainerStatus *copy;
     enum cri_ctr_phase ph;
-    size_t len;
-    uint8_t *buf;
 
     pthread_mutex_lock(&c->mu);
     ph = cri_ctr_phase(&k->st);
@@ -377,30 +375,22 @@ Runtime__V1__ContainerStatus *cri_container_status_new(struct berth_cri *c, stru
         res.linux = k->config->linux->resources;
         st.resources = &res;
     }
-    len = protobuf_c_message_get_packed_size(&st.base);
-    buf = berth_xmalloc(len ? len : 1);
-    protobuf_c_message_pack(&st.base, buf);
+    copy = (Runtime__V1__ContainerStatus *)cri_msg_dup(&st.base);
     pthread_mutex_unlock(&c->mu);
-    copy = runtime__v1__container_status__unpack(NULL, len, buf);
-    free(buf);
-    if (!copy)
-        abort();
     return copy;
 }
 
 static char *container_info(struct berth_cri *c, struct cri_container *k)
 {
-    _cleanup_(berth_container_freep) struct berth_container *rec = NULL;
     _cleanup_err_ struct berth_err *e = NULL;
-    json_t *o, *spec = NULL;
+    _cleanup_free_ char *runtime = NULL;
+    json_t *o, *spec = cri_record_spec(c, k->id, &runtime, &e);
     char *text;
 
-    if (cri_record_load(c, k->id, &rec, &e) == 0 && rec->spec.present)
-        spec = json_loadb((const char *)rec->spec.value.data, rec->spec.value.len, 0, NULL);
     pthread_mutex_lock(&c->mu);
     o = json_pack("{s:s,s:I,s:b,s:s,s:s,s:s}", "sandboxID", k->sandbox_id, "pid",
                   (json_int_t)k->st.pid, "removing", k->removing, "snapshotKey", k->id,
-                  "snapshotter", c->snapshotter, "runtimeType", rec ? rec->runtime_name : "");
+                  "snapshotter", c->snapshotter, "runtimeType", runtime ? runtime : "");
     pthread_mutex_unlock(&c->mu);
     json_object_set_new(o, "runtimeSpec", spec ? spec : json_object());
     text = json_dumps(o, JSON_COMPACT);
@@ -412,9 +402,7 @@ CRI_RPC(cri_container_status)
 {
     const Runtime__V1__ContainerStatusRequest *req = (const void *)in;
     Runtime__V1__ContainerStatusResponse resp = RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INIT;
-    Runtime__V1__ContainerStatusResponse__InfoEntry ent =
-        RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INFO_ENTRY__INIT;
-    Runtime__V1__ContainerStatusResponse__InfoEntry *ents[1] = {&ent};
+    struct cri_info inf;
     struct berth_cri *c = cri_of(ctx, err);
     struct cri_container *k = NULL;
     _cleanup_free_ char *info = NULL;
@@ -424,9 +412,9 @@ CRI_RPC(cri_container_status)
     resp.status = cri_container_status_new(c, k);
     if (req->verbose) {
         info = container_info(c, k);
-        ent.key = "info";
-        ent.value = info;
-        resp.info = ents;
+        cri_info_fill(&inf, &runtime__v1__container_status_response__info_entry__descriptor, "info",
+                      info);
+        resp.info = (void *)inf.ents;
         resp.n_info = 1;
     }
     berth_svc_pack(out, &resp.base);

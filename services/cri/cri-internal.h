@@ -20,6 +20,7 @@
 #include "images/manifest.h"
 #include "images/remote/auth.h"
 #include "lib/labels.h"
+#include "metadata/record.h"
 #include "services/cri/cri.h"
 #include "runtime/oci/opts.h"
 #include "services/services.h"
@@ -293,6 +294,21 @@ int cri_container_stop(struct berth_cri *c, struct cri_container *k, int64_t tim
                        struct berth_err **err);
 /* RemoveContainer's work (force-stops first). */
 int cri_container_remove(struct berth_cri *c, struct cri_container *k, struct berth_err **err);
+
+/* The one-entry "info" map of verbose statuses (ImageStatus, PodSandboxStatus,
+ * ContainerStatus, Status): every generated map entry type has this layout. Fill it, then
+ *     resp.info = (void *)i.ents; resp.n_info = 1; */
+struct cri_info {
+    struct berth_pb_strmap_entry ent;
+    struct berth_pb_strmap_entry *ents[1];
+};
+static inline void cri_info_fill(struct cri_info *i, const ProtobufCMessageDescriptor *entry,
+                                 const char *key, const char *value)
+{
+    i->ent =
+        (struct berth_pb_strmap_entry){PROTOBUF_C_MESSAGE_INIT(entry), (char *)key, (char *)value};
+    i->ents[0] = &i->ent;
+}
 
 /* ---- the RPC handlers (one file per group) ---- */
 #define CRI_RPC(name)                                                                              \

@@ -63,14 +63,12 @@ static void capture_read(struct capture *cp)
 static char *exec_process(struct berth_cri *c, struct cri_container *k, char *const *cmd,
                           size_t n_cmd, struct berth_err **err)
 {
-    _cleanup_(berth_container_freep) struct berth_container *rec = NULL;
     json_t *spec, *proc, *args;
     char *text;
 
-    if (cri_record_load(c, k->id, &rec, err) < 0)
+    if (!(spec = cri_record_spec(c, k->id, NULL, err)))
         return NULL;
-    spec = json_loadb((const char *)rec->spec.value.data, rec->spec.value.len, 0, NULL);
-    proc = spec ? json_object_get(spec, "process") : NULL;
+    proc = json_object_get(spec, "process");
     if (!proc) {
         json_decref(spec);
         berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "container \"%s\" has no process spec",

@@ -634,9 +634,7 @@ static int image_status(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
 {
     const Runtime__V1__ImageStatusRequest *req = (const void *)in;
     Runtime__V1__ImageStatusResponse resp = RUNTIME__V1__IMAGE_STATUS_RESPONSE__INIT;
-    Runtime__V1__ImageStatusResponse__InfoEntry ent =
-        RUNTIME__V1__IMAGE_STATUS_RESPONSE__INFO_ENTRY__INIT;
-    Runtime__V1__ImageStatusResponse__InfoEntry *ents[1] = {&ent};
+    struct cri_info inf;
     struct berth_cri *c = cri_of(ctx, err);
     struct cri_image_info *info;
     struct image_view *views = NULL;
@@ -667,9 +665,9 @@ static int image_status(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         }
     if (resp.image && req->verbose) {
         json = image_info_json(c, info);
-        ent.key = "info";
-        ent.value = json;
-        resp.info = ents;
+        cri_info_fill(&inf, &runtime__v1__image_status_response__info_entry__descriptor, "info",
+                      json);
+        resp.info = (void *)inf.ents;
         resp.n_info = 1;
     }
     berth_svc_pack(out, &resp.base);

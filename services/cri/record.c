@@ -161,6 +161,25 @@ int cri_record_load(struct berth_cri *c, const char *id, struct berth_container 
     return berth_meta_containers_get(txn, CRI_NS, id, out, err);
 }
 
+json_t *cri_record_spec(struct berth_cri *c, const char *id, char **runtime, struct berth_err **err)
+{
+    _cleanup_(berth_container_freep) struct berth_container *rec = NULL;
+    json_t *spec;
+
+    if (cri_record_load(c, id, &rec, err) < 0)
+        return NULL;
+    spec = rec->spec.present
+               ? json_loadb((const char *)rec->spec.value.data, rec->spec.value.len, 0, NULL)
+               : NULL;
+    if (!spec) {
+        berth_err_set(err, BERTH_E_DATA_LOSS, 0, "record of \"%s\" holds no readable spec", id);
+        return NULL;
+    }
+    if (runtime)
+        *runtime = berth_xstrdup(rec->runtime_name ? rec->runtime_name : "");
+    return spec;
+}
+
 /* ---- config (de)serialisation for the metadata extension ---- */
 
 char *cri_msg_b64(const ProtobufCMessage *m)

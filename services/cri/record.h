@@ -36,6 +36,10 @@ int cri_record_set_ext(struct berth_cri *c, const char *id, const char *name, co
 int cri_record_delete(struct berth_cri *c, const char *id, struct berth_err **err);
 int cri_record_load(struct berth_cri *c, const char *id, struct berth_container **out,
                     struct berth_err **err);
+/* The OCI spec stored in record id (a new reference), and its runtime name (caller frees; may
+ * be NULL). NULL + err when the record is gone or its spec is not JSON. */
+json_t *cri_record_spec(struct berth_cri *c, const char *id, char **runtime,
+                        struct berth_err **err);
 
 /* A message as base64 of its encoding, and back (NULL when undecodable). */
 char *cri_msg_b64(const ProtobufCMessage *m);

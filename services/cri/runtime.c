@@ -32,8 +32,7 @@ static int status(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct 
     Runtime__V1__RuntimeCondition rc = RUNTIME__V1__RUNTIME_CONDITION__INIT;
     Runtime__V1__RuntimeCondition nc = RUNTIME__V1__RUNTIME_CONDITION__INIT;
     Runtime__V1__RuntimeCondition *conds[2] = {&rc, &nc};
-    Runtime__V1__StatusResponse__InfoEntry ent = RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT;
-    Runtime__V1__StatusResponse__InfoEntry *ents[1] = {&ent};
+    struct cri_info inf;
     Runtime__V1__RuntimeHandler *hs = NULL, **hp = NULL;
     Runtime__V1__RuntimeHandlerFeatures feat = RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT;
     struct berth_cri *c = cri_of(ctx, err);
@@ -72,9 +71,8 @@ static int status(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct 
                               "cniBinDir", c->cni_bin_dir);
         info = json_dumps(o, JSON_COMPACT);
         json_decref(o);
-        ent.key = "config";
-        ent.value = info;
-        resp.info = ents;
+        cri_info_fill(&inf, &runtime__v1__status_response__info_entry__descriptor, "config", info);
+        resp.info = (void *)inf.ents;
         resp.n_info = 1;
     }
     berth_svc_pack(out, &resp.base);

@@ -159,19 +159,18 @@ CRI_RPC(cri_remove_pod_sandbox)
 
 static char *sandbox_info(struct berth_cri *c, struct cri_sandbox *s)
 {
-    _cleanup_(berth_container_freep) struct berth_container *rec = NULL;
     _cleanup_err_ struct berth_err *e = NULL;
-    json_t *o, *spec = NULL;
+    _cleanup_free_ char *runtime = NULL;
+    json_t *o, *spec = cri_record_spec(c, s->id, &runtime, &e);
     char *text;
 
-    if (cri_record_load(c, s->id, &rec, &e) == 0 && rec->spec.present)
-        spec = json_loadb((const char *)rec->spec.value.data, rec->spec.value.len, 0, NULL);
     pthread_mutex_lock(&c->mu);
     o = json_pack("{s:I,s:s,s:b,s:s,s:s,s:s,s:s,s:s}", "pid", (json_int_t)s->pid, "processStatus",
                   s->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY ? "running" : "deleted",
-                  "netNamespaceClosed", s->netns_path == NULL, "image", rec ? rec->image : "",
-                  "snapshotKey", s->id, "snapshotter", c->snapshotter, "runtimeHandler",
-                  s->runtime_handler, "runtimeType", rec ? rec->runtime_name : "");
+                  "netNamespaceClosed", s->netns_path == NULL, "image",
+                  c->own_pause ? CRI_PAUSE_IMAGE : c->sandbox_image, "snapshotKey", s->id,
+                  "snapshotter", c->snapshotter, "runtimeHandler", s->runtime_handler,
+                  "runtimeType", runtime ? runtime : "");
     pthread_mutex_unlock(&c->mu);
     if (s->cni_result && *s->cni_result) {
         json_t *r = json_loads(s->cni_result, 0, NULL);
@@ -193,8 +192,7 @@ Runtime__V1__PodSandboxStatus *cri_sandbox_status_new(struct berth_cri *c, struc
     Runtime__V1__NamespaceOption nso = RUNTIME__V1__NAMESPACE_OPTION__INIT;
     Runtime__V1__PodIP ips[16], *ipp[16];
     const Runtime__V1__NamespaceOption *o = cri_pod_ns_options(s->config);
-    size_t len, n = 0;
-    uint8_t *buf;
+    size_t n = 0;
     Runtime__V1__PodSandboxStatus *copy;
 
     pthread_mutex_lock(&c->mu);
@@ -222,14 +220,8 @@ Runtime__V1__PodSandboxStatus *cri_sandbox_status_new(struct berth_cri *c, struc
     MAP(st.labels, st.n_labels, s->config->labels, s->config->n_labels);
     MAP(st.annotations, st.n_annotations, s->config->annotations, s->config->n_annotations);
     st.runtime_handler = s->runtime_handler;
-    len = protobuf_c_message_get_packed_size(&st.base);
-    buf = berth_xmalloc(len ? len : 1);
-    protobuf_c_message_pack(&st.base, buf);
+    copy = (Runtime__V1__PodSandboxStatus *)cri_msg_dup(&st.base);
     pthread_mutex_unlock(&c->mu);
-    copy = runtime__v1__pod_sandbox_status__unpack(NULL, len, buf);
-    free(buf);
-    if (!copy)
-        abort();
     return copy;
 }
 
@@ -237,9 +229,7 @@ CRI_RPC(cri_pod_sandbox_status)
 {
     const Runtime__V1__PodSandboxStatusRequest *req = (const void *)in;
     Runtime__V1__PodSandboxStatusResponse resp = RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT;
-    Runtime__V1__PodSandboxStatusResponse__InfoEntry ent =
-        RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INFO_ENTRY__INIT;
-    Runtime__V1__PodSandboxStatusResponse__InfoEntry *ents[1] = {&ent};
+    struct cri_info inf;
     struct berth_cri *c = cri_of(ctx, err);
     struct cri_sandbox *s = NULL;
     _cleanup_free_ char *info = NULL;
@@ -249,9 +239,9 @@ CRI_RPC(cri_pod_sandbox_status)
     resp.status = cri_sandbox_status_new(c, s);
     if (req->verbose) {
         info = sandbox_info(c, s);
-        ent.key = "info";
-        ent.value = info;
-        resp.info = ents;
+        cri_info_fill(&inf, &runtime__v1__pod_sandbox_status_response__info_entry__descriptor,
+                      "info", info);
+        resp.info = (void *)inf.ents;
         resp.n_info = 1;
     }
     berth_svc_pack(out, &resp.base);
