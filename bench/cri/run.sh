@@ -294,6 +294,15 @@ alive() { # NAME PHASE
     exit 1
 }
 
+# CPU time (user + system, ms) the daemon process itself has used: its own work per pod, apart
+# from runc, CNI plugins and shims (children it waited for are not counted)
+cpu_ms() { # NAME
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / hz) }' \
+        "/proc/${pid[$1]}/stat" 2>/dev/null || echo 0
+}
+declare -A cpu
+cpu[berthd]=0 cpu[containerd]=0
+
 failed=0
 run_phase() { # NAME PHASE MODE ARGS... (the line is appended to results)
     local d=$1 phase=$2 rc=0 line
@@ -319,7 +328,9 @@ for r in $(seq "$ROUNDS"); do
         n=$(((LIFECYCLES * r) / ROUNDS - (LIFECYCLES * (r - 1)) / ROUNDS))
         w=0
         [ "$r" = 1 ] && w=$WARMUP
+        t=$(cpu_ms "$d")
         run_phase "$d" lifecycle lifecycle -n "$n" --warmup "$w" --raw "$work/raw/lifecycle-$d"
+        cpu[$d]=$((cpu[$d] + $(cpu_ms "$d") - t))
     done
 done
 
@@ -385,6 +396,15 @@ row "List* with $FILL pods (ListPodSandbox+ListContainers+ListContainerStats)" 1
 row "- ListPodSandbox" 2 list ""
 row "- ListContainers" 3 list ""
 row "- ListContainerStats" 4 list ""
+cpu_row() {
+    local n=$((LIFECYCLES + WARMUP)) b c
+    b=$(awk -v v="${cpu[berthd]}" -v n=$n 'BEGIN { printf "%.1f", v / n }')
+    c=$(awk -v v="${cpu[containerd]}" -v n=$n 'BEGIN { printf "%.1f", v / n }')
+    [[ " $DAEMONS " = *" berthd "* ]] || b=n/a
+    [[ " $DAEMONS " = *" containerd "* ]] || c=n/a
+    echo "| daemon CPU per lifecycle (its own user+sys ms, no runc/CNI/shims) | $b | $c | $(ratio "$b" "$c") | - |"
+}
+cpu_row
 rss_row "RSS with $FILL_RSS pods: daemon + shims" 3 0.25
 rss_row "- daemon alone" 1 ""
 rss_row "- shims alone" 2 ""
