@@ -423,6 +423,29 @@ CRI_RPC(cri_container_status)
     return 0;
 }
 
+bool cri_ctr_filter_prepare(struct berth_cri *c, const char *id, const char *sandbox_id,
+                            char **want, char **want_sb)
+{
+    *want = *want_sb = NULL;
+    if (id && *id && !(*want = cri_container_resolve(c, id)))
+        return false;
+    if (sandbox_id && *sandbox_id && !(*want_sb = cri_sandbox_resolve(c, sandbox_id))) {
+        free(*want);
+        *want = NULL;
+        return false;
+    }
+    return true;
+}
+
+bool cri_ctr_filter_match(const struct cri_container *k, const char *want, const char *want_sb,
+                          size_t n_sel, ProtobufCMessage *const *sel)
+{
+    return (!want || strcmp(k->id, want) == 0) &&
+           (!want_sb || strcmp(k->sandbox_id, want_sb) == 0) &&
+           cri_labels_select(n_sel, sel, k->config->n_labels,
+                             (ProtobufCMessage *const *)k->config->labels);
+}
+
 CRI_RPC(cri_list_containers)
 {
     const Runtime__V1__ListContainersRequest *req = (const void *)in;
@@ -437,9 +460,7 @@ CRI_RPC(cri_list_containers)
 
     if (!c)
         return -1;
-    if ((f && f->id && *f->id && !(want = cri_container_resolve(c, f->id))) ||
-        (f && f->pod_sandbox_id && *f->pod_sandbox_id &&
-         !(want_sb = cri_sandbox_resolve(c, f->pod_sandbox_id)))) {
+    if (f && !cri_ctr_filter_prepare(c, f->id, f->pod_sandbox_id, &want, &want_sb)) {
         berth_svc_pack(out, &resp.base);
         return 0;
     }

@@ -287,6 +287,15 @@ char *cri_container_meta_json(const struct cri_container *k);
 bool cri_labels_select(size_t n_sel, ProtobufCMessage *const *sel, size_t n_labels,
                        ProtobufCMessage *const *labels);
 
+/* A container filter (ListContainers, ListContainerStats): its id and pod sandbox id
+ * prefixes resolved to full ids (NULL: not given). False when one names nothing, so the
+ * listing is empty. */
+bool cri_ctr_filter_prepare(struct berth_cri *c, const char *id, const char *sandbox_id,
+                            char **want, char **want_sb);
+/* k matches the prepared ids and the label selector (state is the caller's). */
+bool cri_ctr_filter_match(const struct cri_container *k, const char *want, const char *want_sb,
+                          size_t n_sel, ProtobufCMessage *const *sel);
+
 /* ---- container.c ---- */
 /* StopContainer's work: signal (timeout > 0: the stop signal, then SIGKILL), wait for the
  * exit. A container not running is done. */

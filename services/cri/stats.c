@@ -199,9 +199,7 @@ CRI_RPC(cri_list_container_stats)
 
     if (!c)
         return -1;
-    if ((f && f->id && *f->id && !(want = cri_container_resolve(c, f->id))) ||
-        (f && f->pod_sandbox_id && *f->pod_sandbox_id &&
-         !(want_sb = cri_sandbox_resolve(c, f->pod_sandbox_id)))) {
+    if (f && !cri_ctr_filter_prepare(c, f->id, f->pod_sandbox_id, &want, &want_sb)) {
         berth_svc_pack(out, &resp.base);
         return 0;
     }
@@ -209,13 +207,8 @@ CRI_RPC(cri_list_container_stats)
     ps = berth_xcalloc(n ? n : 1, sizeof(*ps));
     resp.stats = berth_xcalloc(n ? n : 1, sizeof(*resp.stats));
     for (size_t i = 0; i < n; i++) {
-        if (want && strcmp(v[i]->id, want) != 0)
-            continue;
-        if (want_sb && strcmp(v[i]->sandbox_id, want_sb) != 0)
-            continue;
-        if (f && !cri_labels_select(
-                     f->n_label_selector, (ProtobufCMessage *const *)f->label_selector,
-                     v[i]->config->n_labels, (ProtobufCMessage *const *)v[i]->config->labels))
+        if (f && !cri_ctr_filter_match(v[i], want, want_sb, f->n_label_selector,
+                                       (ProtobufCMessage *const *)f->label_selector))
             continue;
         ctr_fill(c, v[i], &ps[k]);
         resp.stats[k] = &ps[k].st;

@@ -89,14 +89,23 @@ static void write_file(const char *dir, const char *name, const char *text)
     fclose(fp);
 }
 
+/* The whole file ("" when absent): /proc/self/mountinfo can be large on a busy host. */
 static char *slurp(const char *path)
 {
     FILE *fp = fopen(path, "r");
-    char *buf = berth_xcalloc(1, 65536);
+    size_t cap = 65536, len = 0, n;
+    char *buf = berth_xcalloc(1, cap);
 
     if (!fp)
         return buf;
-    assert_true(fread(buf, 1, 65535, fp) < 65535);
+    while ((n = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            buf = berth_xrealloc(buf, cap * 2);
+            cap *= 2;
+        }
+    }
+    buf[len] = 0;
     fclose(fp);
     return buf;
 }
