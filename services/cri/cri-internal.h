@@ -54,6 +54,9 @@ struct berth_cni;
 struct cri_sandbox {
     int refs; /* under c->mu */
     pthread_mutex_t op;
+    /* Held around the pause task's delete: StopPodSandbox and the exit thread both handle one
+     * exit, and the second must find the task gone, not an empty shim it takes for an orphan. */
+    pthread_mutex_t task_del;
     char *id, *name;                       /* name: <pod>_<ns>_<uid>_<attempt> */
     Runtime__V1__PodSandboxConfig *config; /* owned, unpacked */
     char *runtime_handler;

@@ -89,6 +89,7 @@ struct cri_sandbox *cri_sandbox_new(void)
 
     s->refs = 1;
     pthread_mutex_init(&s->op, NULL);
+    pthread_mutex_init(&s->task_del, NULL);
     s->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
     return s;
 }
@@ -115,6 +116,7 @@ static void sandbox_free(struct cri_sandbox *s)
     berth_strv_free(s->extra_ips);
     free(s->cni_result);
     pthread_mutex_destroy(&s->op);
+    pthread_mutex_destroy(&s->task_del);
     free(s);
 }
 
@@ -514,7 +516,10 @@ void cri_sandbox_exited(struct berth_cri *c, struct cri_sandbox *s)
 {
     bool was_ready;
 
+    /* The second caller for one exit waits for the first's delete, then finds no task. */
+    pthread_mutex_lock(&s->task_del);
     delete_task(c, s->id);
+    pthread_mutex_unlock(&s->task_del);
     pthread_mutex_lock(&c->mu);
     was_ready = s->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
     s->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
