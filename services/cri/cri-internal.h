@@ -85,7 +85,8 @@ struct cri_ctr_status {
 struct cri_container {
     int refs; /* under c->mu */
     pthread_mutex_t op;
-    pthread_cond_t exited; /* signalled (under c->mu) when status.finished_ns is set */
+    pthread_cond_t exited;    /* signalled (under c->mu) when status.finished_ns is set */
+    pthread_mutex_t task_del; /* one task delete per exit (exit thread and StopContainer) */
     char *id, *name, *sandbox_id;
     Runtime__V1__ContainerConfig *config; /* owned, unpacked */
     char *image_ref;                      /* image id: sha256:<config digest> */
@@ -251,9 +252,14 @@ void cri_fs_usage(struct berth_cri *c, const char *path, uint64_t *bytes, uint64
 void cri_cni_reload(struct berth_cri *c);
 /* Whether the pod network is ready; *msg (caller frees, may be NULL) says why not. */
 bool cri_cni_ready(struct berth_cri *c, char **msg);
-/* A new netns and CNI ADD for s (pod network only): fills s->netns_path, ip, extra_ips,
- * cni_result. On failure nothing is left. FAILED_PRECONDITION while CNI is not ready. */
-int cri_network_setup(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err);
+/* A new netns for s (pod network only): fills s->netns_path. FAILED_PRECONDITION while CNI
+ * is not ready. */
+int cri_netns_create(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err);
+/* CNI ADD into s's netns: fills s->ip, extra_ips, cni_result (under c->mu). On failure the
+ * plugins have undone their part (the netns stays: cri_network_teardown removes it). */
+int cri_cni_attach(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err);
+/* The netns alone removed (after a failed ADD, which undid itself). */
+int cri_netns_remove(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err);
 /* CNI DEL and the netns removed (idempotent; a missing netns is fine). */
 int cri_network_teardown(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err);
 void cri_cni_free(struct berth_cri *c);

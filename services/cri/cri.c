@@ -100,6 +100,7 @@ struct cri_container *cri_container_new(void)
 
     k->refs = 1;
     pthread_mutex_init(&k->op, NULL);
+    pthread_mutex_init(&k->task_del, NULL);
     pthread_cond_init(&k->exited, NULL);
     return k;
 }
@@ -140,6 +141,7 @@ static void container_free(struct cri_container *k)
     free(k->cgroups_path);
     cri_ctr_status_clear(&k->st);
     pthread_mutex_destroy(&k->op);
+    pthread_mutex_destroy(&k->task_del);
     pthread_cond_destroy(&k->exited);
     free(k);
 }
@@ -486,7 +488,10 @@ void cri_container_exited(struct berth_cri *c, struct cri_container *k, uint32_t
     struct cri_ctr_status copy = {0};
     bool first;
 
+    /* The second caller for one exit waits for the first's delete, then finds no task. */
+    pthread_mutex_lock(&k->task_del);
     delete_task(c, k->id);
+    pthread_mutex_unlock(&k->task_del);
     pthread_mutex_lock(&c->mu);
     first = k->st.finished_ns == 0;
     if (first) {

@@ -134,13 +134,10 @@ static void attach_clear(struct attach_holder *h)
     free(h->args);
 }
 
-int cri_network_setup(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err)
+int cri_netns_create(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err)
 {
-    struct attach_holder h;
-    struct berth_cni_result res = {0};
     char *msg = NULL;
     char name[64], id[65];
-    int ret;
 
     if (!cri_cni_ready(c, &msg)) {
         berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "pod network is not ready: %s", msg);
@@ -152,20 +149,23 @@ int cri_network_setup(struct berth_cri *c, struct cri_sandbox *s, struct berth_e
              id + 20);
     if (berth_netns_create(c->netns_dir, name, &s->netns_path, err) < 0)
         return berth_err_wrap(err, "network namespace of sandbox \"%s\"", s->id);
+    return 0;
+}
+
+int cri_cni_attach(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err)
+{
+    struct attach_holder h;
+    struct berth_cni_result res = {0};
+    int ret;
+
     attach_fill(s, &h);
     pthread_rwlock_rdlock(&c->cni_lock);
     ret = berth_cni_add(c->cni, &h.a, &res, err);
     pthread_rwlock_unlock(&c->cni_lock);
     attach_clear(&h);
-    if (ret < 0) {
-        _cleanup_err_ struct berth_err *e = NULL;
-        berth_err_wrap(err, "network of sandbox \"%s\"", s->id);
-        if (berth_netns_remove(s->netns_path, &e) < 0)
-            log_warn("ns=%s sandbox=%s remove netns: %s", CRI_NS, s->id, e->msg);
-        free(s->netns_path);
-        s->netns_path = NULL;
-        return -1;
-    }
+    if (ret < 0)
+        return berth_err_wrap(err, "network of sandbox \"%s\"", s->id);
+    pthread_mutex_lock(&c->mu);
     s->ip = steal_ptr(res.ip);
     if (res.n_extra_ips) {
         s->extra_ips = berth_xcalloc(res.n_extra_ips + 1, sizeof(char *));
@@ -173,9 +173,18 @@ int cri_network_setup(struct berth_cri *c, struct cri_sandbox *s, struct berth_e
             s->extra_ips[i] = steal_ptr(res.extra_ips[i]);
     }
     s->cni_result = steal_ptr(res.raw_json);
+    pthread_mutex_unlock(&c->mu);
     berth_cni_result_clear(&res);
     log_info("ns=%s sandbox=%s network %s ip=%s", CRI_NS, s->id, s->netns_path,
              s->ip ? s->ip : "-");
+    return 0;
+}
+
+int cri_netns_remove(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err)
+{
+    (void)c;
+    if (s->netns_path && berth_netns_remove(s->netns_path, err) < 0)
+        return berth_err_wrap(err, "network namespace of sandbox \"%s\"", s->id);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -412,6 +413,42 @@ static int sandbox_image(struct berth_cri *c, struct cri_image_info **img, struc
     return cri_image_resolve(c, ref, img, err);
 }
 
+/* CNI ADD runs on a thread of its own while the pause task is made: the plugins need only
+ * the netns, and they take about as long as the shim and runc do. */
+struct cni_job {
+    struct berth_cri *c;
+    struct cri_sandbox *s;
+    struct berth_err *err;
+    int ret;
+};
+
+static void *cni_job_run(void *arg)
+{
+    struct cni_job *j = arg;
+
+    j->ret = cri_cni_attach(j->c, j->s, &j->err);
+    return NULL;
+}
+
+/* Kills and deletes the pause task a failed RunPodSandbox started. */
+static void task_undo(struct berth_cri *c, const char *id)
+{
+    struct berth_rt_task *t = NULL;
+    _cleanup_err_ struct berth_err *e = NULL;
+    uint32_t status;
+    int64_t at;
+
+    if (berth_rt_task_get(c->svc->runtime, CRI_NS, id, &t, &e) < 0)
+        return;
+    (void)berth_rt_task_kill(c->svc->runtime, t, NULL, SIGKILL, true, &e);
+    berth_err_free(&e);
+    (void)berth_rt_task_wait(c->svc->runtime, t, NULL, &status, &at, &e);
+    berth_err_free(&e);
+    if (berth_rt_task_delete(c->svc->runtime, t, NULL, NULL, NULL, &e) < 0)
+        log_warn("ns=%s sandbox=%s undo task: %s", CRI_NS, id, e->msg);
+    berth_rt_task_put(t);
+}
+
 int cri_run_pod_sandbox(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
                         struct berth_bytes *out, struct berth_err **err)
 {
@@ -425,7 +462,10 @@ int cri_run_pod_sandbox(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     json_t *spec = NULL;
     _cleanup_free_ char *meta = NULL;
     char id[65];
-    bool files = false, net = false, record = false, named = false;
+    bool files = false, net = false, record = false, named = false, task = false;
+    struct cni_job job = {0};
+    pthread_t cni_thread;
+    bool cni_running = false, attached = false;
     int ret = -1;
 
     if (!c)
@@ -457,14 +497,23 @@ int cri_run_pod_sandbox(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
         goto fail;
     files = true;
     if (!cri_pod_host_network(s->config)) {
-        if (cri_network_setup(c, s, err) < 0)
+        if (cri_netns_create(c, s, err) < 0)
             goto fail;
         net = true;
+        job = (struct cni_job){.c = c, .s = s};
+        if (pthread_create(&cni_thread, NULL, cni_job_run, &job) == 0)
+            cni_running = true;
+        else if (cri_cni_attach(c, s, err) < 0) /* no thread: in line */
+            goto fail;
+        else
+            attached = true;
     }
     if (sandbox_spec(c, s, img, rt, &spec, err) < 0)
         goto fail;
     cri_labels_from_map(&labels, s->config->n_labels, (ProtobufCMessage *const *)s->config->labels);
+    pthread_mutex_lock(&c->mu);
     meta = cri_sandbox_meta_json(s);
+    pthread_mutex_unlock(&c->mu);
     {
         struct cri_record r = {.id = s->id,
                                .kind = CRI_KIND_SANDBOX,
@@ -482,6 +531,24 @@ int cri_run_pod_sandbox(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     record = true;
     if (start_task(c, s->id, rt, NULL, &s->pid, err) < 0)
         goto fail;
+    task = true;
+    if (cni_running) {
+        pthread_join(cni_thread, NULL);
+        cni_running = false;
+        if (job.ret < 0) {
+            *err = steal_ptr(job.err);
+            goto fail;
+        }
+        attached = true;
+    }
+    if (net) { /* the record learns the pod's IPs now (recovery reads them there) */
+        free(meta);
+        pthread_mutex_lock(&c->mu);
+        meta = cri_sandbox_meta_json(s);
+        pthread_mutex_unlock(&c->mu);
+        if (cri_record_set_ext(c, s->id, CRI_EXT_SANDBOX, CRI_TYPE_SANDBOX_META, meta, err) < 0)
+            goto fail;
+    }
     s->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
     cri_sandbox_add(c, s);
     log_info("ns=%s sandbox=%s name=%s started pid=%u", CRI_NS, s->id, s->name, s->pid);
@@ -492,9 +559,17 @@ int cri_run_pod_sandbox(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
 
 fail : {
     _cleanup_err_ struct berth_err *e = NULL, *e2 = NULL;
+    if (cni_running) {
+        pthread_join(cni_thread, NULL);
+        attached = job.ret == 0;
+    }
+    berth_err_free(&job.err);
+    if (task)
+        task_undo(c, s->id);
     if (record && cri_record_delete(c, s->id, &e) < 0)
         log_warn("ns=%s sandbox=%s undo: %s", CRI_NS, s->id, e->msg);
-    if (net && cri_network_teardown(c, s, &e2) < 0)
+    /* A failed ADD undid itself: only the netns is left to go. */
+    if (net && (attached ? cri_network_teardown(c, s, &e2) : cri_netns_remove(c, s, &e2)) < 0)
         log_warn("ns=%s sandbox=%s undo: %s", CRI_NS, s->id, e2->msg);
     if (files)
         cri_sandbox_files_remove(c, s->id);
