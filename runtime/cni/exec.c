@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/spawn.h"
 #include "runtime/cni/cni-internal.h"
 
 extern char **environ;
@@ -103,15 +104,15 @@ static void buf_read(int *fd, struct berth_bytes *b, size_t *cap)
     b->data[b->len] = '\0';
 }
 
-/* Forks and execs path; on success feeds conf, collects stdout/stderr and waits, all within
+/* Starts path (berth_spawn); on success feeds conf, collects stdout/stderr and waits, all within
  * the deadline. Returns 0 with io filled, 1 when exec failed with ETXTBSY (retry), -1. */
 static int run_once(const char *path, char *const *envp, const char *conf, int64_t deadline,
                     struct child_io *io, struct berth_err **err)
 {
-    int inp[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, execp[2] = {-1, -1};
-    _cleanup_close_ int in_w = -1, out_r = -1, err_r = -1, exec_r = -1;
+    int inp[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
+    _cleanup_close_ int in_w = -1, out_r = -1, err_r = -1;
     size_t conf_len = strlen(conf), conf_off = 0, out_cap = 0, err_cap = 0;
-    int exec_errno = 0, st = 0;
+    int st = 0;
     bool timed_out = false;
     ssize_t r;
     pid_t pid;
@@ -119,70 +120,41 @@ static int run_once(const char *path, char *const *envp, const char *conf, int64
     /* stdin is a socket so a plugin that exits without reading it costs an EPIPE from
      * send(MSG_NOSIGNAL), not a SIGPIPE for the whole daemon. */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inp) < 0 || pipe2(outp, O_CLOEXEC) < 0 ||
-        pipe2(errp, O_CLOEXEC) < 0 || pipe2(execp, O_CLOEXEC) < 0) {
+        pipe2(errp, O_CLOEXEC) < 0) {
         int e = errno;
         for (int i = 0; i < 2; i++) {
-            int *fds[] = {&inp[i], &outp[i], &errp[i], &execp[i]};
+            int *fds[] = {&inp[i], &outp[i], &errp[i]};
             for (size_t j = 0; j < BERTH_N(fds); j++)
                 berth_closep(fds[j]);
         }
         return berth_err_set(err, BERTH_E_INTERNAL, e, "pipe");
     }
-    pid = fork();
-    if (pid == 0) {
-        /* Async-signal-safe calls only: berthd is multi-threaded. */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        setpgid(0, 0);
-        dup2(inp[0], 0);
-        dup2(outp[1], 1);
-        dup2(errp[1], 2);
-        /* No descriptor of berthd's (LMDB, sockets) may leak into a plugin; execp stays open
-         * (close-on-exec) to report a failed exec. */
-        if (execp[1] > 3)
-            close_range(3, (unsigned)execp[1] - 1, 0);
-        close_range((unsigned)execp[1] + 1, ~0U, 0);
-        execve(path, (char *const[]){(char *)path, NULL}, envp);
-        {
-            int e = errno;
-            if (write(execp[1], &e, sizeof(e)) < 0) {
-                /* nothing left to tell */
-            }
-        }
-        _exit(127);
-    }
-    if (pid < 0) {
-        int e = errno;
-        for (int i = 0; i < 2; i++) {
+    {
+        struct berth_spawn_opts so = {
+            .fd_in = inp[0], .fd_out = outp[1], .fd_err = errp[1], .new_pgroup = true};
+        _cleanup_err_ struct berth_err *se = NULL;
+        int rc = berth_spawn(path, (char *const[]){(char *)path, NULL}, envp, &so, &pid, &se);
+
+        for (int i = 0; i < 2 && rc < 0; i++) {
             close(inp[i]);
             close(outp[i]);
             close(errp[i]);
-            close(execp[i]);
         }
-        return berth_err_set(err, BERTH_E_INTERNAL, e, "fork");
+        if (rc < 0 && se->sys_errno == ETXTBSY)
+            return 1;
+        if (rc < 0) {
+            *err = steal_ptr(se);
+            return -1;
+        }
     }
-    setpgid(pid, pid); /* as the child does: no window where a timeout kill misses it */
+    /* posix_spawn has set the group before the exec: no window where a timeout kill misses
+     * the plugin. */
     close(inp[0]);
     close(outp[1]);
     close(errp[1]);
-    close(execp[1]);
     in_w = inp[1];
     out_r = outp[0];
     err_r = errp[0];
-    exec_r = execp[0];
-
-    /* The exec pipe closes on exec (0 bytes) or carries the exec errno. */
-    while ((r = read(exec_r, &exec_errno, sizeof(exec_errno))) < 0 && errno == EINTR)
-        ;
-    if (r == sizeof(exec_errno)) {
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        if (exec_errno == ETXTBSY)
-            return 1;
-        return berth_err_set(err, BERTH_E_INTERNAL, exec_errno, "exec \"%s\"", path);
-    }
     if (conf_len == 0)
         close(steal_fd(in_w));
     else

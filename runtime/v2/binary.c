@@ -15,6 +15,7 @@
 
 #include "api/runtime/task/v2/shim.pb-c.h"
 #include "api/timestamp.h"
+#include "lib/spawn.h"
 #include "lib/util.h"
 #include "runtime/v2/runtime-internal.h"
 
@@ -141,7 +142,7 @@ static int run_capture(const struct berth_rt *rt, const char *const *argv, const
     _cleanup_free_ char *ttrpc_env = berth_strdup_printf("TTRPC_ADDRESS=%s.ttrpc", rt->address);
     _cleanup_free_ char *oci_env = NULL;
     _cleanup_free_ char **envp = NULL;
-    int inp[2] = {-1, -1}, outp[2] = {-1, -1}, status = 0;
+    int inp[2] = {-1, -1}, outp[2] = {-1, -1}, status = 0, devnull = -1;
     size_t n_env = 0, cap = 0;
     pid_t pid;
 
@@ -168,30 +169,18 @@ static int run_capture(const struct berth_rt *rt, const char *const *argv, const
         berth_err_set(err, BERTH_E_INTERNAL, errno, "pipe");
         goto fail;
     }
-    pid = fork();
-    if (pid < 0) {
-        berth_err_set(err, BERTH_E_INTERNAL, errno, "fork");
+    devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull < 0) {
+        berth_err_set(err, BERTH_E_INTERNAL, errno, "open /dev/null");
         goto fail;
     }
-    if (pid == 0) {
-        /* Only async-signal-safe calls from here: berthd is multi-threaded. */
-        sigset_t none;
-        int devnull = open("/dev/null", O_WRONLY);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        if (chdir(cwd) < 0)
-            _exit(127);
-        dup2(inp[0], 0);
-        dup2(outp[1], 1);
-        dup2(merge ? outp[1] : devnull, 2);
-        /* Nothing else of berthd's (LMDB files, sockets, a descriptor some library opened
-         * without O_CLOEXEC) may outlive it in a shim. */
-        if (close_range(3, ~0U, 0) < 0)
-            for (int fd = 3; fd < 4096; fd++)
-                close(fd);
-        execve(argv[0], (char *const *)argv, envp);
-        _exit(127);
+    {
+        struct berth_spawn_opts so = {
+            .cwd = cwd, .fd_in = inp[0], .fd_out = outp[1], .fd_err = merge ? outp[1] : devnull};
+        int rc = berth_spawn(argv[0], (char *const *)argv, envp, &so, &pid, err);
+        close(steal_fd(devnull));
+        if (rc < 0)
+            goto fail;
     }
     close(steal_fd(inp[0]));
     close(steal_fd(outp[1]));
