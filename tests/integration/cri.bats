@@ -146,6 +146,19 @@ wait_state() {
     [ "$(echo "$output" | python3 -c 'import json,sys; c=json.load(sys.stdin)["status"]["conditions"]; print(" ".join("%s=%s" % (x["type"], x["status"]) for x in c))')" = "RuntimeReady=True NetworkReady=True" ]
 }
 
+@test "UpdateRuntimeConfig is accepted; CheckpointContainer and the streaming calls answer UNIMPLEMENTED" {
+    # UpdateRuntimeConfigRequest{runtime_config{network_config{pod_cidr "10.244.0.0/24"}}}
+    cidr=$(printf %s 10.244.0.0/24 | xxd -p)
+    run "$BERTH_BIN/berth-rawcall" -a "$SOCK" --no-namespace \
+        /runtime.v1.RuntimeService/UpdateRuntimeConfig --hex "0a110a0f0a0d$cidr"
+    line_present "code=0 OK"
+    for m in CheckpointContainer Exec Attach PortForward; do
+        run "$BERTH_BIN/berth-rawcall" -a "$SOCK" --no-namespace \
+            "/runtime.v1.RuntimeService/$m" --empty
+        line_present "code=12 UNIMPLEMENTED"
+    done
+}
+
 @test "info: NetworkReady false with NetworkPluginNotReady while no conflist loads" {
     stop_berthd --keep
     rm -f "$CNI_CONF"/*
