@@ -36,50 +36,6 @@ char *cni_cache_path(const char *cache_dir, const char *net, const char *id, con
     return berth_strdup_printf("%s/results/%s-%s-%s", cache_dir, net, id, ifname);
 }
 
-static int b64_val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-int cni_base64_decode(const char *in, char **out, size_t *len)
-{
-    size_t n = strlen(in), k = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    char *buf;
-
-    while (n > 0 && in[n - 1] == '=')
-        n--;
-    buf = berth_xmalloc(n * 3 / 4 + 2);
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_val(in[i]);
-        if (v < 0) {
-            free(buf);
-            return -1;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[k++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    buf[k] = '\0';
-    *out = buf;
-    *len = k;
-    return 0;
-}
-
 /* "K=V;K=V" as libcni caches it: [["K","V"],...]. */
 static json_t *args_json(const char *args)
 {
@@ -123,11 +79,9 @@ int cni_cache_write(const char *cache_dir, const struct cni_netlist *list, const
 {
     _cleanup_free_ char *dir = berth_strdup_printf("%s/results", cache_dir);
     _cleanup_free_ char *path = cni_cache_path(cache_dir, list->name, id, ifname);
-    _cleanup_free_ char *tmp = NULL;
     _cleanup_free_ char *b64 = berth_base64(list->bytes, strlen(list->bytes));
     _cleanup_free_ char *text = NULL;
     _cleanup_json_ json_t *doc = NULL;
-    _cleanup_close_ int fd = -1;
 
     if (berth_mkdir_p(dir, 0755, 0700, err) < 0)
         return berth_err_wrap(err, "write cni cache");
@@ -138,17 +92,8 @@ int cni_cache_write(const char *cache_dir, const struct cni_netlist *list, const
     if (!doc)
         abort();
     text = json_dumps(doc, JSON_COMPACT);
-    tmp = berth_strdup_printf("%s.tmp-%d-%p", path, (int)getpid(), (void *)&fd);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return berth_err_set(err, errno == ENOSPC ? BERTH_E_RESOURCE_EXHAUSTED : BERTH_E_INTERNAL,
-                             errno, "write cni cache \"%s\"", tmp);
-    if (berth_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        return berth_err_set(err, e == ENOSPC ? BERTH_E_RESOURCE_EXHAUSTED : BERTH_E_INTERNAL, e,
-                             "write cni cache \"%s\"", path);
-    }
+    if (berth_write_file_atomic(path, text, strlen(text), 0600, err) < 0)
+        return berth_err_wrap(err, "write cni cache");
     return 0;
 }
 
@@ -164,7 +109,7 @@ static struct cni_cache_entry *cache_read(const char *path, const char *id, cons
 
     if (!json_is_string(cid) || strcmp(json_string_value(cid), id) != 0 || !json_is_string(ifn) ||
         strcmp(json_string_value(ifn), ifname) != 0 || !json_is_string(conf) ||
-        cni_base64_decode(json_string_value(conf), &bytes, &len) < 0)
+        berth_base64_decode(json_string_value(conf), (unsigned char **)&bytes, &len) < 0)
         return NULL;
     e = berth_xcalloc(1, sizeof(*e));
     if (cni_netlist_parse(bytes, len, true, path, &e->config, NULL) < 0)

@@ -117,7 +117,5 @@ int cni_cache_write(const char *cache_dir, const struct cni_netlist *list, const
  * entries that fail to parse are skipped (nothing can be done with them). */
 int cni_cache_find(const char *cache_dir, const char *id, const char *ifname,
                    struct cni_cache_entry ***out, struct berth_err **err);
-/* Standard base64 decode (padding optional); -1 on bad input. *out owned, NUL-terminated. */
-int cni_base64_decode(const char *in, char **out, size_t *len);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/fs.h"
 #include "runtime/cni/cni-internal.h"
 
 #define CNI_CONF_MAX_SIZE (1 << 20) /* a network config is a few hundred bytes */
@@ -121,35 +122,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int read_file(const char *path, char **data, size_t *len, struct berth_err **err)
-{
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    _cleanup_free_ char *buf = NULL;
-    size_t n = 0;
-
-    *data = NULL;
-    if (fd < 0)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, errno, "open");
-    buf = berth_xmalloc(CNI_CONF_MAX_SIZE + 1);
-    for (;;) {
-        ssize_t r = read(fd, buf + n, CNI_CONF_MAX_SIZE + 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, errno, "read");
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n > CNI_CONF_MAX_SIZE)
-            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "larger than %d bytes",
-                                 CNI_CONF_MAX_SIZE);
-    }
-    buf[n] = '\0';
-    *data = steal_ptr(buf);
-    *len = n;
-    return 0;
-}
-
 int cni_conf_dir_load(const char *dir, int max, struct cni_netlist ***out, size_t *n_out,
                       struct berth_err **err)
 {
@@ -193,8 +165,9 @@ int cni_conf_dir_load(const char *dir, int max, struct cni_netlist ***out, size_
         struct cni_netlist *n = NULL;
 
         has_conf_suffix(names[i], &is_list);
-        if (read_file(full, &data, &len, err) < 0 ||
-            cni_netlist_parse(data, len, is_list, full, &n, err) < 0) {
+        if (berth_read_file(full, CNI_CONF_MAX_SIZE, &data, &len, err) < 0)
+            (*err)->code = BERTH_E_INVALID_ARGUMENT; /* a file we cannot take: a bad config */
+        if (!data || cni_netlist_parse(data, len, is_list, full, &n, err) < 0) {
             for (size_t j = 0; j < n_nets; j++)
                 cni_netlist_free(nets[j]);
             free(nets);
