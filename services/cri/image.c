@@ -165,19 +165,33 @@ int cri_image_resolve(struct berth_cri *c, const char *ref, struct cri_image_inf
     if (!hex && berth_image_ref_normalize(ref, &name, &e) < 0)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "image reference \"%s\": %s", ref,
                              e->msg);
+    if (name) { /* a name is one record: no listing on CreateContainer's path */
+        _cleanup_txn_ struct berth_meta_txn *txn = NULL;
+        _cleanup_(berth_image_freep) struct berth_image *im = NULL;
+        _cleanup_err_ struct berth_err *ge = NULL;
+
+        if (berth_meta_txn_begin_read(c->svc->db, &txn, err) < 0)
+            return -1;
+        /* absent, or a name no record can have (too long): not found, as a listing finds it */
+        if (berth_meta_images_get(txn, CRI_NS, name, &im, &ge) < 0 &&
+            ge->code != BERTH_E_NOT_FOUND && ge->code != BERTH_E_INVALID_ARGUMENT) {
+            *err = steal_ptr(ge);
+            return -1;
+        }
+        /* content gone or foreign platform: not a CRI image */
+        if (!im || info_of(c, &im->target, out, &ge) < 0)
+            return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "image \"%s\" not found", ref);
+        return 0;
+    }
     if (list_records(c, &v, &n, err) < 0)
         return -1;
     for (size_t i = 0; i < n && !ambiguous; i++) {
         struct cri_image_info *info;
         _cleanup_err_ struct berth_err *ie = NULL;
-        bool match;
 
-        if (name && strcmp(v[i]->name, name) != 0)
-            continue;
         if (info_of(c, &v[i]->target, &info, &ie) < 0)
             continue; /* content gone or foreign platform: not a CRI image */
-        match = name || strncmp(info->id + 7, hex, strlen(hex)) == 0;
-        if (!match)
+        if (strncmp(info->id + 7, hex, strlen(hex)) != 0)
             continue;
         if (found && found != info && strcmp(found->id, info->id) != 0)
             ambiguous = true;
