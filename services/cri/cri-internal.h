@@ -200,6 +200,11 @@ int cri_ctr_status_load(const struct berth_cri *c, const char *id, struct cri_ct
                         struct berth_err **err);
 void cri_ctr_status_clear(struct cri_ctr_status *st);
 
+struct berth_rt_task;
+/* SIGKILL to every process of t, then waits for its init to exit (a task already gone or
+ * stopped is fine). -1 with err only when the shim refuses the kill for another reason. */
+int cri_task_kill_wait(struct berth_cri *c, struct berth_rt_task *t, struct berth_err **err);
+
 /* Records an exit of a container's init process (first exit wins), deletes its task, saves
  * the status and wakes waiters. exited_ns 0: now. */
 void cri_container_exited(struct berth_cri *c, struct cri_container *k, uint32_t exit_status,

@@ -468,6 +468,22 @@ int cri_runtime_find(const struct berth_cri *c, const char *handler,
 
 /* ---- exits ---- */
 
+int cri_task_kill_wait(struct berth_cri *c, struct berth_rt_task *t, struct berth_err **err)
+{
+    _cleanup_err_ struct berth_err *e = NULL;
+    uint32_t status;
+    int64_t at;
+
+    if (berth_rt_task_kill(c->svc->runtime, t, NULL, SIGKILL, true, &e) < 0 &&
+        e->code != BERTH_E_NOT_FOUND && e->code != BERTH_E_FAILED_PRECONDITION) {
+        *err = steal_ptr(e);
+        return -1;
+    }
+    berth_err_free(&e);
+    (void)berth_rt_task_wait(c->svc->runtime, t, NULL, &status, &at, &e);
+    return 0;
+}
+
 static void delete_task(struct berth_cri *c, const char *id)
 {
     struct berth_rt_task *t = NULL;

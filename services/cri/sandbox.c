@@ -36,8 +36,7 @@ static int stop_task(struct berth_cri *c, struct cri_sandbox *s, struct berth_er
 {
     struct berth_rt_task *t = NULL;
     _cleanup_err_ struct berth_err *e = NULL;
-    uint32_t status;
-    int64_t at;
+    int ret;
 
     if (berth_rt_task_get(c->svc->runtime, CRI_NS, s->id, &t, &e) < 0) {
         if (e->code != BERTH_E_NOT_FOUND) {
@@ -47,15 +46,10 @@ static int stop_task(struct berth_cri *c, struct cri_sandbox *s, struct berth_er
         cri_sandbox_exited(c, s);
         return 0;
     }
-    if (berth_rt_task_kill(c->svc->runtime, t, NULL, SIGKILL, true, &e) < 0 &&
-        e->code != BERTH_E_NOT_FOUND && e->code != BERTH_E_FAILED_PRECONDITION) {
-        berth_rt_task_put(t);
-        *err = steal_ptr(e);
-        return berth_err_wrap(err, "stop sandbox \"%s\"", s->id);
-    }
-    berth_err_free(&e);
-    (void)berth_rt_task_wait(c->svc->runtime, t, NULL, &status, &at, &e);
+    ret = cri_task_kill_wait(c, t, err);
     berth_rt_task_put(t);
+    if (ret < 0)
+        return berth_err_wrap(err, "stop sandbox \"%s\"", s->id);
     cri_sandbox_exited(c, s);
     return 0;
 }

@@ -382,7 +382,8 @@ static int start_task(struct berth_cri *c, const char *id, const struct berth_cr
     ret = berth_rt_task_start(c->svc->runtime, t, NULL, pid, err);
     if (ret < 0) {
         _cleanup_err_ struct berth_err *e = NULL;
-        (void)berth_rt_task_kill(c->svc->runtime, t, NULL, SIGKILL, true, &e);
+        /* the shim deletes only a stopped process: wait for the kill to take */
+        (void)cri_task_kill_wait(c, t, &e);
         berth_err_free(&e);
         (void)berth_rt_task_delete(c->svc->runtime, t, NULL, NULL, NULL, &e);
     }
@@ -435,14 +436,10 @@ static void task_undo(struct berth_cri *c, const char *id)
 {
     struct berth_rt_task *t = NULL;
     _cleanup_err_ struct berth_err *e = NULL;
-    uint32_t status;
-    int64_t at;
 
     if (berth_rt_task_get(c->svc->runtime, CRI_NS, id, &t, &e) < 0)
         return;
-    (void)berth_rt_task_kill(c->svc->runtime, t, NULL, SIGKILL, true, &e);
-    berth_err_free(&e);
-    (void)berth_rt_task_wait(c->svc->runtime, t, NULL, &status, &at, &e);
+    (void)cri_task_kill_wait(c, t, &e);
     berth_err_free(&e);
     if (berth_rt_task_delete(c->svc->runtime, t, NULL, NULL, NULL, &e) < 0)
         log_warn("ns=%s sandbox=%s undo task: %s", CRI_NS, id, e->msg);
