@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/buf.h"
 #include "lib/util.h"
 #include "runtime/shim/crilog.h"
 #include "ttrpc/frame.h"
@@ -32,7 +33,9 @@ enum shim_fd_kind {
     FD_EVENTS,
     FD_TIMER,
     FD_STDIN,
+    FD_STDIN_PIPE,
     FD_CONSOLE,
+    FD_CONSOLE_OUT,
     FD_LOG_OUT,
     FD_LOG_ERR,
 };
@@ -53,12 +56,19 @@ struct shim_proc {
     uint32_t exit_status;
     int64_t exited_ns;
     char *spec_path; /* exec: the process JSON runc exec reads */
-    /* stdin copy: FIFO -> pipe (the process reads the pipe's other end). */
+    /* stdin copy: FIFO -> pipe (the process reads the pipe's other end) or pty master. What
+     * the destination has no room for waits in in_pend, and the source is not read until it
+     * is written (EPOLLOUT on the destination): nothing is dropped. */
     struct shim_fd in_fifo;
-    int in_pipe;
+    struct shim_fd in_pipe; /* kind FD_STDIN_PIPE, non-blocking write end */
+    struct berth_buf in_pend;
+    bool in_close_pending; /* CloseIO came while in_pend held bytes: close once written */
+    bool in_ended;         /* the destination failed: later stdin bytes are discarded */
     /* terminal: pty master copied to/from the stdout/stdin FIFOs. */
     struct shim_fd console;
-    int console_out; /* stdout FIFO (O_RDWR) the master's output goes to */
+    bool console_eof;           /* the master read EOF/EIO: every slave holder is gone */
+    struct shim_fd console_out; /* kind FD_CONSOLE_OUT: stdout FIFO (O_RDWR) of the output */
+    struct berth_buf out_pend;  /* output console_out had no room for; the master waits */
     /* CRI log (crilog:// stdout, init only): the process writes pipes (or the pty master,
      * for a terminal) that the loop copies into the log. */
     struct berth_shim_crilog *crilog;
@@ -120,7 +130,14 @@ void shim_proc_free(struct shim_proc *p);
 int shim_stdio_open(struct shim *s, struct shim_proc *p, int fds[3], struct berth_err **err);
 /* After runc created a terminal process: receives the pty master from the console socket. */
 int shim_console_recv(struct shim *s, struct shim_proc *p, int sock, struct berth_err **err);
+/* CloseIO(stdin): the process reads EOF once the bytes already taken from its stdin source
+ * are written (a terminal gets EOT after them instead). */
 void shim_stdin_close(struct shim *s, struct shim_proc *p);
+/* Writes buf to p's stdin (pipe or pty master); what finds no room waits in p->in_pend and
+ * the stdin sources are not read until it is written. Discarded when p's stdin is gone. */
+void shim_stdin_write(struct shim *s, struct shim_proc *p, const uint8_t *buf, size_t len);
+/* Sets the epoll interest of p's stdio fds from its state (pending bytes, paused output). */
+void shim_proc_rewatch(struct shim *s, struct shim_proc *p);
 /* Copies what p's CRI log pipes (or terminal) still hold into the log, before its exit is
  * reported or p is freed. */
 void shim_log_drain(struct shim *s, struct shim_proc *p);

@@ -61,7 +61,8 @@ static struct shim_proc *proc_new(const char *exec_id, const char *in, const cha
     p->console = (struct shim_fd){.kind = FD_CONSOLE, .fd = -1};
     p->log_out = (struct shim_fd){.kind = FD_LOG_OUT, .fd = -1};
     p->log_err = (struct shim_fd){.kind = FD_LOG_ERR, .fd = -1};
-    p->in_pipe = p->console_out = -1;
+    p->in_pipe = (struct shim_fd){.kind = FD_STDIN_PIPE, .fd = -1};
+    p->console_out = (struct shim_fd){.kind = FD_CONSOLE_OUT, .fd = -1};
     return p;
 }
 
@@ -74,7 +75,9 @@ static void proc_unlink(struct shim *s, struct shim_proc *p)
         }
     shim_log_drain(s, p);
     shim_unwatch(s, &p->in_fifo);
+    shim_unwatch(s, &p->in_pipe);
     shim_unwatch(s, &p->console);
+    shim_unwatch(s, &p->console_out);
     shim_unwatch(s, &p->log_out);
     shim_unwatch(s, &p->log_err);
     shim_proc_free(p);
@@ -693,12 +696,8 @@ static int task_close_io(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in
 
     if (lookup(S(ctx), req->id, req->exec_id, &p, err) < 0)
         return -1;
-    if (req->stdin) {
+    if (req->stdin)
         shim_stdin_close(S(ctx), p);
-        /* A terminal's stdin ends with EOT, as a user would type it. */
-        if (p->terminal && p->console.fd >= 0 && write(p->console.fd, "\x04", 1) < 0)
-            log_debug("send EOT to console");
-    }
     return 0;
 }
 
