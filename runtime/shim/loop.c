@@ -117,7 +117,8 @@ static void watch_set(struct shim *s, struct shim_fd *f, uint32_t events)
 void shim_proc_rewatch(struct shim *s, struct shim_proc *p)
 {
     bool in_busy = berth_buf_pending(&p->in_pend) > 0;
-    bool out_busy = berth_buf_pending(&p->out_pend) > 0;
+    /* A CRI-logged output also waits for attach clients over their high-water mark. */
+    bool out_busy = berth_buf_pending(&p->out_pend) > 0 || (p->crilog && shim_attach_blocked(s));
 
     /* Sources wait while their destination holds pending bytes. */
     watch_set(s, &p->in_fifo, in_busy ? 0 : EPOLLIN);
@@ -125,9 +126,11 @@ void shim_proc_rewatch(struct shim *s, struct shim_proc *p)
     watch_set(s, &p->console,
               (!out_busy && !p->console_eof ? EPOLLIN : 0) |
                   (in_busy && p->terminal ? EPOLLOUT : 0));
-    watch_set(s, &p->console_out, out_busy ? EPOLLOUT : 0);
-    watch_set(s, &p->log_out, EPOLLIN);
-    watch_set(s, &p->log_err, EPOLLIN);
+    watch_set(s, &p->console_out, berth_buf_pending(&p->out_pend) ? EPOLLOUT : 0);
+    watch_set(s, &p->log_out, out_busy ? 0 : EPOLLIN);
+    watch_set(s, &p->log_err, out_busy ? 0 : EPOLLIN);
+    if (!p->exec_id)
+        shim_attach_rewatch(s); /* attach clients' stdin waits for in_pend too */
 }
 
 /* The fd stdin bytes go to: the pipe, or the pty master of a terminal; NULL when gone. */
@@ -285,6 +288,9 @@ static int open_fifo_or_file(const char *uri, int flags_fifo, int flags_file, in
                              "\"%s\": a CRI log is only allowed as the init process's stdout (and "
                              "then stderr)",
                              uri);
+    if (kind == BERTH_SHIM_IO_ATTACH)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "\"%s\": attach is only allowed as the init process's stdin", uri);
     *fd = open(path, (kind == BERTH_SHIM_IO_FIFO ? flags_fifo : flags_file) | O_CLOEXEC, 0644);
     if (*fd < 0)
         return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
@@ -329,7 +335,7 @@ static int log_open(struct shim *s, struct shim_proc *p, int fds[3], struct bert
                                  p->stdout_uri);
         with_err = true;
     }
-    if (berth_shim_crilog_open(path, max, &p->crilog, err) < 0)
+    if (berth_shim_crilog_open(path, max, &p->crilog, err) < 0 || shim_attach_open(s, p, err) < 0)
         return -1;
     if (p->terminal)
         return 0; /* on_console copies the pty master's output */
@@ -370,6 +376,27 @@ int shim_stdio_open(struct shim *s, struct shim_proc *p, int fds[3], struct bert
     } else if (kind == BERTH_SHIM_IO_CRILOG) {
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "stdin \"%s\" cannot be a CRI log",
                              p->stdin_uri);
+    } else if (kind == BERTH_SHIM_IO_ATTACH) {
+        /* Fed by attach clients: the process gets a pipe (or its terminal) the shim holds. */
+        enum berth_shim_io_kind out_kind;
+        bool once;
+        if (berth_shim_attach_uri_parse(p->stdin_uri, &once, err) < 0)
+            return -1;
+        if (p->exec_id || berth_shim_io_parse(p->stdout_uri, &out_kind, &path, err) < 0 ||
+            out_kind != BERTH_SHIM_IO_CRILOG) {
+            berth_err_free(err);
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "stdin \"%s\" needs the init process's stdout to be a CRI log",
+                                 p->stdin_uri);
+        }
+        if (!p->terminal) {
+            int pp[2];
+            if (pipe2(pp, O_CLOEXEC) < 0)
+                return berth_err_set(err, BERTH_E_INTERNAL, errno, "stdin pipe");
+            fds[0] = pp[0];
+            p->in_pipe.fd = pp[1];
+            fcntl(p->in_pipe.fd, F_SETFL, O_NONBLOCK);
+        }
     }
     if (berth_shim_io_parse(p->stdout_uri, &kind, &path, err) < 0)
         return -1;
@@ -475,6 +502,10 @@ static void log_pump(struct shim *s, struct shim_proc *p, struct shim_fd *f,
             break;
         }
         berth_shim_crilog_feed(p->crilog, stream, buf, (size_t)n);
+        shim_attach_output(s,
+                           stream == BERTH_SHIM_CRILOG_STDOUT ? BERTH_SHIM_ATTACH_STDOUT
+                                                              : BERTH_SHIM_ATTACH_STDERR,
+                           buf, (size_t)n);
     }
     log_drops_report(p);
 }
@@ -503,6 +534,7 @@ static bool on_console(struct shim *s, struct shim_proc *p)
     }
     if (p->crilog) {
         berth_shim_crilog_feed(p->crilog, BERTH_SHIM_CRILOG_STDOUT, buf, (size_t)n);
+        shim_attach_output(s, BERTH_SHIM_ATTACH_STDOUT, buf, (size_t)n);
         log_drops_report(p);
     } else if (p->console_out.fd >= 0) {
         berth_buf_append(&p->out_pend, buf, (size_t)n);
@@ -572,9 +604,12 @@ static void reap(struct shim *s)
             p->exited_ns = berth_now_ns();
             /* Drain what the terminal or the log pipes still hold before the exit is
              * reported: kubelet reads the log once it sees the exit. */
-            if (p->crilog)
+            if (p->crilog) {
                 shim_log_drain(s, p);
-            else if (p->console.fd >= 0)
+                /* attach clients get what is queued, then EOF: the container ended */
+                if (!p->exec_id)
+                    shim_attach_end(s);
+            } else if (p->console.fd >= 0)
                 on_console(s, p);
             shim_proc_exited(s, p);
             break;
@@ -729,6 +764,11 @@ int berth_shim_serve(struct shim *s, int listen_fd)
                     on_console(s, p);
                 break;
             }
+            case FD_ATTACH_LISTEN:
+            case FD_ATTACH_CLIENT:
+            case FD_ATTACH_TIMER:
+                shim_attach_on_event(s, f, evs[i].events);
+                break;
             case FD_CONSOLE_OUT: {
                 struct shim_proc *p = proc_of_fd(s, f);
                 if (p)
@@ -748,11 +788,14 @@ int berth_shim_serve(struct shim *s, int listen_fd)
             }
             }
         }
+        shim_attach_gc(s);
     }
     /* A client that never closed its connection (the 100 ms after Shutdown passed): its
      * connection goes with us. */
     while (s->conns)
         conn_drop(s, s->conns);
+    shim_attach_close(s);
+    shim_attach_gc(s);
     shim_events_drain(s, 2000);
     unlink(s->socket_path);
     return 0;

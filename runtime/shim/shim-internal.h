@@ -14,6 +14,7 @@
 
 #include "lib/buf.h"
 #include "lib/util.h"
+#include "runtime/shim/attach.h"
 #include "runtime/shim/crilog.h"
 #include "ttrpc/frame.h"
 #include "ttrpc/server.h"
@@ -38,6 +39,9 @@ enum shim_fd_kind {
     FD_CONSOLE_OUT,
     FD_LOG_OUT,
     FD_LOG_ERR,
+    FD_ATTACH_LISTEN,
+    FD_ATTACH_CLIENT,
+    FD_ATTACH_TIMER,
 };
 struct shim_fd {
     enum shim_fd_kind kind;
@@ -100,6 +104,7 @@ struct shim_events {
 };
 
 struct conn_slot;
+struct shim_attach;
 
 struct shim {
     const char *ns, *id; /* borrowed from argv */
@@ -117,6 +122,8 @@ struct shim {
     int n_conns;
     struct conn_slot *conns; /* every open connection (loop.c) */
     struct shim_events ev;
+    struct shim_attach *att;         /* the init process's attach socket; NULL: none */
+    struct shim_attach *att_retired; /* closed during this loop batch (attachsrv.c) */
 };
 
 /* loop.c */
@@ -144,6 +151,27 @@ void shim_log_drain(struct shim *s, struct shim_proc *p);
 /* Reopens p's CRI log (Update with BERTH_SHIM_CRILOG_REOPEN_ANNOTATION). FAILED_PRECONDITION
  * when p has none. */
 int shim_log_reopen(struct shim *s, struct shim_proc *p, struct berth_err **err);
+
+/* attachsrv.c: the attach socket (attach.h) of an init process whose stdout is a CRI log. */
+/* Listens on <bundle>/attach (0600, replacing a stale one) before init starts; init's stdin
+ * URI (attach:// or not) says whether client stdin reaches it. INVALID_ARGUMENT for a bad
+ * attach:// URI, INTERNAL for socket errors. */
+int shim_attach_open(struct shim *s, struct shim_proc *init, struct berth_err **err);
+/* Drops every client, closes and unlinks the socket (Delete, shim exit). No-op without one. */
+void shim_attach_close(struct shim *s);
+/* Queues a chunk of init's output (type STDOUT or STDERR) for every client. */
+void shim_attach_output(struct shim *s, enum berth_shim_attach_type type, const uint8_t *buf,
+                        size_t len);
+/* True while some client's queue is over the high-water mark: init's output is not read. */
+bool shim_attach_blocked(const struct shim *s);
+/* Sets the clients' epoll interest again (init's stdin became ready or busy). */
+void shim_attach_rewatch(struct shim *s);
+/* init's output ended: flushes the queues (at most ~1 s) and closes every client; later
+ * connections are closed at once. */
+void shim_attach_end(struct shim *s);
+void shim_attach_on_event(struct shim *s, struct shim_fd *f, uint32_t events);
+/* Frees what was closed during the loop's last batch of events. */
+void shim_attach_gc(struct shim *s);
 
 /* Runs the loop on listen_fd until Shutdown; returns the exit code. */
 int berth_shim_serve(struct shim *s, int listen_fd);

@@ -321,6 +321,7 @@ static int task_create(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
     p->status = SHIM_CREATED;
     if (spawn(s, p, err) < 0) {
         _cleanup_err_ struct berth_err *e2 = NULL;
+        shim_attach_close(s);
         shim_proc_free(p);
         if (s->rootfs_mounted && berth_unmount(rootfs, &e2) == 0)
             s->rootfs_mounted = false;
@@ -509,9 +510,10 @@ static int task_delete(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
     r.exited_at = &ts;
     berth_ttrpc_pack(out, &r.base);
     if (!p->exec_id) {
-        /* Everything goes with the init process. */
+        /* Everything goes with the init process, its attach socket too. */
         while (s->procs)
             proc_unlink(s, s->procs);
+        shim_attach_close(s);
     } else {
         proc_unlink(s, p);
     }
@@ -654,6 +656,11 @@ static int task_exec(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
                                  "exec \"%s\": a CRI log is only for the init process",
                                  req->exec_id);
+        /* CRI exec has its own stdin FIFO; attach joins the init process only. */
+        if (k == BERTH_SHIM_IO_ATTACH)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "exec \"%s\": \"%s\" is only for the init process's stdin",
+                                 req->exec_id, uri);
     }
     snprintf(spec, sizeof(spec), "%s/exec-%s.json", s->bundle, req->exec_id);
     fd = open(spec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
