@@ -63,6 +63,7 @@ int main(int argc, char **argv)
     }
     dir = strdup(path);
     dirfd = open(dirname(dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
     fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (strcmp(strrchr(path, '/') ? strrchr(path, '/') + 1 : path, BERTH_SHIM_ATTACH_SOCKET)) {
         fprintf(stderr, "berth-attach: %s: the socket must be named %s\n", path,
