@@ -74,16 +74,18 @@ void shim_proc_free(struct shim_proc *p)
     free(p->spec_path);
     if (p->in_fifo.fd >= 0)
         close(p->in_fifo.fd);
-    if (p->in_pipe >= 0)
-        close(p->in_pipe);
+    if (p->in_pipe.fd >= 0)
+        close(p->in_pipe.fd);
     if (p->console.fd >= 0)
         close(p->console.fd);
-    if (p->console_out >= 0)
-        close(p->console_out);
+    if (p->console_out.fd >= 0)
+        close(p->console_out.fd);
     if (p->log_out.fd >= 0)
         close(p->log_out.fd);
     if (p->log_err.fd >= 0)
         close(p->log_err.fd);
+    berth_buf_clear(&p->in_pend);
+    berth_buf_clear(&p->out_pend);
     if (p->crilog) {
         berth_shim_crilog_flush(p->crilog, BERTH_SHIM_CRILOG_STDOUT);
         berth_shim_crilog_flush(p->crilog, BERTH_SHIM_CRILOG_STDERR);
@@ -92,43 +94,182 @@ void shim_proc_free(struct shim_proc *p)
     free(p);
 }
 
-void shim_stdin_close(struct shim *s, struct shim_proc *p)
+static void fd_close(struct shim *s, struct shim_fd *f)
 {
-    if (p->in_fifo.fd >= 0) {
-        shim_unwatch(s, &p->in_fifo);
-        close(p->in_fifo.fd);
-        p->in_fifo.fd = -1;
-    }
-    if (p->in_pipe >= 0) {
-        close(p->in_pipe);
-        p->in_pipe = -1;
+    if (f->fd < 0)
+        return;
+    shim_unwatch(s, f);
+    close(f->fd);
+    f->fd = -1;
+}
+
+/* epoll interest: none unwatches (a registered fd would still report EPOLLHUP). */
+static void watch_set(struct shim *s, struct shim_fd *f, uint32_t events)
+{
+    if (f->fd < 0)
+        return;
+    if (!events)
+        shim_unwatch(s, f);
+    else if (events != f->events)
+        shim_watch(s, f, events);
+}
+
+void shim_proc_rewatch(struct shim *s, struct shim_proc *p)
+{
+    bool in_busy = berth_buf_pending(&p->in_pend) > 0;
+    /* A CRI-logged output also waits for attach clients over their high-water mark. */
+    bool out_busy = berth_buf_pending(&p->out_pend) > 0 || (p->crilog && shim_attach_blocked(s));
+
+    /* Sources wait while their destination holds pending bytes. */
+    watch_set(s, &p->in_fifo, in_busy ? 0 : EPOLLIN);
+    watch_set(s, &p->in_pipe, in_busy ? EPOLLOUT : 0);
+    watch_set(s, &p->console,
+              (!out_busy && !p->console_eof ? EPOLLIN : 0) |
+                  (in_busy && p->terminal ? EPOLLOUT : 0));
+    watch_set(s, &p->console_out, berth_buf_pending(&p->out_pend) ? EPOLLOUT : 0);
+    watch_set(s, &p->log_out, out_busy ? 0 : EPOLLIN);
+    watch_set(s, &p->log_err, out_busy ? 0 : EPOLLIN);
+    if (!p->exec_id)
+        shim_attach_rewatch(s); /* attach clients' stdin waits for in_pend too */
+}
+
+/* The fd stdin bytes go to: the pipe, or the pty master of a terminal; NULL when gone. */
+static struct shim_fd *stdin_dst(struct shim_proc *p)
+{
+    if (p->in_ended)
+        return NULL;
+    if (p->terminal)
+        return p->console.fd >= 0 ? &p->console : NULL;
+    return p->in_pipe.fd >= 0 ? &p->in_pipe : NULL;
+}
+
+/* write() that reports "no room" as 0: -1 only for a real error (errno set). */
+static ssize_t write_some(int fd, const uint8_t *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = write(fd, buf, len);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN ? 0 : -1;
     }
 }
 
-/* Writes all of buf to a non-blocking fd, waiting at most 1 s in total for room: a process
- * that never reads its stdin (or a FIFO nobody drains) must not stall the loop. */
-static void write_bounded(int fd, const uint8_t *buf, size_t len)
+/* The stdin destination failed (EPIPE: nobody reads the process's stdin any more): the copy
+ * ends, what is pending and what comes later is discarded. */
+static void stdin_copy_end(struct shim *s, struct shim_proc *p)
 {
-    int64_t deadline = berth_mono_ns() + 1000000000LL;
+    berth_buf_clear(&p->in_pend);
+    p->in_ended = true;
+    p->in_close_pending = false;
+    fd_close(s, &p->in_fifo);
+    fd_close(s, &p->in_pipe);
+    shim_proc_rewatch(s, p);
+}
 
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-            continue;
+void shim_stdin_write(struct shim *s, struct shim_proc *p, const uint8_t *buf, size_t len)
+{
+    struct shim_fd *dst = stdin_dst(p);
+
+    if (!dst || !len)
+        return;
+    if (berth_buf_pending(&p->in_pend) == 0) {
+        ssize_t n = write_some(dst->fd, buf, len);
+        if (n < 0) {
+            stdin_copy_end(s, p);
+            return;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            int64_t left = (deadline - berth_mono_ns()) / 1000000;
-            if (left > 0 && poll(&pf, 1, (int)left) > 0)
-                continue;
-        }
-        log_warn("dropping %zu bytes of stdio", len);
+        buf += n;
+        len -= (size_t)n;
+        if (!len)
+            return;
+    }
+    berth_buf_append(&p->in_pend, buf, len);
+    shim_proc_rewatch(s, p);
+}
+
+/* The stdin destination has room (or failed): writes what is pending. */
+static void stdin_flush(struct shim *s, struct shim_proc *p, uint32_t events)
+{
+    struct shim_fd *dst = stdin_dst(p);
+    ssize_t n;
+
+    if (!dst || !berth_buf_pending(&p->in_pend))
+        return;
+    n = write_some(dst->fd, berth_buf_head(&p->in_pend), berth_buf_pending(&p->in_pend));
+    /* no room although the fd hung up: nobody will ever make room */
+    if (n < 0 || (n == 0 && (events & (EPOLLHUP | EPOLLERR)))) {
+        stdin_copy_end(s, p);
         return;
     }
+    berth_buf_consume(&p->in_pend, (size_t)n);
+    if (berth_buf_pending(&p->in_pend))
+        return;
+    berth_buf_clear(&p->in_pend);
+    if (p->in_close_pending) {
+        p->in_close_pending = false;
+        if (p->terminal)
+            shim_stdin_write(s, p, (const uint8_t *)"\x04", 1);
+        else
+            fd_close(s, &p->in_pipe);
+    }
+    shim_proc_rewatch(s, p);
+}
+
+/* How much a CloseIO takes from the stdin FIFO before closing it: what a writer had put in
+ * it (a FIFO holds 64 KiB unless resized) must still reach the process. */
+#define STDIN_CLOSE_READS 64
+
+void shim_stdin_close(struct shim *s, struct shim_proc *p)
+{
+    if (p->in_fifo.fd >= 0 && !p->in_ended) {
+        uint8_t buf[16384];
+        for (int i = 0; i < STDIN_CLOSE_READS; i++) {
+            ssize_t n = read(p->in_fifo.fd, buf, sizeof(buf));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            if (berth_buf_pending(&p->in_pend))
+                berth_buf_append(&p->in_pend, buf, (size_t)n);
+            else
+                shim_stdin_write(s, p, buf, (size_t)n);
+        }
+    }
+    fd_close(s, &p->in_fifo);
+    if (berth_buf_pending(&p->in_pend) && stdin_dst(p)) {
+        p->in_close_pending = true;
+    } else if (p->terminal) {
+        /* A terminal's stdin ends with EOT, as a user would type it. */
+        shim_stdin_write(s, p, (const uint8_t *)"\x04", 1);
+    } else {
+        fd_close(s, &p->in_pipe);
+    }
+    shim_proc_rewatch(s, p);
+}
+
+/* The stdout FIFO of a terminal has room: writes what is pending, then lets the master be
+ * read again. A failing FIFO ends the copy (later output is discarded). */
+static void console_out_flush(struct shim *s, struct shim_proc *p)
+{
+    ssize_t n;
+
+    if (p->console_out.fd < 0 || !berth_buf_pending(&p->out_pend))
+        return;
+    n = write_some(p->console_out.fd, berth_buf_head(&p->out_pend),
+                   berth_buf_pending(&p->out_pend));
+    if (n < 0) {
+        log_warn_errno(errno, "process %s: terminal output copy ended",
+                       p->exec_id ? p->exec_id : "init");
+        berth_buf_clear(&p->out_pend);
+        fd_close(s, &p->console_out);
+    } else {
+        berth_buf_consume(&p->out_pend, (size_t)n);
+        if (!berth_buf_pending(&p->out_pend))
+            berth_buf_clear(&p->out_pend);
+    }
+    shim_proc_rewatch(s, p);
 }
 
 static int open_fifo_or_file(const char *uri, int flags_fifo, int flags_file, int *fd,
@@ -147,6 +288,9 @@ static int open_fifo_or_file(const char *uri, int flags_fifo, int flags_file, in
                              "\"%s\": a CRI log is only allowed as the init process's stdout (and "
                              "then stderr)",
                              uri);
+    if (kind == BERTH_SHIM_IO_ATTACH)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "\"%s\": attach is only allowed as the init process's stdin", uri);
     *fd = open(path, (kind == BERTH_SHIM_IO_FIFO ? flags_fifo : flags_file) | O_CLOEXEC, 0644);
     if (*fd < 0)
         return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
@@ -191,7 +335,7 @@ static int log_open(struct shim *s, struct shim_proc *p, int fds[3], struct bert
                                  p->stdout_uri);
         with_err = true;
     }
-    if (berth_shim_crilog_open(path, max, &p->crilog, err) < 0)
+    if (berth_shim_crilog_open(path, max, &p->crilog, err) < 0 || shim_attach_open(s, p, err) < 0)
         return -1;
     if (p->terminal)
         return 0; /* on_console copies the pty master's output */
@@ -221,8 +365,8 @@ int shim_stdio_open(struct shim *s, struct shim_proc *p, int fds[3], struct bert
             if (pipe2(pp, O_CLOEXEC) < 0)
                 return berth_err_set(err, BERTH_E_INTERNAL, errno, "stdin pipe");
             fds[0] = pp[0];
-            p->in_pipe = pp[1];
-            fcntl(p->in_pipe, F_SETFL, O_NONBLOCK);
+            p->in_pipe.fd = pp[1];
+            fcntl(p->in_pipe.fd, F_SETFL, O_NONBLOCK);
         }
         shim_watch(s, &p->in_fifo, EPOLLIN);
     } else if (kind == BERTH_SHIM_IO_FILE) {
@@ -232,6 +376,27 @@ int shim_stdio_open(struct shim *s, struct shim_proc *p, int fds[3], struct bert
     } else if (kind == BERTH_SHIM_IO_CRILOG) {
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "stdin \"%s\" cannot be a CRI log",
                              p->stdin_uri);
+    } else if (kind == BERTH_SHIM_IO_ATTACH) {
+        /* Fed by attach clients: the process gets a pipe (or its terminal) the shim holds. */
+        enum berth_shim_io_kind out_kind;
+        bool once;
+        if (berth_shim_attach_uri_parse(p->stdin_uri, &once, err) < 0)
+            return -1;
+        if (p->exec_id || berth_shim_io_parse(p->stdout_uri, &out_kind, &path, err) < 0 ||
+            out_kind != BERTH_SHIM_IO_CRILOG) {
+            berth_err_free(err);
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "stdin \"%s\" needs the init process's stdout to be a CRI log",
+                                 p->stdin_uri);
+        }
+        if (!p->terminal) {
+            int pp[2];
+            if (pipe2(pp, O_CLOEXEC) < 0)
+                return berth_err_set(err, BERTH_E_INTERNAL, errno, "stdin pipe");
+            fds[0] = pp[0];
+            p->in_pipe.fd = pp[1];
+            fcntl(p->in_pipe.fd, F_SETFL, O_NONBLOCK);
+        }
     }
     if (berth_shim_io_parse(p->stdout_uri, &kind, &path, err) < 0)
         return -1;
@@ -240,7 +405,7 @@ int shim_stdio_open(struct shim *s, struct shim_proc *p, int fds[3], struct bert
     /* stdout/stderr FIFOs are handed to the process itself (O_RDWR never blocks on open and
      * the client's reader sees EOF once the process and its children are gone): no copy. */
     if (p->terminal)
-        return open_fifo_or_file(p->stdout_uri, O_RDWR | O_NONBLOCK, out_flags, &p->console_out,
+        return open_fifo_or_file(p->stdout_uri, O_RDWR | O_NONBLOCK, out_flags, &p->console_out.fd,
                                  err);
     if (open_fifo_or_file(p->stdout_uri, O_RDWR, out_flags, &fds[1], err) < 0 ||
         open_fifo_or_file(p->stderr_uri, O_RDWR, out_flags, &fds[2], err) < 0)
@@ -276,25 +441,22 @@ int shim_console_recv(struct shim *s, struct shim_proc *p, int sock, struct bert
 
 static void on_stdin(struct shim *s, struct shim_proc *p)
 {
-    uint8_t buf[4096];
-    ssize_t n = read(p->in_fifo.fd, buf, sizeof(buf));
-    int dst = p->terminal ? p->console.fd : p->in_pipe;
+    uint8_t buf[32768];
+    ssize_t n;
 
+    if (berth_buf_pending(&p->in_pend))
+        return; /* not watched meanwhile; a stale event of this batch */
+    n = read(p->in_fifo.fd, buf, sizeof(buf));
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
         /* The client closed its end: the process sees EOF (a terminal keeps its master). */
-        if (p->terminal) {
-            shim_unwatch(s, &p->in_fifo);
-            close(p->in_fifo.fd);
-            p->in_fifo.fd = -1;
-        } else {
-            shim_stdin_close(s, p);
-        }
+        fd_close(s, &p->in_fifo);
+        if (!p->terminal)
+            fd_close(s, &p->in_pipe);
         return;
     }
-    if (dst >= 0)
-        write_bounded(dst, buf, (size_t)n);
+    shim_stdin_write(s, p, buf, (size_t)n);
 }
 
 /* Reports (at most every LOG_DROPS_EVERY_NS) that the CRI log dropped lines. */
@@ -340,6 +502,10 @@ static void log_pump(struct shim *s, struct shim_proc *p, struct shim_fd *f,
             break;
         }
         berth_shim_crilog_feed(p->crilog, stream, buf, (size_t)n);
+        shim_attach_output(s,
+                           stream == BERTH_SHIM_CRILOG_STDOUT ? BERTH_SHIM_ATTACH_STDOUT
+                                                              : BERTH_SHIM_ATTACH_STDERR,
+                           buf, (size_t)n);
     }
     log_drops_report(p);
 }
@@ -347,14 +513,19 @@ static void log_pump(struct shim *s, struct shim_proc *p, struct shim_fd *f,
 /* Returns true when it read something (more may follow). */
 static bool on_console(struct shim *s, struct shim_proc *p)
 {
-    uint8_t buf[4096];
-    ssize_t n = read(p->console.fd, buf, sizeof(buf));
+    uint8_t buf[16384];
+    ssize_t n;
 
+    /* The stdout FIFO is full: the master is read again once it took the pending bytes. */
+    if (p->console_eof || berth_buf_pending(&p->out_pend))
+        return false;
+    n = read(p->console.fd, buf, sizeof(buf));
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return false;
     if (n <= 0) {
         /* EIO: every holder of the pty slave is gone. */
-        shim_unwatch(s, &p->console);
+        p->console_eof = true;
+        shim_proc_rewatch(s, p);
         if (p->crilog) {
             log_debug("container log \"%s\": terminal ended", berth_shim_crilog_path(p->crilog));
             berth_shim_crilog_flush(p->crilog, BERTH_SHIM_CRILOG_STDOUT);
@@ -363,9 +534,11 @@ static bool on_console(struct shim *s, struct shim_proc *p)
     }
     if (p->crilog) {
         berth_shim_crilog_feed(p->crilog, BERTH_SHIM_CRILOG_STDOUT, buf, (size_t)n);
+        shim_attach_output(s, BERTH_SHIM_ATTACH_STDOUT, buf, (size_t)n);
         log_drops_report(p);
-    } else if (p->console_out >= 0) {
-        write_bounded(p->console_out, buf, (size_t)n);
+    } else if (p->console_out.fd >= 0) {
+        berth_buf_append(&p->out_pend, buf, (size_t)n);
+        console_out_flush(s, p);
     }
     return true;
 }
@@ -380,7 +553,7 @@ void shim_log_drain(struct shim *s, struct shim_proc *p)
     if (!p->crilog)
         return;
     if (p->terminal) {
-        for (int i = 0; i < LOG_DRAIN_READS * 4 && p->console.fd >= 0 && p->console.events; i++)
+        for (int i = 0; i < LOG_DRAIN_READS * 4 && p->console.fd >= 0; i++)
             if (!on_console(s, p))
                 break;
         return;
@@ -401,7 +574,8 @@ int shim_log_reopen(struct shim *s, struct shim_proc *p, struct berth_err **err)
 static struct shim_proc *proc_of_fd(struct shim *s, struct shim_fd *f)
 {
     for (struct shim_proc *p = s->procs; p; p = p->next)
-        if (&p->in_fifo == f || &p->console == f || &p->log_out == f || &p->log_err == f)
+        if (&p->in_fifo == f || &p->in_pipe == f || &p->console == f || &p->console_out == f ||
+            &p->log_out == f || &p->log_err == f)
             return p;
     return NULL;
 }
@@ -430,9 +604,12 @@ static void reap(struct shim *s)
             p->exited_ns = berth_now_ns();
             /* Drain what the terminal or the log pipes still hold before the exit is
              * reported: kubelet reads the log once it sees the exit. */
-            if (p->crilog)
+            if (p->crilog) {
                 shim_log_drain(s, p);
-            else if (p->console.fd >= 0 && p->console.events)
+                /* attach clients get what is queued, then EOF: the container ended */
+                if (!p->exec_id)
+                    shim_attach_end(s);
+            } else if (p->console.fd >= 0)
                 on_console(s, p);
             shim_proc_exited(s, p);
             break;
@@ -572,10 +749,30 @@ int berth_shim_serve(struct shim *s, int listen_fd)
                     on_stdin(s, p);
                 break;
             }
-            case FD_CONSOLE: {
+            case FD_STDIN_PIPE: {
                 struct shim_proc *p = proc_of_fd(s, f);
                 if (p)
+                    stdin_flush(s, p, evs[i].events);
+                break;
+            }
+            case FD_CONSOLE: {
+                /* One fd, two copies: stdin waiting for room, output to read. */
+                struct shim_proc *p = proc_of_fd(s, f);
+                if (p && (evs[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+                    stdin_flush(s, p, evs[i].events);
+                if (p && p->console.fd >= 0 && (f->events & EPOLLIN))
                     on_console(s, p);
+                break;
+            }
+            case FD_ATTACH_LISTEN:
+            case FD_ATTACH_CLIENT:
+            case FD_ATTACH_TIMER:
+                shim_attach_on_event(s, f, evs[i].events);
+                break;
+            case FD_CONSOLE_OUT: {
+                struct shim_proc *p = proc_of_fd(s, f);
+                if (p)
+                    console_out_flush(s, p);
                 break;
             }
             case FD_LOG_OUT:
@@ -591,11 +788,14 @@ int berth_shim_serve(struct shim *s, int listen_fd)
             }
             }
         }
+        shim_attach_gc(s);
     }
     /* A client that never closed its connection (the 100 ms after Shutdown passed): its
      * connection goes with us. */
     while (s->conns)
         conn_drop(s, s->conns);
+    shim_attach_close(s);
+    shim_attach_gc(s);
     shim_events_drain(s, 2000);
     unlink(s->socket_path);
     return 0;

@@ -89,6 +89,11 @@ int berth_shim_io_parse(const char *uri, enum berth_shim_io_kind *kind, const ch
         *path = uri;
         return 0;
     }
+    if (berth_str_has_prefix(uri, "attach://")) {
+        *kind = BERTH_SHIM_IO_ATTACH;
+        *path = uri;
+        return 0;
+    }
     if (berth_str_has_prefix(uri, "file://") || berth_str_has_prefix(uri, "fifo://") ||
         berth_str_has_prefix(uri, "crilog://")) {
         const char *p = colon + 3;

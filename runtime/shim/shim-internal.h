@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/buf.h"
 #include "lib/util.h"
+#include "runtime/shim/attach.h"
 #include "runtime/shim/crilog.h"
 #include "ttrpc/frame.h"
 #include "ttrpc/server.h"
@@ -32,9 +34,14 @@ enum shim_fd_kind {
     FD_EVENTS,
     FD_TIMER,
     FD_STDIN,
+    FD_STDIN_PIPE,
     FD_CONSOLE,
+    FD_CONSOLE_OUT,
     FD_LOG_OUT,
     FD_LOG_ERR,
+    FD_ATTACH_LISTEN,
+    FD_ATTACH_CLIENT,
+    FD_ATTACH_TIMER,
 };
 struct shim_fd {
     enum shim_fd_kind kind;
@@ -53,12 +60,19 @@ struct shim_proc {
     uint32_t exit_status;
     int64_t exited_ns;
     char *spec_path; /* exec: the process JSON runc exec reads */
-    /* stdin copy: FIFO -> pipe (the process reads the pipe's other end). */
+    /* stdin copy: FIFO -> pipe (the process reads the pipe's other end) or pty master. What
+     * the destination has no room for waits in in_pend, and the source is not read until it
+     * is written (EPOLLOUT on the destination): nothing is dropped. */
     struct shim_fd in_fifo;
-    int in_pipe;
+    struct shim_fd in_pipe; /* kind FD_STDIN_PIPE, non-blocking write end */
+    struct berth_buf in_pend;
+    bool in_close_pending; /* CloseIO came while in_pend held bytes: close once written */
+    bool in_ended;         /* the destination failed: later stdin bytes are discarded */
     /* terminal: pty master copied to/from the stdout/stdin FIFOs. */
     struct shim_fd console;
-    int console_out; /* stdout FIFO (O_RDWR) the master's output goes to */
+    bool console_eof;           /* the master read EOF/EIO: every slave holder is gone */
+    struct shim_fd console_out; /* kind FD_CONSOLE_OUT: stdout FIFO (O_RDWR) of the output */
+    struct berth_buf out_pend;  /* output console_out had no room for; the master waits */
     /* CRI log (crilog:// stdout, init only): the process writes pipes (or the pty master,
      * for a terminal) that the loop copies into the log. */
     struct berth_shim_crilog *crilog;
@@ -90,6 +104,7 @@ struct shim_events {
 };
 
 struct conn_slot;
+struct shim_attach;
 
 struct shim {
     const char *ns, *id; /* borrowed from argv */
@@ -107,6 +122,8 @@ struct shim {
     int n_conns;
     struct conn_slot *conns; /* every open connection (loop.c) */
     struct shim_events ev;
+    struct shim_attach *att;         /* the init process's attach socket; NULL: none */
+    struct shim_attach *att_retired; /* closed during this loop batch (attachsrv.c) */
 };
 
 /* loop.c */
@@ -120,13 +137,41 @@ void shim_proc_free(struct shim_proc *p);
 int shim_stdio_open(struct shim *s, struct shim_proc *p, int fds[3], struct berth_err **err);
 /* After runc created a terminal process: receives the pty master from the console socket. */
 int shim_console_recv(struct shim *s, struct shim_proc *p, int sock, struct berth_err **err);
+/* CloseIO(stdin): the process reads EOF once the bytes already taken from its stdin source
+ * are written (a terminal gets EOT after them instead). */
 void shim_stdin_close(struct shim *s, struct shim_proc *p);
+/* Writes buf to p's stdin (pipe or pty master); what finds no room waits in p->in_pend and
+ * the stdin sources are not read until it is written. Discarded when p's stdin is gone. */
+void shim_stdin_write(struct shim *s, struct shim_proc *p, const uint8_t *buf, size_t len);
+/* Sets the epoll interest of p's stdio fds from its state (pending bytes, paused output). */
+void shim_proc_rewatch(struct shim *s, struct shim_proc *p);
 /* Copies what p's CRI log pipes (or terminal) still hold into the log, before its exit is
  * reported or p is freed. */
 void shim_log_drain(struct shim *s, struct shim_proc *p);
 /* Reopens p's CRI log (Update with BERTH_SHIM_CRILOG_REOPEN_ANNOTATION). FAILED_PRECONDITION
  * when p has none. */
 int shim_log_reopen(struct shim *s, struct shim_proc *p, struct berth_err **err);
+
+/* attachsrv.c: the attach socket (attach.h) of an init process whose stdout is a CRI log. */
+/* Listens on <bundle>/attach (0600, replacing a stale one) before init starts; init's stdin
+ * URI (attach:// or not) says whether client stdin reaches it. INVALID_ARGUMENT for a bad
+ * attach:// URI, INTERNAL for socket errors. */
+int shim_attach_open(struct shim *s, struct shim_proc *init, struct berth_err **err);
+/* Drops every client, closes and unlinks the socket (Delete, shim exit). No-op without one. */
+void shim_attach_close(struct shim *s);
+/* Queues a chunk of init's output (type STDOUT or STDERR) for every client. */
+void shim_attach_output(struct shim *s, enum berth_shim_attach_type type, const uint8_t *buf,
+                        size_t len);
+/* True while some client's queue is over the high-water mark: init's output is not read. */
+bool shim_attach_blocked(const struct shim *s);
+/* Sets the clients' epoll interest again (init's stdin became ready or busy). */
+void shim_attach_rewatch(struct shim *s);
+/* init's output ended: flushes the queues (at most ~1 s) and closes every client; later
+ * connections are closed at once. */
+void shim_attach_end(struct shim *s);
+void shim_attach_on_event(struct shim *s, struct shim_fd *f, uint32_t events);
+/* Frees what was closed during the loop's last batch of events. */
+void shim_attach_gc(struct shim *s);
 
 /* Runs the loop on listen_fd until Shutdown; returns the exit code. */
 int berth_shim_serve(struct shim *s, int listen_fd);

@@ -49,9 +49,11 @@ enum berth_shim_io_kind {
     BERTH_SHIM_IO_FIFO,   /* a bare path or fifo:// path: a FIFO the client opened */
     BERTH_SHIM_IO_FILE,   /* file:///path: appended to */
     BERTH_SHIM_IO_CRILOG, /* crilog:///path[?max_line_size=N]: the shim writes a CRI log */
+    BERTH_SHIM_IO_ATTACH, /* attach://...: stdin from attach clients (attach.h) */
 };
 /* Parses uri; *path is borrowed from uri. For CRILOG *path is the rest of the uri (path and
- * query, still escaped: berth_shim_crilog_uri_parse decodes it). NOT_IMPLEMENTED for binary://
+ * query, still escaped: berth_shim_crilog_uri_parse decodes it); for ATTACH the whole uri
+ * (berth_shim_attach_uri_parse checks it). NOT_IMPLEMENTED for binary://
  * and other schemes, INVALID_ARGUMENT for a relative path. */
 int berth_shim_io_parse(const char *uri, enum berth_shim_io_kind *kind, const char **path,
                         struct berth_err **err);

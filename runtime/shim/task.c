@@ -61,7 +61,8 @@ static struct shim_proc *proc_new(const char *exec_id, const char *in, const cha
     p->console = (struct shim_fd){.kind = FD_CONSOLE, .fd = -1};
     p->log_out = (struct shim_fd){.kind = FD_LOG_OUT, .fd = -1};
     p->log_err = (struct shim_fd){.kind = FD_LOG_ERR, .fd = -1};
-    p->in_pipe = p->console_out = -1;
+    p->in_pipe = (struct shim_fd){.kind = FD_STDIN_PIPE, .fd = -1};
+    p->console_out = (struct shim_fd){.kind = FD_CONSOLE_OUT, .fd = -1};
     return p;
 }
 
@@ -74,7 +75,9 @@ static void proc_unlink(struct shim *s, struct shim_proc *p)
         }
     shim_log_drain(s, p);
     shim_unwatch(s, &p->in_fifo);
+    shim_unwatch(s, &p->in_pipe);
     shim_unwatch(s, &p->console);
+    shim_unwatch(s, &p->console_out);
     shim_unwatch(s, &p->log_out);
     shim_unwatch(s, &p->log_err);
     shim_proc_free(p);
@@ -318,6 +321,7 @@ static int task_create(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
     p->status = SHIM_CREATED;
     if (spawn(s, p, err) < 0) {
         _cleanup_err_ struct berth_err *e2 = NULL;
+        shim_attach_close(s);
         shim_proc_free(p);
         if (s->rootfs_mounted && berth_unmount(rootfs, &e2) == 0)
             s->rootfs_mounted = false;
@@ -506,9 +510,10 @@ static int task_delete(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
     r.exited_at = &ts;
     berth_ttrpc_pack(out, &r.base);
     if (!p->exec_id) {
-        /* Everything goes with the init process. */
+        /* Everything goes with the init process, its attach socket too. */
         while (s->procs)
             proc_unlink(s, s->procs);
+        shim_attach_close(s);
     } else {
         proc_unlink(s, p);
     }
@@ -651,6 +656,11 @@ static int task_exec(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in,
             return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
                                  "exec \"%s\": a CRI log is only for the init process",
                                  req->exec_id);
+        /* CRI exec has its own stdin FIFO; attach joins the init process only. */
+        if (k == BERTH_SHIM_IO_ATTACH)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "exec \"%s\": \"%s\" is only for the init process's stdin",
+                                 req->exec_id, uri);
     }
     snprintf(spec, sizeof(spec), "%s/exec-%s.json", s->bundle, req->exec_id);
     fd = open(spec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -693,12 +703,8 @@ static int task_close_io(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *in
 
     if (lookup(S(ctx), req->id, req->exec_id, &p, err) < 0)
         return -1;
-    if (req->stdin) {
+    if (req->stdin)
         shim_stdin_close(S(ctx), p);
-        /* A terminal's stdin ends with EOT, as a user would type it. */
-        if (p->terminal && p->console.fd >= 0 && write(p->console.fd, "\x04", 1) < 0)
-            log_debug("send EOT to console");
-    }
     return 0;
 }
 

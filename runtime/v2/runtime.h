@@ -181,6 +181,15 @@ int berth_rt_task_resize_pty(struct berth_rt *rt, struct berth_rt_task *t, const
 int berth_rt_task_close_io(struct berth_rt *rt, struct berth_rt_task *t, const char *exec_id,
                            bool close_stdin, struct berth_err **err);
 
+/* Connects to the attach socket of the task's init process (berth-shim's <bundle>/attach,
+ * runtime/shim/attach.h: SOCK_SEQPACKET packets of a type byte and up to 32 KiB). The shim
+ * listens there only while the init's stdout is a CRI log. *fd (SOCK_NONBLOCK, SOCK_CLOEXEC)
+ * is owned by the caller on success, -1 otherwise. FAILED_PRECONDITION ("container \"<id>\"
+ * has no attach socket") when there is none (a foreign shim, no CRI log, the task or its shim
+ * gone); UNAVAILABLE when the shim's backlog is full; INTERNAL otherwise. Sends no call. */
+int berth_rt_task_attach(struct berth_rt *rt, struct berth_rt_task *t, int *fd,
+                         struct berth_err **err);
+
 #define BERTH_RT_LINUX_RESOURCES_TYPE                                                              \
     "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
 

@@ -5,12 +5,16 @@
  * service nor the CRI handles shim messages. The life cycle calls (create, state, wait,
  * delete) live with the task table in manager.c.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/runtime/task/v2/shim.pb-c.h"
 #include "api/timestamp.h"
 #include "lib/ident.h"
 #include "lib/util.h"
+#include "runtime/shim/attach.h" /* the socket's name and address; header only */
 #include "runtime/v2/runtime-internal.h"
 
 /* The shim reads an absent string as "": send "" rather than rely on NULL packing as empty. */
@@ -149,6 +153,39 @@ int berth_rt_task_close_io(struct berth_rt *rt, struct berth_rt_task *t, const c
     req.exec_id = str_or_empty(exec_id);
     req.stdin = close_stdin;
     return berth_rt_task_call(rt, t, "CloseIO", &req.base, NULL, NULL, 0, err);
+}
+
+int berth_rt_task_attach(struct berth_rt *rt, struct berth_rt_task *t, int *fd,
+                         struct berth_err **err)
+{
+    _cleanup_close_ int dirfd = -1, sock = -1;
+    struct sockaddr_un sa;
+    bool dead;
+
+    (void)rt;
+    *fd = -1;
+    pthread_mutex_lock(&t->lock);
+    dead = t->dead;
+    pthread_mutex_unlock(&t->lock);
+    /* The bundle path is longer than sun_path allows: connect through its /proc/self/fd link
+     * (no chdir in a daemon with threads). */
+    dirfd = dead ? -1 : open(t->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (sock < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "attach socket");
+    /* A non-blocking connect to a unix socket completes at once or fails (EAGAIN: backlog
+     * full), it never stays in progress. */
+    if (dirfd < 0 ||
+        connect(sock, (struct sockaddr *)&sa, berth_shim_attach_sockaddr(dirfd, &sa)) < 0) {
+        /* no socket: a foreign shim, no CRI log, or the task (or its shim) is gone */
+        if (dead || errno == ENOENT || errno == ECONNREFUSED)
+            return berth_err_set(err, BERTH_E_FAILED_PRECONDITION, dead ? 0 : errno,
+                                 "container \"%s\" has no attach socket", t->id);
+        return berth_err_set(err, errno == EAGAIN ? BERTH_E_UNAVAILABLE : BERTH_E_INTERNAL, errno,
+                             "connect to the attach socket of container \"%s\"", t->id);
+    }
+    *fd = steal_fd(sock);
+    return 0;
 }
 
 int berth_rt_task_update(struct berth_rt *rt, struct berth_rt_task *t,

@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "runtime/oci/opts.h"
+#include "runtime/shim/attach.h" /* the stdin URIs; header only */
 #include "runtime/v2/runtime.h"
 #include "services/cri/cri-internal.h"
 #include "services/cri/events.h"
@@ -102,6 +103,11 @@ CRI_RPC(cri_start_container)
         uri = log_uri(c, k->log_path);
         io.stdout_path = uri;
         io.stderr_path = k->config->tty ? "" : uri;
+        /* CRI Attach feeds stdin through the shim's attach socket, which exists only with a
+         * CRI log: without a log path the process gets no stdin, as before. */
+        if (k->config->stdin)
+            io.stdin_path = k->config->stdin_once ? BERTH_SHIM_ATTACH_STDIN_ONCE_URI
+                                                  : BERTH_SHIM_ATTACH_STDIN_URI;
     }
     io.terminal = k->config->tty;
     if (cri_task_create_start(c, k->id, rt, &io, &pid, err) < 0)

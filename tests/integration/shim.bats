@@ -373,6 +373,69 @@ create_start() {
     assert_clean
 }
 
+@test "50 MiB through an exec's stdin FIFO arrive whole while the process is slow to read" {
+    rootfs_in_bundle
+    spec sleep 1000
+    shim_start
+    create_start
+    head -c 52428800 /dev/urandom >"$BERTH_TMP/in"
+    # reads nothing for 2 s: the shim must hold the bytes back, not drop them
+    exec_spec "$BERTH_TMP/exec.json" sh -c 'sleep 2; cat >/tmp/x'
+    mkfifo "$BERTH_TMP/stdin"
+    exec 9<>"$BERTH_TMP/stdin" # a writer before the shim opens it (no early EOF)
+    run call exec "$CID" --exec e1 --spec "$BERTH_TMP/exec.json" --stdin "$BERTH_TMP/stdin"
+    status_is 0
+    run call start "$CID" --exec e1
+    status_is 0
+    PIDS+=("$output")
+    cat "$BERTH_TMP/in" >&9
+    exec 9>&-
+    run call wait "$CID" --exec e1
+    status_is 0
+    [ "$output" = 0 ]
+    [ "$(stat -c %s "$BUNDLE/rootfs/tmp/x")" = 52428800 ]
+    [ "$(sha256sum <"$BUNDLE/rootfs/tmp/x")" = "$(sha256sum <"$BERTH_TMP/in")" ]
+    run call kill "$CID" 9
+    run call wait "$CID"
+    run call delete "$CID"
+    status_is 0
+    shim_stop
+}
+
+@test "a terminal's output waits while its stdout FIFO is full instead of being dropped" {
+    rootfs_in_bundle
+    spec sleep 1000
+    shim_start
+    create_start
+    printf '%s' '{"terminal":true,"args":["sh","-c","i=0; while [ $i -lt 20000 ]; do echo line$i; i=$((i+1)); done; echo END"],"cwd":"/","env":["PATH=/bin"],"user":{"uid":0,"gid":0}}' >"$BERTH_TMP/exec.json"
+    mkfifo "$BERTH_TMP/stdout"
+    exec 9<>"$BERTH_TMP/stdout"
+    run call exec "$CID" --exec e1 --spec "$BERTH_TMP/exec.json" --terminal --stdout "$BERTH_TMP/stdout"
+    status_is 0
+    run call start "$CID" --exec e1
+    status_is 0
+    PIDS+=("$output")
+    # nobody reads for 3 s: ~200 KB do not fit in the FIFO and the terminal
+    sleep 3
+    local n=0 line last=
+    while IFS= read -r -t 10 line <&9; do
+        last="${line%$'\r'}"
+        [ "$last" = END ] && break
+        [ "$last" = "line$n" ] || { echo "line $n is '$last'" >&2; return 1; }
+        n=$((n + 1))
+    done
+    exec 9>&-
+    [ "$n" = 20000 ]
+    [ "$last" = END ]
+    run call wait "$CID" --exec e1
+    [ "$output" = 0 ]
+    run call kill "$CID" 9
+    run call wait "$CID"
+    run call delete "$CID"
+    status_is 0
+    shim_stop
+}
+
 @test "containerd runs ctr run through containerd-shim-berth-v1" {
     command -v containerd >/dev/null || skip "containerd not installed"
     command -v ctr >/dev/null || skip "ctr not installed"

@@ -5,6 +5,10 @@
  * berth_rt_start reattaches to (restore.c): "live" to the fake, "dead" to no shim. */
 #include "tests/unit/runtime/v2/fake_shim.h"
 
+#include <fcntl.h>
+#include <poll.h>
+
+#include "runtime/shim/attach.h"
 #include "runtime/v2/runtime-internal.h" /* bundle helpers to fake what a daemon left */
 
 #define NS "ns1"
@@ -356,6 +360,72 @@ static void test_task_calls_on_a_gone_shim_are_failed_precondition(void **state)
     assert_null(stats);
 }
 
+/* Listens on <bundle of id>/attach as berth-shim does; returns the listening fd. */
+static int attach_listen(struct fx *fx, const char *id)
+{
+    _cleanup_free_ char *st = berth_strdup_printf("%s/state", fx->env->dir);
+    _cleanup_free_ char *b = berth_rt_bundle_path(st, NS, id);
+    _cleanup_close_ int dirfd = open(b, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa;
+
+    assert_true(dirfd >= 0 && fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, berth_shim_attach_sockaddr(dirfd, &sa)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    return fd;
+}
+
+static void test_task_attach_connects_to_the_bundle_socket(void **state)
+{
+    struct fx *fx = *state;
+    struct berth_err *err = NULL;
+    _cleanup_close_ int lfd = -1, fd = -1, peer = -1;
+    int type = 0;
+    socklen_t len = sizeof(type);
+
+    lfd = attach_listen(fx, "live");
+    assert_ok(berth_rt_task_attach(fx->rt, fx->t, &fd, &err), &err);
+    assert_true(fd >= 0);
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len), 0);
+    assert_int_equal(type, SOCK_SEQPACKET);
+    assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    peer = accept(lfd, NULL, NULL);
+    assert_true(peer >= 0);
+    /* packets keep their bounds */
+    assert_int_equal(send(peer, "\1hi", 3, 0), 3);
+    {
+        char buf[8];
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&pf, 1, 5000), 1);
+        assert_int_equal(recv(fd, buf, sizeof(buf), 0), 3);
+    }
+}
+
+static void test_task_attach_without_socket_is_failed_precondition(void **state)
+{
+    struct fx *fx = *state;
+    struct berth_err *err = NULL;
+    _cleanup_free_ char *st = berth_strdup_printf("%s/state", fx->env->dir);
+    _cleanup_free_ char *b = berth_rt_bundle_path(st, NS, "live");
+    _cleanup_free_ char *path = berth_strdup_printf("%s/" BERTH_SHIM_ATTACH_SOCKET, b);
+    int fd = 7;
+
+    /* no socket at all (a foreign shim, no CRI log) */
+    assert_int_equal(berth_rt_task_attach(fx->rt, fx->t, &fd, &err), -1);
+    assert_err_code(err, BERTH_E_FAILED_PRECONDITION);
+    assert_int_equal(fd, -1);
+    /* a socket nobody listens on any more (its shim was killed) */
+    close(attach_listen(fx, "live"));
+    assert_true(access(path, F_OK) == 0);
+    assert_int_equal(berth_rt_task_attach(fx->rt, fx->t, &fd, &err), -1);
+    assert_err_code(err, BERTH_E_FAILED_PRECONDITION);
+    /* the task's shim is gone */
+    assert_int_equal(berth_rt_task_attach(fx->rt, fx->dead, &fd, &err), -1);
+    assert_err_code(err, BERTH_E_FAILED_PRECONDITION);
+    assert_int_equal(fd, -1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -372,6 +442,8 @@ int main(void)
         T(test_task_update_sends_resources_and_annotations),
         T(test_task_pids_and_stats_hand_over_the_shim_answer),
         T(test_task_calls_on_a_gone_shim_are_failed_precondition),
+        T(test_task_attach_connects_to_the_bundle_socket),
+        T(test_task_attach_without_socket_is_failed_precondition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
