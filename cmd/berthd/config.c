@@ -126,11 +126,33 @@ static const struct key keys[] = {
          "pods get net.ipv4.ip_unprivileged_port_start=0"),
     BOOL("cri", "enable_unprivileged_icmp", cri_unprivileged_icmp, 0,
          "pods get net.ipv4.ping_group_range=\"0 2147483647\""),
+    STR("cri", "stream_server_address", cri_stream_address, "127.0.0.1",
+        "IP address of the streaming server behind CRI Exec, Attach and PortForward (kubelet "
+        "proxies to it: keep it on loopback)"),
+    STR("cri", "stream_server_port", cri_stream_port, "0",
+        "its TCP port, a string as in containerd (\"0\": a free port, named in each URL)"),
+    STR("cri", "stream_idle_timeout", cri_stream_idle_timeout, "4h0m0s",
+        "a streaming connection with no traffic for this long is closed (Go duration)"),
     STR("cri.cni", "conf_dir", cri_cni_conf_dir, "/etc/cni/net.d",
         "CNI network configurations; the first (lexical order) is the pod network"),
     STR("cri.cni", "bin_dir", cri_cni_bin_dir, "/usr/lib/cni:/opt/cni/bin",
         "directories of CNI plugins, ':'-separated"),
 };
+
+int berthd_config_stream_port(const struct berthd_config *c)
+{
+    const char *p = c->cri_stream_port;
+    long v = 0;
+
+    if (!*p || strlen(p) > 5)
+        return -1;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v <= 65535 ? (int)v : -1;
+}
 
 static char **str_slot(struct berthd_config *c, const struct key *k)
 {
@@ -465,6 +487,21 @@ int berthd_config_validate(const struct berthd_config *c, struct berth_err **err
                                  "duration such as 30s, 5m or 1h",
                                  c->pull_progress_timeout);
     }
+    {
+        int64_t ns;
+        if (berth_duration_parse(c->cri_stream_idle_timeout, &ns) < 0 || ns <= 0)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "cri.stream_idle_timeout \"%s\" is not a positive duration "
+                                 "such as 30m or 4h0m0s",
+                                 c->cri_stream_idle_timeout);
+    }
+    if (berthd_config_stream_port(c) < 0)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "cri.stream_server_port \"%s\" is not a port number (0 to 65535)",
+                             c->cri_stream_port);
+    if (!*c->cri_stream_address)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "cri.stream_server_address must name an IP address");
     if (strcmp(c->cri_default_runtime, "runc") != 0) {
         size_t i = 0;
         while (i < c->n_cri_runtimes && strcmp(c->cri_runtimes[i].name, c->cri_default_runtime))

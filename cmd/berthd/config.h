@@ -58,6 +58,9 @@ struct berthd_config {
     bool cri_unprivileged_ports;             /* [cri] enable_unprivileged_ports */
     bool cri_unprivileged_icmp;              /* [cri] enable_unprivileged_icmp */
     char *cri_cni_conf_dir;                  /* [cri.cni] conf_dir */
+    char *cri_stream_address;                /* [cri] stream_server_address */
+    char *cri_stream_port;                   /* [cri] stream_server_port, "0".."65535" */
+    char *cri_stream_idle_timeout;           /* [cri] stream_idle_timeout, a Go duration */
     char *cri_cni_bin_dir;                   /* [cri.cni] bin_dir, ':'-separated */
     struct berthd_cri_runtime *cri_runtimes; /* [cri.runtimes.<name>], in file order */
     size_t n_cri_runtimes;
@@ -84,6 +87,8 @@ int berthd_config_load(struct berthd_config *c, const char *path, struct berth_e
 /* Checks values (ranges, absolute paths, log level). INVALID_ARGUMENT naming the key. */
 int berthd_config_validate(const struct berthd_config *c, struct berth_err **err);
 /* Writes the full configuration as commented TOML. */
+/* [cri] stream_server_port as a number; -1 when it is not one of "0".."65535". */
+int berthd_config_stream_port(const struct berthd_config *c);
 void berthd_config_print(const struct berthd_config *c, FILE *f);
 /* Replaces a string setting (used for flag overrides). */
 void berthd_config_set_str(char **slot, const char *v);

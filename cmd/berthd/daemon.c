@@ -351,6 +351,13 @@ static int start_cri(struct berthd *d, struct berth_err **err)
     o.unprivileged_icmp = cfg->cri_unprivileged_icmp;
     o.cni_conf_dir = cfg->cri_cni_conf_dir;
     o.cni_bin_dir = cfg->cri_cni_bin_dir;
+    o.stream_address = cfg->cri_stream_address;
+    o.stream_port = (uint16_t)berthd_config_stream_port(cfg);
+    {
+        int64_t ns = 0;
+        (void)berth_duration_parse(cfg->cri_stream_idle_timeout, &ns); /* validated */
+        o.stream_idle_timeout_ms = ns / 1000000;
+    }
     ret = berth_cri_new(&d->app, &o, &cri, err);
     free(rts);
     if (ret < 0)

@@ -50,6 +50,7 @@
 #define CRI_ANN_IMAGE_NAME        "io.kubernetes.cri.image-name"
 
 struct berth_cni;
+struct berth_stream_server;
 
 struct cri_sandbox {
     int refs; /* under c->mu */
@@ -149,6 +150,12 @@ struct berth_cri {
     uint64_t imagefs_bytes, imagefs_inodes; /* ImageFsInfo, measured at imagefs_at */
     int64_t imagefs_at;
     struct cri_event_hub *hub;
+
+    /* The streaming server (services/streaming) behind Exec, Attach and PortForward. */
+    struct berth_stream_server *stream;
+    char *stream_address;
+    uint16_t stream_port;
+    int64_t stream_idle_ms;
 };
 
 /* ---- cri.c: ids, stores, helpers ---- */
@@ -333,6 +340,22 @@ static inline void cri_info_fill(struct cri_info *i, const ProtobufCMessageDescr
     i->ents[0] = &i->ent;
 }
 
+/* ---- exec_sync.c: what ExecSync and the streaming exec share ---- */
+/* The container's process spec with args cmd (and a terminal, TERM=xterm, for tty; of
+ * width x height when both are known), as JSON text for the shim's Exec; caller frees. NULL +
+ * err when the record is gone. */
+char *cri_exec_process(struct berth_cri *c, struct cri_container *k, char *const *cmd, size_t n_cmd,
+                       bool tty, uint16_t width, uint16_t height, struct berth_err **err);
+/* FIFOs <container state>/io/<exec_id>-{stdin,stdout,stderr} for the streams want[] names;
+ * paths[i] NULL where not wanted. Remove with cri_exec_fifos_remove (also frees). */
+int cri_exec_fifos(struct berth_cri *c, const char *container_id, const char *exec_id,
+                   const bool want[3], char *paths[3], struct berth_err **err);
+void cri_exec_fifos_remove(char *paths[3]);
+
+/* ---- streaming.c: Exec, Attach and PortForward over the streaming server ---- */
+int cri_stream_start(struct berth_cri *c, struct berth_err **err);
+void cri_stream_stop(struct berth_cri *c);
+
 /* ---- the RPC handlers (one file per group) ---- */
 #define CRI_RPC(name)                                                                              \
     int name(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct berth_bytes *out,       \
@@ -351,6 +374,9 @@ CRI_RPC(cri_container_status);
 CRI_RPC(cri_update_container_resources);
 CRI_RPC(cri_reopen_container_log);
 CRI_RPC(cri_exec_sync);
+CRI_RPC(cri_exec);
+CRI_RPC(cri_attach);
+CRI_RPC(cri_port_forward);
 CRI_RPC(cri_container_stats);
 CRI_RPC(cri_list_container_stats);
 CRI_RPC(cri_pod_sandbox_stats);

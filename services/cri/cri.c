@@ -18,6 +18,7 @@
 #include "lib/util.h"
 #include "runtime/v2/runtime.h"
 #include "services/cri/cri-internal.h"
+#include "services/streaming/stream.h"
 #include "services/cri/events.h"
 
 struct cri_exit {
@@ -650,7 +651,13 @@ void berth_cri_task_event(struct berth_cri *c, const Containerd__Types__Envelope
     } else {
         Containerd__Events__TaskExit *ev = containerd__events__task_exit__unpack(
             NULL, env->event->value.len, env->event->value.data);
-        /* Exec exits (id != container_id) are waited for by their callers. */
+        /* Exec exits (id != container_id) are waited for by their callers; a streaming
+         * session learns of its exec's here. */
+        if (ev && ev->container_id && ev->id && strcmp(ev->container_id, ev->id) != 0) {
+            pthread_mutex_lock(&c->mu); /* against cri_stream_stop */
+            berth_stream_server_exec_exited(c->stream, ev->container_id, ev->id, ev->exit_status);
+            pthread_mutex_unlock(&c->mu);
+        }
         if (!ev || !ev->container_id || strcmp(ev->container_id, ev->id) != 0) {
             if (ev)
                 containerd__events__task_exit__free_unpacked(ev, NULL);
@@ -724,6 +731,9 @@ int berth_cri_new(struct berth_services *svc, const struct berth_cri_opts *o,
     c->cni_conf_dir = berth_xstrdup(o->cni_conf_dir ? o->cni_conf_dir : "/etc/cni/net.d");
     c->cni_bin_dir = berth_xstrdup(o->cni_bin_dir ? o->cni_bin_dir : "/usr/lib/cni");
     c->cni_cache_dir = berth_strdup_printf("%s/cni", c->state_dir);
+    c->stream_address = berth_xstrdup(o->stream_address ? o->stream_address : "");
+    c->stream_port = o->stream_port;
+    c->stream_idle_ms = o->stream_idle_timeout_ms;
     pthread_mutex_init(&c->mu, NULL);
     pthread_rwlock_init(&c->cni_lock, NULL);
     pthread_cond_init(&c->exit_cond, NULL);
@@ -782,6 +792,9 @@ int berth_cri_start(struct berth_cri *c, struct berth_err **err)
     if (pthread_create(&c->exit_thread, NULL, exit_thread, c) != 0)
         return berth_err_set(err, BERTH_E_INTERNAL, errno, "start the CRI exit thread");
     c->exit_thread_started = true;
+    if (cri_stream_start(c, err) < 0)
+        return berth_err_wrap(err, "streaming server ([cri] stream_server_address, "
+                                   "stream_server_port)");
     if (c->oom_score_adj_min > -998)
         log_info("cri: oom_score_adj cannot go below %d here (no CAP_SYS_RESOURCE); pod values "
                  "are clamped to it",
@@ -793,6 +806,7 @@ void berth_cri_free(struct berth_cri *c)
 {
     if (!c)
         return;
+    cri_stream_stop(c); /* its sessions use the stores and the runtime */
     if (c->exit_thread_started) {
         pthread_mutex_lock(&c->mu);
         c->stopping = true;
@@ -834,6 +848,7 @@ void berth_cri_free(struct berth_cri *c)
     free(c->cni_conf_dir);
     free(c->cni_bin_dir);
     free(c->cni_cache_dir);
+    free(c->stream_address);
     pthread_mutex_destroy(&c->mu);
     pthread_rwlock_destroy(&c->cni_lock);
     pthread_cond_destroy(&c->exit_cond);

@@ -42,6 +42,11 @@ struct berth_cri_opts {        /* all borrowed for berth_cri_new (copied) */
     int64_t max_log_line; /* <= 0: lines are never split */
     bool unprivileged_ports, unprivileged_icmp;
     const char *cni_conf_dir, *cni_bin_dir;
+    /* The streaming server (Exec, Attach, PortForward URLs): IP literal ("" = 127.0.0.1),
+     * port (0: a free one) and idle timeout (<= 0: 4 h). */
+    const char *stream_address;
+    uint16_t stream_port;
+    int64_t stream_idle_timeout_ms;
 };
 
 /* Creates the CRI over the daemon's services (borrowed; must outlive it). Starts nothing.

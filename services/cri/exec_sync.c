@@ -59,11 +59,12 @@ static void capture_read(struct capture *cp)
     }
 }
 
-/* The container's process object with args replaced; NULL + err when the record is gone. */
-static char *exec_process(struct berth_cri *c, struct cri_container *k, char *const *cmd,
-                          size_t n_cmd, struct berth_err **err)
+/* The container's process object with args replaced (and a terminal for tty: TERM=xterm
+ * unless the container sets TERM, as containerd does); NULL + err when the record is gone. */
+char *cri_exec_process(struct berth_cri *c, struct cri_container *k, char *const *cmd, size_t n_cmd,
+                       bool tty, uint16_t width, uint16_t height, struct berth_err **err)
 {
-    json_t *spec, *proc, *args;
+    json_t *spec, *proc, *args, *env;
     char *text;
 
     if (!(spec = cri_record_spec(c, k->id, NULL, err)))
@@ -79,11 +80,64 @@ static char *exec_process(struct berth_cri *c, struct cri_container *k, char *co
     for (size_t i = 0; i < n_cmd; i++)
         json_array_append_new(args, json_string(cmd[i]));
     json_object_set_new(proc, "args", args);
-    json_object_set_new(proc, "terminal", json_false());
+    json_object_set_new(proc, "terminal", json_boolean(tty));
     json_object_del(proc, "consoleSize");
+    if (tty) {
+        bool has_term = false;
+        size_t i;
+        json_t *v;
+        env = json_object_get(proc, "env");
+        if (!json_is_array(env)) {
+            env = json_array();
+            json_object_set_new(proc, "env", env);
+        }
+        json_array_foreach(env, i, v)
+        {
+            if (json_is_string(v) && !strncmp(json_string_value(v), "TERM=", 5))
+                has_term = true;
+        }
+        if (!has_term)
+            json_array_append_new(env, json_string("TERM=xterm"));
+        if (width && height)
+            json_object_set_new(proc, "consoleSize",
+                                json_pack("{s:i,s:i}", "height", height, "width", width));
+    }
     text = json_dumps(proc, JSON_COMPACT);
     json_decref(spec);
     return text;
+}
+
+int cri_exec_fifos(struct berth_cri *c, const char *container_id, const char *exec_id,
+                   const bool want[3], char *paths[3], struct berth_err **err)
+{
+    static const char *const names[3] = {"stdin", "stdout", "stderr"};
+    _cleanup_free_ char *st = cri_container_state(c, container_id);
+    _cleanup_free_ char *dir = berth_strdup_printf("%s/io", st);
+
+    paths[0] = paths[1] = paths[2] = NULL;
+    if (berth_mkdir_p(dir, 0711, 0700, err) < 0)
+        return -1;
+    for (int i = 0; i < 3; i++) {
+        if (!want[i])
+            continue;
+        paths[i] = berth_strdup_printf("%s/%s-%s", dir, exec_id, names[i]);
+        if (mkfifo(paths[i], 0600) < 0) {
+            berth_err_set(err, BERTH_E_INTERNAL, errno, "exec FIFO \"%s\"", paths[i]);
+            cri_exec_fifos_remove(paths);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void cri_exec_fifos_remove(char *paths[3])
+{
+    for (int i = 0; i < 3; i++) {
+        if (paths[i])
+            unlink(paths[i]);
+        free(paths[i]);
+        paths[i] = NULL;
+    }
 }
 
 CRI_RPC(cri_exec_sync)
@@ -94,7 +148,9 @@ CRI_RPC(cri_exec_sync)
     struct cri_container *k = NULL;
     struct berth_rt_task *t = NULL;
     struct capture cap[2] = {{.fd = -1}, {.fd = -1}};
-    _cleanup_free_ char *proc = NULL, *dir = NULL, *outp = NULL, *errp = NULL;
+    _cleanup_free_ char *proc = NULL;
+    char *paths[3] = {NULL, NULL, NULL};
+    static const bool want[3] = {false, true, true};
     char exec_id[65];
     bool started = false, timed_out = false, exited = false;
     int64_t deadline = 0;
@@ -118,25 +174,15 @@ CRI_RPC(cri_exec_sync)
                       k->id);
         goto out;
     }
-    if (!(proc = exec_process(c, k, req->cmd, req->n_cmd, err)) ||
+    if (!(proc = cri_exec_process(c, k, req->cmd, req->n_cmd, false, 0, 0, err)) ||
         berth_rt_task_get(c->svc->runtime, CRI_NS, k->id, &t, err) < 0)
         goto out;
     cri_new_id(exec_id);
     exec_id[32] = 0; /* shorter ids keep the FIFO paths short */
-    {
-        _cleanup_free_ char *st = cri_container_state(c, k->id);
-        dir = berth_strdup_printf("%s/io", st);
-    }
-    outp = berth_strdup_printf("%s/%s-stdout", dir, exec_id);
-    errp = berth_strdup_printf("%s/%s-stderr", dir, exec_id);
-    if (berth_mkdir_p(dir, 0711, 0700, err) < 0)
+    if (cri_exec_fifos(c, k->id, exec_id, want, paths, err) < 0)
         goto out;
-    if (mkfifo(outp, 0600) < 0 || mkfifo(errp, 0600) < 0) {
-        berth_err_set(err, BERTH_E_INTERNAL, errno, "exec FIFOs in \"%s\"", dir);
-        goto out;
-    }
-    cap[0].fd = open(outp, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    cap[1].fd = open(errp, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    cap[0].fd = open(paths[1], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    cap[1].fd = open(paths[2], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (cap[0].fd < 0 || cap[1].fd < 0) {
         berth_err_set(err, BERTH_E_INTERNAL, errno, "open exec FIFOs");
         goto out;
@@ -146,7 +192,7 @@ CRI_RPC(cri_exec_sync)
             .exec_id = exec_id,
             .spec = proc,
             .spec_len = strlen(proc),
-            .io = {.stdin_path = "", .stdout_path = outp, .stderr_path = errp}};
+            .io = {.stdin_path = "", .stdout_path = paths[1], .stderr_path = paths[2]}};
         if (berth_rt_task_exec(c->svc->runtime, t, &eo, err) < 0)
             goto out;
         started = true;
@@ -213,10 +259,7 @@ out:
             close(cap[i].fd);
         berth_bytes_clear(&cap[i].buf);
     }
-    if (outp)
-        unlink(outp);
-    if (errp)
-        unlink(errp);
+    cri_exec_fifos_remove(paths);
     berth_rt_task_put(t);
     cri_container_put(c, k);
     return ret;

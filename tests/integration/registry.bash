@@ -103,7 +103,7 @@ reg_mkimages() {
     mkdir -p "$w/l1/bin" "$w/l1/etc" "$w/l1/tmp"
     cp "$bb" "$w/l1/bin/busybox"
     for a in sh cat echo ls sleep true false env id dd grep head hostname httpd ip kill mkdir nc \
-        ps stat touch wget; do ln "$w/l1/bin/busybox" "$w/l1/bin/$a"; done
+        ps sha256sum stat stty touch wc wget; do ln "$w/l1/bin/busybox" "$w/l1/bin/$a"; done
     # a user with supplementary groups, for the CRI's security-context tests
     printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n' >"$w/l1/etc/passwd"
     printf 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n' >"$w/l1/etc/group"
