@@ -20,6 +20,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # stop_daemon
 
 CRIENV_ME=${CRIENV_ME:-run.sh}
+: "${repo:?crienv.sh: set repo before sourcing}"
+# shellcheck disable=SC2034 # for the caller
 IMAGE=docker.io/berth/busybox:latest
 PAUSE_IMAGE=localhost/berth-bench/pause:1
 declare -A pid sock

@@ -8,7 +8,9 @@
 # streaming on 127.0.0.1 with a port of the kernel's choice. One pod with one busybox container
 # (sleep) per daemon, then, alternating between the daemons so load drift hits both alike:
 #   latency     $N runs (after $WARMUP) of `crictl exec C true` per daemon, p50 and p90
-#               (target berthd <= 0.5x); `crictl version` alongside, the floor of that figure
+#               (target berthd <= 0.5x); alongside, `crictl exec -s C true` (ExecSync, no
+#               streaming) and `crictl version` (crictl's start-up: the floor of both), and
+#               exec minus version paired in each round
 #   throughput  `crictl exec C sh -c 'head -c $THRU_BYTES /dev/zero' | wc -c` (the count must
 #               be exact), MiB/s best of $THRU_RUNS (target berthd >= 1x), and the CPU time
 #               (user + system, from /proc/<pid>/stat) the daemon and its shims spent in these
@@ -49,8 +51,9 @@ CRIENV_CONTAINERD_CRI='  stream_server_address = "127.0.0.1"
   stream_server_port = "0"'
 
 crienv_need_tools "$CRICTL"
-[ "$N" -ge 1 ] && [ "$THRU_RUNS" -ge 1 ] && [ "$THRU_BYTES" -ge 1 ] ||
+if [ "$N" -lt 1 ] || [ "$THRU_RUNS" -lt 1 ] || [ "$THRU_BYTES" -lt 1 ]; then
     crienv_die "N, THRU_RUNS and THRU_BYTES must be at least 1"
+fi
 
 # cri NAME ARGS...: crictl against NAME's socket (a config file of the run's own, so no
 # /etc/crictl.yaml applies)
@@ -140,20 +143,29 @@ order() { # ROUND
     if [ $(($1 % 2)) = 1 ]; then echo "$DAEMONS"; else echo "$DAEMONS" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }'; fi
 }
 
-# ---- latency: one `crictl exec C true` and one `crictl version` per daemon per round
-for d in $DAEMONS; do : >"$work/raw/exec-$d" && : >"$work/raw/version-$d"; done
+# ---- latency: per daemon per round one `crictl exec C true`, then for comparison one
+# `crictl exec -s C true` (ExecSync: the same process start, no streaming) and one `crictl
+# version` (crictl's start-up and one unary RPC)
+for d in $DAEMONS; do
+    for f in exec sync version above; do : >"$work/raw/$f-$d"; done
+done
 for r in $(seq $((WARMUP + N))); do
     for d in $(order "$r"); do
         t0=${EPOCHREALTIME/./}
         timeout 60 "$CRICTL" --config "$work/crictl-$d.yaml" exec "${ctr[$d]}" true \
             >/dev/null 2>"$work/err" || fail "$d" "crictl exec ${ctr[$d]} true (round $r)" "$work/err"
         t1=${EPOCHREALTIME/./}
+        timeout 60 "$CRICTL" --config "$work/crictl-$d.yaml" exec -s "${ctr[$d]}" true \
+            >/dev/null 2>"$work/err" || fail "$d" "crictl exec -s ${ctr[$d]} true (round $r)" "$work/err"
+        t2=${EPOCHREALTIME/./}
         "$CRICTL" --config "$work/crictl-$d.yaml" version >/dev/null 2>"$work/err" ||
             fail "$d" "crictl version" "$work/err"
-        t2=${EPOCHREALTIME/./}
+        t3=${EPOCHREALTIME/./}
         if [ "$r" -gt "$WARMUP" ]; then
             echo $((t1 - t0)) >>"$work/raw/exec-$d"
-            echo $((t2 - t1)) >>"$work/raw/version-$d"
+            echo $((t2 - t1)) >>"$work/raw/sync-$d"
+            echo $((t3 - t2)) >>"$work/raw/version-$d"
+            echo $((t1 - t0 - (t3 - t2))) >>"$work/raw/above-$d"
         fi
         crienv_alive "$d" latency
     done
@@ -225,7 +237,9 @@ echo
 echo "| ms p50 (p90) / MiB/s / CPU ms | berthd | containerd 1.6 CRI | berthd / containerd | target |"
 echo "|---|---:|---:|---:|---|"
 lat_row "\`crictl exec C true\`, ms p50 (p90) over $N" exec 0.5
-lat_row "- \`crictl version\` alone (crictl start-up + one unary RPC: the floor of the row above)" version ""
+lat_row "- \`crictl exec -s C true\` (ExecSync: same process start, no streaming)" sync ""
+lat_row "- \`crictl version\` (crictl start-up + one unary RPC: the floor of both)" version ""
+lat_row "- exec minus version, paired in each round (the daemon's share of exec)" above ""
 b=$(best "$work/raw/thru-berthd") c=$(best "$work/raw/thru-containerd")
 r=$(crienv_ratio "$b" "$c")
 echo "| exec stdout throughput, $gib GiB into \`wc -c\`, MiB/s best of $THRU_RUNS (each run) | $(thru_cell "$work/raw/thru-berthd") | $(thru_cell "$work/raw/thru-containerd") | $r | >= 1x: $(crienv_verdict "$r" ">=" 1) |"
