@@ -1,8 +1,8 @@
 #!/bin/sh
 # Builds berth twice (warnings as errors; ASan+UBSan) and runs every test: the unit tests in
 # both builds, the integration tests (real berthd, berthctl and Debian's ctr) in the first, and
-# the shim, run, pull, CRI-log and CRI integration tests again with the sanitized berthd and
-# berth-shim.
+# the shim, run, pull, CRI-log, CRI and CRI streaming integration tests again with the
+# sanitized berthd and berth-shim.
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -30,7 +30,7 @@ echo "== sanitized berthd and berth-shim through the shim, run, pull, crilog and
 san_logs=$(mktemp -d)
 ASAN_OPTIONS="detect_leaks=1:log_path=$san_logs/asan" \
     UBSAN_OPTIONS="print_stacktrace=1:log_path=$san_logs/ubsan" \
-    ctest --test-dir build-asan --output-on-failure -R '^integration\.(shim|run|pull|crilog|cri)$'
+    ctest --test-dir build-asan --output-on-failure -R '^integration\.(shim|run|pull|crilog|cri|cristream)$'
 if [ -n "$(ls -A "$san_logs")" ]; then
     cat "$san_logs"/* >&2
     echo "sanitizer reports above" >&2

@@ -269,6 +269,9 @@ static void console_out_flush(struct shim *s, struct shim_proc *p)
         if (!berth_buf_pending(&p->out_pend))
             berth_buf_clear(&p->out_pend);
     }
+    /* The terminal ended and all it said is out: the reader sees EOF now, not at Delete. */
+    if (p->console_eof && !berth_buf_pending(&p->out_pend))
+        fd_close(s, &p->console_out);
     shim_proc_rewatch(s, p);
 }
 
@@ -525,6 +528,8 @@ static bool on_console(struct shim *s, struct shim_proc *p)
     if (n <= 0) {
         /* EIO: every holder of the pty slave is gone. */
         p->console_eof = true;
+        if (!berth_buf_pending(&p->out_pend))
+            fd_close(s, &p->console_out); /* EOF for the stdout FIFO's reader */
         shim_proc_rewatch(s, p);
         if (p->crilog) {
             log_debug("container log \"%s\": terminal ended", berth_shim_crilog_path(p->crilog));

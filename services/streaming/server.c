@@ -523,20 +523,28 @@ void stream_conn_data(struct stream_conn *c, struct spdy_stream *st, const void 
 ssize_t stream_conn_data_from_fd(struct stream_conn *c, struct spdy_stream *st, int fd)
 {
     uint8_t *p = berth_buf_reserve(&c->out, 8 + STREAM_CHUNK);
+    size_t got = 0;
     ssize_t n;
 
-    do
-        n = read(fd, p + 8, STREAM_CHUNK);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return n;
+    /* Fill one frame with what is there: a writer that trickles small writes (busybox writes
+     * 4 KiB at a time) should not cost a frame, and the client a wake-up, per write. */
+    while (got < STREAM_CHUNK) {
+        n = read(fd, p + 8 + got, STREAM_CHUNK - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == 0)
+        return n; /* 0 at EOF, -1 with errno */
     if (st && !st->local_fin) {
-        berth_spdy_data_header(p, st->id, 0, (uint32_t)n);
-        berth_buf_commit(&c->out, 8 + (size_t)n);
+        berth_spdy_data_header(p, st->id, 0, (uint32_t)got);
+        berth_buf_commit(&c->out, 8 + got);
         if (berth_buf_pending(&c->out) >= STREAM_OUT_HIGH)
             c->out_full = true;
     }
-    return n;
+    return (ssize_t)got; /* an EOF right after is seen by the next call */
 }
 
 void stream_conn_fin(struct stream_conn *c, struct spdy_stream *st)

@@ -119,8 +119,9 @@ struct stream_conn {
 void stream_conn_reply(struct stream_conn *c, struct spdy_stream *st);
 void stream_conn_data(struct stream_conn *c, struct spdy_stream *st, const void *p, size_t len,
                       bool fin);
-/* Reads up to STREAM_CHUNK bytes of fd straight into one DATA frame on st. Returns bytes read
- * (> 0), 0 at EOF, -1 with errno (EAGAIN: nothing now). st NULL: the bytes are dropped. */
+/* Reads what fd holds, up to STREAM_CHUNK bytes, straight into one DATA frame on st. Returns
+ * bytes read (> 0), 0 at EOF, -1 with errno (EAGAIN: nothing now). st NULL: the bytes are
+ * dropped. */
 ssize_t stream_conn_data_from_fd(struct stream_conn *c, struct spdy_stream *st, int fd);
 void stream_conn_fin(struct stream_conn *c, struct spdy_stream *st);
 void stream_conn_rst(struct stream_conn *c, struct spdy_stream *st, uint32_t status);

@@ -29,7 +29,27 @@ static void test_cri_defaults(void **state)
     assert_string_equal(c.cri_cni_conf_dir, "/etc/cni/net.d");
     assert_string_equal(c.cri_cni_bin_dir, "/usr/lib/cni:/opt/cni/bin");
     assert_int_equal(c.n_cri_runtimes, 0);
+    assert_string_equal(c.cri_stream_address, "127.0.0.1");
+    assert_int_equal(berthd_config_stream_port(&c), 0);
+    assert_string_equal(c.cri_stream_idle_timeout, "4h0m0s");
     assert_ok(berthd_config_validate(&c, &err), &err);
+    berthd_config_free(&c);
+}
+
+static void test_cri_stream_keys(void **state)
+{
+    struct berthd_config c;
+    struct berth_err *err = NULL;
+
+    (void)state;
+    assert_ok(parse(&c,
+                    "[cri]\nstream_server_address = \"::1\"\nstream_server_port = \"10010\"\n"
+                    "stream_idle_timeout = \"30m\"\n",
+                    &err),
+              &err);
+    assert_ok(berthd_config_validate(&c, &err), &err);
+    assert_string_equal(c.cri_stream_address, "::1");
+    assert_int_equal(berthd_config_stream_port(&c), 10010);
     berthd_config_free(&c);
 }
 
@@ -98,6 +118,12 @@ static void test_cri_errors_name_the_key(void **state)
     expect_error("[cri.cni]\nbin_dir = \"relative\"\n", "cri.cni.bin_dir");
     expect_error("[cri.cni]\nconf_dir = \"relative\"\n", "cri.cni.conf_dir");
     expect_error("[cri]\nmax_container_log_line_size = \"big\"\n", "max_container_log_line_size");
+    expect_error("[cri]\nstream_server_port = \"65536\"\n", "cri.stream_server_port");
+    expect_error("[cri]\nstream_server_port = \"-1\"\n", "cri.stream_server_port");
+    expect_error("[cri]\nstream_server_port = \"\"\n", "cri.stream_server_port");
+    expect_error("[cri]\nstream_server_port = 80\n", "stream_server_port");
+    expect_error("[cri]\nstream_idle_timeout = \"forever\"\n", "cri.stream_idle_timeout");
+    expect_error("[cri]\nstream_server_address = \"\"\n", "cri.stream_server_address");
 }
 
 static void test_print_lists_runtimes_and_parses_back(void **state)
@@ -126,6 +152,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cri_defaults),
+        cmocka_unit_test(test_cri_stream_keys),
         cmocka_unit_test(test_cri_tables),
         cmocka_unit_test(test_cri_errors_name_the_key),
         cmocka_unit_test(test_print_lists_runtimes_and_parses_back),

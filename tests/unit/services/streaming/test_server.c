@@ -717,6 +717,50 @@ static void test_malformed_frame_closes(void **state)
     berth_stream_server_free(s);
 }
 
+/* Older clients: v1 (channel.k8s.io) and v3 get text on the error stream on failure only. */
+static void test_exec_older_protocols(void **state)
+{
+    struct berth_stream_server *s = srv_start(0);
+    _cleanup_free_ char *u1 =
+        url_for(s, BERTH_STREAM_EXEC, "ctr", "echo v1; exit 2", false, true, false, false);
+    _cleanup_free_ char *u3 =
+        url_for(s, BERTH_STREAM_EXEC, "ctr", "echo v3", false, true, false, false);
+    struct client c1 = {0}, c3 = {0};
+    struct seen s1 = {0}, s3 = {0};
+
+    (void)state;
+    assert_int_equal(http_request(&c1, u1,
+                                  "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                                  "X-Stream-Protocol-Version: channel.k8s.io\r\n"),
+                     101);
+    assert_non_null(strstr(c1.head, "X-Stream-Protocol-Version: channel.k8s.io\r\n"));
+    open_stream(&c1, 1, "error", NULL, NULL, 0);
+    open_stream(&c1, 3, "stdout", NULL, NULL, 0);
+    assert_true(pump(&c1, &s1, until_goaway, NULL));
+    assert_data(&s1, 3, "v1\n");
+    assert_data(&s1, 1,
+                "command terminated with non-zero exit code: error executing command [sh -c "
+                "echo v1; exit 2], exit code 2");
+    /* v5 first (newer client-go), then v3: v3 is chosen; success leaves error empty. */
+    assert_int_equal(http_request(&c3, u3,
+                                  "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                                  "X-Stream-Protocol-Version: v5.channel.k8s.io\r\n"
+                                  "X-Stream-Protocol-Version: v3.channel.k8s.io\r\n"),
+                     101);
+    assert_non_null(strstr(c3.head, "X-Stream-Protocol-Version: v3.channel.k8s.io\r\n"));
+    open_stream(&c3, 1, "error", NULL, NULL, 0);
+    open_stream(&c3, 3, "stdout", NULL, NULL, 0);
+    assert_true(pump(&c3, &s3, until_goaway, NULL));
+    assert_data(&s3, 3, "v3\n");
+    assert_data(&s3, 1, "");
+    assert_true(s3.fin[1] || s3.rst[1]);
+    client_close(&c1);
+    client_close(&c3);
+    seen_clear(&s1);
+    seen_clear(&s3);
+    berth_stream_server_free(s);
+}
+
 static void test_exec_failure_is_internal_error(void **state)
 {
     struct berth_stream_server *s = srv_start(0);
@@ -929,6 +973,7 @@ int main(void)
         cmocka_unit_test(test_bad_upgrades),
         cmocka_unit_test(test_ping_echo_and_bad_ids),
         cmocka_unit_test(test_malformed_frame_closes),
+        cmocka_unit_test(test_exec_older_protocols),
         cmocka_unit_test(test_exec_failure_is_internal_error),
         cmocka_unit_test(test_tty_resize),
         cmocka_unit_test(test_attach_stdin_once),
