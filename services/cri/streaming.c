@@ -487,6 +487,12 @@ CRI_RPC(cri_port_forward)
     r = berth_xcalloc(1, sizeof(*r));
     r->kind = BERTH_STREAM_PORTFORWARD;
     r->id = berth_xstrdup(s->id);
+    if (req->n_port) {
+        r->ports = berth_xcalloc(req->n_port, sizeof(*r->ports));
+        for (size_t i = 0; i < req->n_port; i++)
+            r->ports[i] = (uint16_t)req->port[i];
+        r->n_ports = req->n_port;
+    }
     cri_sandbox_put(c, s);
     if (stream_url(c, r, &url, err) < 0)
         return -1;

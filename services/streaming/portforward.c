@@ -83,6 +83,9 @@ static void pair_end(struct pf_session *p, struct pf_pair *x)
     if (x->error)
         x->error->owner = NULL;
     pair_put(x);
+    /* WebSocket channels cannot end one by one: the connection ends with the last pair. */
+    if (p->c && p->c->ws && !p->pairs)
+        stream_conn_finish(p->c);
 }
 
 /* Failure text on the error stream, then both streams closed: the client prints it and
@@ -415,4 +418,30 @@ void stream_portforward_begin(struct stream_conn *c, struct berth_stream_request
     p->req = req;
     c->ops = &pf_ops;
     c->sess = p;
+}
+
+void stream_portforward_ws_channels(struct stream_conn *c)
+{
+    struct pf_session *p = c->sess;
+
+    /* Port i: channel 2i carries data, 2i+1 errors; each starts with the port, uint16 LE. */
+    for (size_t i = 0; i < p->req->n_ports; i++) {
+        struct pf_pair *x = berth_xcalloc(1, sizeof(*x));
+        uint8_t port_le[2] = {(uint8_t)p->req->ports[i], (uint8_t)(p->req->ports[i] >> 8)};
+
+        x->p = p;
+        x->refs = 1;
+        p->refs++;
+        x->request_id = (int64_t)i;
+        x->port = p->req->ports[i];
+        x->sock.fd = -1;
+        x->next = p->pairs;
+        p->pairs = x;
+        x->data = stream_conn_channel(c, (uint32_t)(2 * i), ST_PF_DATA);
+        x->error = stream_conn_channel(c, (uint32_t)(2 * i + 1), ST_ERROR);
+        x->data->owner = x->error->owner = x;
+        stream_conn_data(c, x->data, port_le, 2, false);
+        stream_conn_data(c, x->error, port_le, 2, false);
+        pair_dial(p, x);
+    }
 }

@@ -804,3 +804,27 @@ void stream_remotecommand_begin(struct stream_conn *c, struct berth_stream_reque
     c->sess = r;
     stream_conn_tick_at(c, r->create_deadline);
 }
+
+void stream_remotecommand_ws_channels(struct stream_conn *c)
+{
+    struct rc_session *r = c->sess;
+    struct spdy_stream *first;
+
+    /* Channels 0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize: all there at once. */
+    r->s_error = stream_conn_channel(c, 3, ST_ERROR);
+    if (r->req->in)
+        r->s_in = stream_conn_channel(c, 0, ST_STDIN);
+    if (r->req->out)
+        r->s_out = stream_conn_channel(c, 1, ST_STDOUT);
+    if (r->req->err)
+        r->s_err = stream_conn_channel(c, 2, ST_STDERR);
+    if (r->req->tty)
+        r->s_resize = stream_conn_channel(c, 4, ST_RESIZE);
+    /* The server speaks first: an empty message on its lowest writable channel. */
+    first = r->s_out ? r->s_out : r->s_err ? r->s_err : r->s_error;
+    stream_conn_data(c, first, NULL, 0, false);
+    r->arrived = r->expected;
+    /* No waiting for a first size: these clients may never send one. */
+    r->size_deadline = stream_now();
+    rc_maybe_start(r);
+}

@@ -26,6 +26,7 @@
 #include "lib/util.h"
 #include "services/streaming/http.h"
 #include "services/streaming/stream-internal.h"
+#include "services/streaming/websocket.h"
 
 #define TOKEN_MAX        1000
 #define TOKEN_TTL_NS     (60 * 1000000000LL)
@@ -35,6 +36,7 @@
 #define WORKERS_MAX      4
 #define WORKER_IDLE_SECS 30
 #define MAX_CONNS        1024
+#define WS_MESSAGE_MAX   (16u << 20) /* as SPDY's largest DATA frame */
 
 struct token {
     char tok[9];
@@ -105,6 +107,7 @@ void berth_stream_request_free(struct berth_stream_request *r)
         return;
     free(r->id);
     berth_strv_free(r->cmd);
+    free(r->ports);
     free(r);
 }
 
@@ -451,6 +454,7 @@ static void conn_free(struct stream_conn *c)
     }
     berth_buf_clear(&c->in);
     berth_buf_clear(&c->out);
+    berth_buf_clear(&c->ws_msg);
     berth_spdy_decoder_free(c->dec);
     berth_spdy_encoder_free(c->enc);
     free(c->proto);
@@ -497,7 +501,35 @@ struct spdy_stream *stream_conn_find(struct stream_conn *c, uint32_t id)
 
 void stream_conn_reply(struct stream_conn *c, struct spdy_stream *st)
 {
-    berth_spdy_encode_syn_reply(c->enc, &c->out, st->id, 0, NULL, 0);
+    if (!c->ws)
+        berth_spdy_encode_syn_reply(c->enc, &c->out, st->id, 0, NULL, 0);
+}
+
+struct spdy_stream *stream_conn_channel(struct stream_conn *c, uint32_t channel,
+                                        enum stream_type type)
+{
+    struct spdy_stream *st = berth_xcalloc(1, sizeof(*st));
+
+    st->id = channel;
+    st->type = type;
+    st->next = c->streams;
+    c->streams = st;
+    return st;
+}
+
+/* One WebSocket message on st's channel: binary [channel]+bytes, or text in base64 mode
+ * ['0'+channel]+base64(bytes). */
+static void ws_message(struct stream_conn *c, struct spdy_stream *st, const void *p, size_t len)
+{
+    uint8_t ch = (uint8_t)st->id;
+
+    if (c->ws_base64) {
+        _cleanup_free_ char *b = berth_base64(p, len);
+        ch = (uint8_t)('0' + ch);
+        berth_ws_encode(&c->out, BERTH_WS_TEXT, &ch, 1, b, strlen(b));
+    } else {
+        berth_ws_encode(&c->out, BERTH_WS_BINARY, &ch, 1, p, len);
+    }
 }
 
 void stream_conn_data(struct stream_conn *c, struct spdy_stream *st, const void *p, size_t len,
@@ -510,7 +542,13 @@ void stream_conn_data(struct stream_conn *c, struct spdy_stream *st, const void 
     do {
         size_t n = len > STREAM_CHUNK ? STREAM_CHUNK : len;
         bool last = n == len;
-        berth_spdy_encode_data(&c->out, st->id, (fin && last) ? BERTH_SPDY_FLAG_FIN : 0, b, n);
+        if (c->ws) {
+            /* v4 channels have no end of their own: a FIN without bytes sends nothing */
+            if (n > 0 || !fin)
+                ws_message(c, st, b, n);
+        } else {
+            berth_spdy_encode_data(&c->out, st->id, (fin && last) ? BERTH_SPDY_FLAG_FIN : 0, b, n);
+        }
         b += n;
         len -= n;
     } while (len > 0);
@@ -522,10 +560,20 @@ void stream_conn_data(struct stream_conn *c, struct spdy_stream *st, const void 
 
 ssize_t stream_conn_data_from_fd(struct stream_conn *c, struct spdy_stream *st, int fd)
 {
-    uint8_t *p = berth_buf_reserve(&c->out, 8 + STREAM_CHUNK);
+    uint8_t *p;
     size_t got = 0;
     ssize_t n;
 
+    if (c->ws) {
+        uint8_t tmp[STREAM_CHUNK];
+        do
+            n = read(fd, tmp, sizeof(tmp));
+        while (n < 0 && errno == EINTR);
+        if (n > 0 && st && !st->local_fin)
+            stream_conn_data(c, st, tmp, (size_t)n, false);
+        return n;
+    }
+    p = berth_buf_reserve(&c->out, 8 + STREAM_CHUNK);
     /* Fill one frame with what is there: a writer that trickles small writes (busybox writes
      * 4 KiB at a time) should not cost a frame, and the client a wake-up, per write. */
     while (got < STREAM_CHUNK) {
@@ -551,7 +599,8 @@ void stream_conn_fin(struct stream_conn *c, struct spdy_stream *st)
 {
     if (!st || st->local_fin)
         return;
-    berth_spdy_encode_data(&c->out, st->id, BERTH_SPDY_FLAG_FIN, NULL, 0);
+    if (!c->ws)
+        berth_spdy_encode_data(&c->out, st->id, BERTH_SPDY_FLAG_FIN, NULL, 0);
     st->local_fin = true;
 }
 
@@ -559,16 +608,30 @@ void stream_conn_rst(struct stream_conn *c, struct spdy_stream *st, uint32_t sta
 {
     if (!st || (st->local_fin && st->remote_fin))
         return;
-    berth_spdy_encode_rst_stream(&c->out, st->id, status);
+    if (!c->ws)
+        berth_spdy_encode_rst_stream(&c->out, st->id, status);
     st->local_fin = st->remote_fin = true;
+}
+
+/* The last frame of a session: GOAWAY, or a WebSocket close with code (1000 normal). */
+static void conn_goodbye(struct stream_conn *c, uint32_t spdy_status, uint16_t ws_code)
+{
+    if (c->phase != CONN_SPDY)
+        return;
+    if (!c->ws) {
+        berth_spdy_encode_goaway(&c->out, c->last_id, spdy_status);
+    } else if (!c->ws_close_sent) {
+        uint8_t code[2] = {(uint8_t)(ws_code >> 8), (uint8_t)ws_code};
+        berth_ws_encode(&c->out, BERTH_WS_CLOSE, code, 2, NULL, 0);
+        c->ws_close_sent = true;
+    }
 }
 
 void stream_conn_finish(struct stream_conn *c)
 {
     if (c->phase == CONN_CLOSING)
         return;
-    if (c->phase == CONN_SPDY)
-        berth_spdy_encode_goaway(&c->out, c->last_id, 0);
+    conn_goodbye(c, 0, 1000);
     c->phase = CONN_CLOSING;
     c->close_at = stream_now() + CLOSE_GRACE_NS;
     stream_conn_flush(c);
@@ -621,6 +684,73 @@ static void list_join(char *buf, size_t cap, char *const *v)
         off += (size_t)snprintf(buf + off, off < cap ? cap - off : 0, "%s%s", i ? " " : "", v[i]);
 }
 
+static const char *const ws_exec_protocols[] = {"v4.channel.k8s.io", "v4.base64.channel.k8s.io",
+                                                "channel.k8s.io", "base64.channel.k8s.io", NULL};
+static const char *const ws_pf_protocols[] = {"v4.channel.k8s.io", "v4.base64.channel.k8s.io",
+                                              NULL};
+
+/* A WebSocket upgrade (RFC 6455) for the legacy channel protocols kubelet passes through from
+ * non-Go clients (streaming.md §6). A client naming no subprotocol gets binary channels. */
+static void ws_route(struct stream_conn *c, struct berth_http_request *rq,
+                     struct berth_stream_request *req, enum berth_stream_kind kind)
+{
+    const char *proto = "";
+    _cleanup_free_ char *accept = NULL, *acc_h = NULL, *proto_h = NULL;
+
+    if (!rq->connection_upgrade || !rq->ws_key || !*rq->ws_key) {
+        berth_stream_request_free(req);
+        http_reply(c, 400, NULL,
+                   "unable to upgrade: a WebSocket upgrade needs Connection: Upgrade and "
+                   "Sec-WebSocket-Key");
+        return;
+    }
+    if (!rq->ws_version || strcmp(rq->ws_version, "13") != 0) {
+        const char *h[] = {"Sec-WebSocket-Version: 13", NULL};
+        berth_stream_request_free(req);
+        http_reply(c, 400, h, "unable to upgrade: only WebSocket version 13 is spoken");
+        return;
+    }
+    if (rq->ws_protocols[0]) {
+        proto = berth_http_negotiate(rq->ws_protocols, kind == BERTH_STREAM_PORTFORWARD
+                                                           ? ws_pf_protocols
+                                                           : ws_exec_protocols);
+        if (!proto) {
+            berth_stream_request_free(req);
+            http_reply(c, 400, NULL, "unable to upgrade: no WebSocket subprotocol in common");
+            return;
+        }
+    }
+    if (kind == BERTH_STREAM_PORTFORWARD && req->n_ports == 0) {
+        berth_stream_request_free(req);
+        http_reply(c, 400, NULL,
+                   "unable to upgrade: a WebSocket port-forward needs the ports in the "
+                   "PortForward request");
+        return;
+    }
+    accept = berth_ws_accept(rq->ws_key);
+    acc_h = berth_strdup_printf("Sec-WebSocket-Accept: %s", accept);
+    proto_h = *proto ? berth_strdup_printf("Sec-WebSocket-Protocol: %s", proto) : NULL;
+    {
+        const char *h[] = {"Upgrade: websocket", "Connection: Upgrade", acc_h, proto_h, NULL};
+        berth_http_response(&c->out, 101, h, NULL);
+    }
+    c->phase = CONN_SPDY;
+    c->ws = true;
+    c->ws_msg_op = -1;
+    c->ws_base64 = strstr(proto, "base64") != NULL;
+    c->proto = berth_strdup_printf("websocket %s", *proto ? proto : "channel.k8s.io");
+    c->idle_at = stream_now() + c->srv->o.idle_timeout_ms * 1000000;
+    log_debug("%s session for %s (%s)", kind_path(kind), req->id, c->proto);
+    if (kind == BERTH_STREAM_PORTFORWARD) {
+        stream_portforward_begin(c, req);
+        stream_portforward_ws_channels(c);
+    } else {
+        stream_remotecommand_begin(c, req, !strncmp(proto, "v4.", 3) ? 4 : 1);
+        stream_remotecommand_ws_channels(c);
+    }
+    stream_conn_flush(c);
+}
+
 /* The request head is in; answers it. */
 static void http_route(struct stream_conn *c, struct berth_http_request *rq)
 {
@@ -654,9 +784,7 @@ static void http_route(struct stream_conn *c, struct berth_http_request *rq)
         return;
     }
     if (rq->upgrade && !strcasecmp(rq->upgrade, "websocket")) {
-        berth_stream_request_free(req);
-        http_reply(c, 400, NULL,
-                   "unable to upgrade: WebSocket streams are not served; use SPDY/3.1");
+        ws_route(c, rq, req, kind);
         return;
     }
     server_protos = kind == BERTH_STREAM_PORTFORWARD ? pf_protocols : exec_protocols;
@@ -725,8 +853,7 @@ static void http_route(struct stream_conn *c, struct berth_http_request *rq)
 static void conn_fail(struct stream_conn *c, const char *why)
 {
     log_debug("streaming connection closed: %s", why);
-    if (c->phase == CONN_SPDY)
-        berth_spdy_encode_goaway(&c->out, c->last_id, 1 /* PROTOCOL_ERROR */);
+    conn_goodbye(c, 1 /* PROTOCOL_ERROR */, 1002 /* protocol error */);
     if (c->ops && c->ops->abort) {
         c->ops->abort(c);
         c->ops = NULL;
@@ -796,6 +923,105 @@ static void on_frame(struct stream_conn *c, const struct berth_spdy_frame *f)
     }
 }
 
+/* A whole message from the client: the channel, then its bytes, to that channel's stream. */
+static void ws_deliver(struct stream_conn *c, uint8_t *m, size_t len)
+{
+    struct spdy_stream *st;
+    _cleanup_free_ unsigned char *dec = NULL;
+    size_t n = len - 1;
+    uint8_t ch;
+
+    if (len == 0)
+        return;
+    ch = c->ws_base64 ? (uint8_t)(m[0] - '0') : m[0];
+    st = stream_conn_find(c, ch);
+    if (!st || st->remote_fin || !c->ops)
+        return; /* a channel this session does not read */
+    if (c->ws_base64 && n > 0) {
+        _cleanup_free_ char *text = berth_xmalloc(n + 1);
+        memcpy(text, m + 1, n);
+        text[n] = 0;
+        if (berth_base64_decode(text, &dec, &n) < 0) {
+            conn_fail(c, "bad base64 in a WebSocket message");
+            return;
+        }
+        c->ops->stream_data(c, st, dec, n, false);
+    } else {
+        c->ops->stream_data(c, st, m + 1, n, false);
+    }
+}
+
+/* WebSocket frames from c->in: messages put together and delivered, pings answered, a close
+ * answered and the session ended as if the client left. */
+static void ws_process(struct stream_conn *c)
+{
+    const char *bad = NULL;
+
+    c->processing = true;
+    while (!c->input_held && c->w.fd >= 0 && c->phase == CONN_SPDY) {
+        struct berth_ws_frame f;
+        _cleanup_err_ struct berth_err *e = NULL;
+        ssize_t n = berth_ws_decode((uint8_t *)berth_buf_head(&c->in), berth_buf_pending(&c->in),
+                                    WS_MESSAGE_MAX, &f, &e);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            log_info("streaming connection (%s) dropped: %s", c->proto, e->msg);
+            berth_buf_consume(&c->in, berth_buf_pending(&c->in));
+            c->processing = false;
+            conn_fail(c, e->msg);
+            return;
+        }
+        berth_buf_consume(&c->in, (size_t)n);
+        if (f.opcode == BERTH_WS_PING) {
+            berth_ws_encode(&c->out, BERTH_WS_PONG, NULL, 0, f.payload, f.len);
+            continue;
+        }
+        if (f.opcode == BERTH_WS_PONG)
+            continue;
+        if (f.opcode == BERTH_WS_CLOSE) {
+            /* The client is done: end what runs as when it disconnects, and answer. */
+            if (c->ops && c->ops->abort) {
+                c->ops->abort(c);
+                c->ops = NULL;
+            }
+            conn_goodbye(c, 0, 1000);
+            c->phase = CONN_CLOSING;
+            c->close_at = stream_now() + CLOSE_GRACE_NS;
+            break;
+        }
+        if (f.opcode != BERTH_WS_CONTINUATION) {
+            if (c->ws_msg_op >= 0) {
+                bad = "a new WebSocket message inside a fragmented one";
+                break;
+            }
+            c->ws_msg_op = f.opcode;
+        } else if (c->ws_msg_op < 0) {
+            bad = "a WebSocket continuation without a message";
+            break;
+        }
+        if (f.fin && berth_buf_pending(&c->ws_msg) == 0) {
+            ws_deliver(c, f.payload, f.len); /* the usual case: one frame, no copy */
+        } else if (berth_buf_pending(&c->ws_msg) + f.len > WS_MESSAGE_MAX) {
+            bad = "WebSocket message over 16 MiB";
+            break;
+        } else {
+            berth_buf_append(&c->ws_msg, f.payload, f.len);
+            if (f.fin) {
+                ws_deliver(c, (uint8_t *)berth_buf_head(&c->ws_msg), berth_buf_pending(&c->ws_msg));
+                berth_buf_clear(&c->ws_msg);
+            }
+        }
+        if (f.fin)
+            c->ws_msg_op = -1;
+    }
+    c->processing = false;
+    if (bad) {
+        log_info("streaming connection (%s) dropped: %s", c->proto, bad);
+        conn_fail(c, bad);
+    }
+}
+
 /* Decodes and handles the frames held in c->in until it runs out or a sink fills. Not
  * re-entered: a sink that drains while a frame is handled (stream_conn_resume_input) only
  * clears input_held, and this loop goes on. */
@@ -803,6 +1029,11 @@ static void conn_process(struct stream_conn *c)
 {
     if (c->processing)
         return;
+    if (c->ws) {
+        ws_process(c);
+        stream_conn_flush(c);
+        return;
+    }
     c->processing = true;
     while (!c->input_held && c->w.fd >= 0 && c->phase != CONN_HTTP && c->dec) {
         struct berth_spdy_frame f;

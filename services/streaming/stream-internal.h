@@ -112,7 +112,12 @@ struct stream_conn {
     /* The session (exactly one per connection after the upgrade). */
     const struct stream_session_ops *ops;
     void *sess;
-    char *proto; /* negotiated X-Stream-Protocol-Version */
+    char *proto; /* negotiated X-Stream-Protocol-Version (or WebSocket subprotocol) */
+    /* WebSocket instead of SPDY: streams are channels (id = channel number), each message
+     * starts with its channel (a byte; an ASCII digit + base64 in text mode). */
+    bool ws, ws_base64, ws_close_sent;
+    struct berth_buf ws_msg; /* a fragmented message being put together */
+    int ws_msg_op;           /* its opcode, -1: none */
 };
 
 /* Frames out. */
@@ -153,5 +158,11 @@ bool stream_exit_get(struct stream_server *s, struct stream_exit_slot *slot, uin
 void stream_remotecommand_begin(struct stream_conn *c, struct berth_stream_request *req,
                                 int version);
 void stream_portforward_begin(struct stream_conn *c, struct berth_stream_request *req);
+/* WebSocket: every channel exists at once; these open them after the matching _begin. */
+void stream_remotecommand_ws_channels(struct stream_conn *c);
+void stream_portforward_ws_channels(struct stream_conn *c);
+/* A channel (WebSocket) added to c's stream table. */
+struct spdy_stream *stream_conn_channel(struct stream_conn *c, uint32_t channel,
+                                        enum stream_type type);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CRI streaming server: the HTTP endpoint behind the URLs CRI Exec, Attach and PortForward
- * return (kubelet proxies kubectl's SPDY/3.1 sessions to it; crictl dials it directly). One
+ * return (kubelet proxies kubectl's SPDY/3.1 sessions to it; crictl dials it directly; older
+ * WebSocket clients of the channel.k8s.io protocols pass through kubelet too). One
  * thread runs an epoll loop over every connection, process pipe and forwarded socket; the
  * calls that wait on a shim or enter a network namespace run on a few worker threads
  * (created on demand, gone when idle) and report back to the loop. The runtime side is a
@@ -35,6 +36,10 @@ struct berth_stream_request {
     /* exec with tty: the client's terminal size when the exec starts (0: not known), set by
      * the server from the first resize message, so the process sees it from the start. */
     uint16_t width, height;
+    /* port-forward: the ports the call named (WebSocket clients get one channel pair each;
+     * SPDY clients name theirs per stream) */
+    uint16_t *ports;
+    size_t n_ports;
 };
 void berth_stream_request_free(struct berth_stream_request *r); /* NULL-safe */
 

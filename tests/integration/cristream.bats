@@ -278,3 +278,27 @@ pf_check() {
     wait_state "$C" CONTAINER_EXITED
     [ "$(cri inspect -o go-template --template '{{.status.exitCode}}' "$C")" = 7 ]
 }
+
+@test "WebSocket clients (the channel protocols kubelet passes through): exec in binary and base64 v4, port-forward" {
+    WS="$BATS_TEST_DIRNAME/../tools/ws-stream.py"
+    pod_ctr wsp '["sh", "-c", "mkdir -p /tmp/www && echo served > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"]'
+    url=$(stream_url Exec "$(exec_req "$C" oe sh -c 'echo out; echo err >&2; exit 3')")
+    run --separate-stderr "$WS" "$url" v4.channel.k8s.io --status "$BERTH_TMP/st"
+    status_is 0
+    [ "$output" = out ]
+    [ "$stderr" = err ]
+    grep -q '"reason":"ExitCode","message":"3"' "$BERTH_TMP/st"
+    url=$(stream_url Exec "$(exec_req "$C" io head -c 5)")
+    run "$WS" "$url" v4.base64.channel.k8s.io --stdin hello --status "$BERTH_TMP/st"
+    status_is 0
+    [ "$output" = hello ]
+    [ "$(cat "$BERTH_TMP/st")" = '{"metadata":{},"status":"Success"}' ]
+    # PortForwardRequest{pod_sandbox_id, port: [8080]} (packed varint)
+    pf=$(python3 -c 'import sys; p=sys.argv[1].encode(); print((bytes([0x0a, len(p)]) + p + bytes([0x12, 2, 0x90, 0x3f])).hex())' "$POD")
+    url=$(stream_url PortForward "$pf")
+    run "$WS" "$url" v4.channel.k8s.io --send-on 0 --stdin $'GET /index.html HTTP/1.0\r\n\r\n'
+    status_is 0
+    echo "$output" | grep '^0:' | cut -d: -f2 | tr -d '\n' | xxd -r -p | grep -q served
+    # the first message of each channel is the port, little-endian (8080 = 0x1f90)
+    [ "$(echo "$output" | grep '^1:' | head -1)" = "1:901f" ]
+}

@@ -28,6 +28,7 @@
 #include "runtime/shim/attach.h"
 #include "services/streaming/spdy.h"
 #include "services/streaming/stream.h"
+#include "services/streaming/websocket.h"
 
 extern char **environ;
 
@@ -867,6 +868,201 @@ static void test_attach_stdin_once(void **state)
     berth_stream_server_free(s);
 }
 
+/* ---- WebSocket clients ---- */
+
+static int ws_request(struct client *c, const char *url, const char *proto)
+{
+    char extra[512];
+
+    snprintf(extra, sizeof(extra),
+             "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n%s%s%s",
+             proto ? "Sec-WebSocket-Protocol: " : "", proto ? proto : "", proto ? "\r\n" : "");
+    return http_request(c, url, extra);
+}
+
+static void ws_send(struct client *c, uint8_t channel, const void *p, size_t n, bool b64)
+{
+    static const uint8_t m[4] = {1, 2, 3, 4};
+    struct berth_buf msg = BERTH_BUF_INIT, out = BERTH_BUF_INIT;
+
+    if (b64) {
+        char *e = berth_base64(p, n);
+        uint8_t ch = (uint8_t)('0' + channel);
+        berth_buf_append(&msg, &ch, 1);
+        berth_buf_append(&msg, e, strlen(e));
+        free(e);
+    } else {
+        berth_buf_append(&msg, &channel, 1);
+        berth_buf_append(&msg, p, n);
+    }
+    berth_ws_encode_masked(&out, b64 ? BERTH_WS_TEXT : BERTH_WS_BINARY, true, berth_buf_head(&msg),
+                           berth_buf_pending(&msg), m);
+    send_all(c->fd, berth_buf_head(&out), berth_buf_pending(&out));
+    berth_buf_clear(&msg);
+    berth_buf_clear(&out);
+}
+
+struct ws_seen {
+    struct berth_buf ch[8];
+    int messages[8];
+    bool closed_frame, eof;
+};
+
+/* Reads server frames (unmasked, unfragmented) until until(s) or EOF; false on a 5 s stall. */
+static bool ws_pump(struct client *c, struct ws_seen *s, bool b64,
+                    bool (*until)(struct ws_seen *s, void *arg), void *arg)
+{
+    for (;;) {
+        for (;;) {
+            const uint8_t *b = berth_buf_head(&c->in);
+            size_t have = berth_buf_pending(&c->in), hl = 2;
+            uint64_t n;
+            if (have < 2)
+                break;
+            assert_int_equal(b[1] & 0x80, 0); /* servers do not mask */
+            n = b[1] & 0x7f;
+            if (n == 126) {
+                if (have < 4)
+                    break;
+                n = (uint64_t)b[2] << 8 | b[3];
+                hl = 4;
+            } else if (n == 127) {
+                if (have < 10)
+                    break;
+                n = 0;
+                for (int i = 0; i < 8; i++)
+                    n = n << 8 | b[2 + i];
+                hl = 10;
+            }
+            if (have < hl + n)
+                break;
+            if ((b[0] & 0x0f) == BERTH_WS_CLOSE) {
+                s->closed_frame = true;
+            } else if (n > 0) {
+                const uint8_t *pl = b + hl;
+                int ch = b64 ? pl[0] - '0' : pl[0];
+                assert_true(ch >= 0 && ch < 8);
+                s->messages[ch]++;
+                if (b64) {
+                    char *t = berth_xcalloc(1, n);
+                    unsigned char *d = NULL;
+                    size_t dl = 0;
+                    memcpy(t, pl + 1, n - 1);
+                    assert_int_equal(berth_base64_decode(t, &d, &dl), 0);
+                    berth_buf_append(&s->ch[ch], d, dl);
+                    free(t);
+                    free(d);
+                } else {
+                    berth_buf_append(&s->ch[ch], pl + 1, n - 1);
+                }
+            }
+            berth_buf_consume(&c->in, hl + n);
+        }
+        if (until(s, arg))
+            return true;
+        struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+        if (poll(&pf, 1, 5000) <= 0)
+            return false;
+        uint8_t *p = berth_buf_reserve(&c->in, 65536);
+        ssize_t r = recv(c->fd, p, 65536, 0);
+        if (r <= 0) {
+            s->eof = true;
+            return until(s, arg);
+        }
+        berth_buf_commit(&c->in, (size_t)r);
+    }
+}
+
+static bool ws_until_close(struct ws_seen *s, void *arg)
+{
+    (void)arg;
+    return s->closed_frame || s->eof;
+}
+
+static bool ws_until_bytes(struct ws_seen *s, void *arg)
+{
+    const size_t *want = arg; /* {channel, bytes} */
+    return berth_buf_pending(&s->ch[want[0]]) >= want[1] || s->eof;
+}
+
+static void ws_seen_clear(struct ws_seen *s)
+{
+    for (int i = 0; i < 8; i++)
+        berth_buf_clear(&s->ch[i]);
+}
+
+static void assert_ch(struct ws_seen *s, int ch, const char *want)
+{
+    size_t n = berth_buf_pending(&s->ch[ch]);
+    char *got = berth_xcalloc(1, n + 1);
+    if (n)
+        memcpy(got, berth_buf_head(&s->ch[ch]), n);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_ws_exec_binary_v4(void **state)
+{
+    struct berth_stream_server *s = srv_start(0);
+    _cleanup_free_ char *url = url_for(s, BERTH_STREAM_EXEC, "ctr",
+                                       "echo out; echo err >&2; exit 3", false, true, true, false);
+    struct client c = {0};
+    struct ws_seen sn = {0};
+
+    (void)state;
+    assert_int_equal(ws_request(&c, url, "v4.channel.k8s.io"), 101);
+    assert_non_null(strstr(c.head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    assert_non_null(strstr(c.head, "Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n"));
+    assert_true(ws_pump(&c, &sn, false, ws_until_close, NULL));
+    assert_true(sn.closed_frame);
+    assert_ch(&sn, 1, "out\n");
+    assert_ch(&sn, 2, "err\n");
+    assert_non_null(strstr((const char *)berth_buf_head(&sn.ch[3]),
+                           "\"reason\":\"ExitCode\",\"message\":\"3\""));
+    client_close(&c);
+    ws_seen_clear(&sn);
+    berth_stream_server_free(s);
+}
+
+static void test_ws_exec_base64_stdin(void **state)
+{
+    struct berth_stream_server *s = srv_start(0);
+    _cleanup_free_ char *url =
+        url_for(s, BERTH_STREAM_EXEC, "ctr", "head -c 5", true, true, false, false);
+    struct client c = {0};
+    struct ws_seen sn = {0};
+
+    (void)state;
+    assert_int_equal(ws_request(&c, url, "v4.base64.channel.k8s.io"), 101);
+    ws_send(&c, 0, "hel", 3, true);
+    ws_send(&c, 0, "lo", 2, true);
+    assert_true(ws_pump(&c, &sn, true, ws_until_close, NULL));
+    assert_ch(&sn, 1, "hello");
+    assert_ch(&sn, 3, "{\"metadata\":{},\"status\":\"Success\"}");
+    client_close(&c);
+    ws_seen_clear(&sn);
+    berth_stream_server_free(s);
+}
+
+static void test_ws_bad_upgrades(void **state)
+{
+    struct berth_stream_server *s = srv_start(0);
+    _cleanup_free_ char *u1 =
+        url_for(s, BERTH_STREAM_EXEC, "ctr", "true", false, true, false, false);
+    _cleanup_free_ char *u2 =
+        url_for(s, BERTH_STREAM_PORTFORWARD, "pod", NULL, false, false, false, false);
+    struct client c1 = {0}, c2 = {0};
+
+    (void)state;
+    assert_int_equal(ws_request(&c1, u1, "v9.channel.k8s.io"), 400);
+    /* a WebSocket port-forward needs ports in the CRI request */
+    assert_int_equal(ws_request(&c2, u2, NULL), 400);
+    client_close(&c1);
+    client_close(&c2);
+    berth_stream_server_free(s);
+}
+
 static void *echo_conn(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -963,6 +1159,48 @@ static void test_portforward_pairs(void **state)
     berth_stream_server_free(s);
 }
 
+static void test_ws_portforward(void **state)
+{
+    struct berth_stream_server *s = srv_start(0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof(a);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct berth_stream_request *r = berth_xcalloc(1, sizeof(*r));
+    _cleanup_err_ struct berth_err *e = NULL;
+    _cleanup_free_ char *url = NULL;
+    struct client c = {0};
+    struct ws_seen sn = {0};
+    pthread_t th;
+    size_t want[2] = {0, 2 + 4};
+
+    (void)state;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(lfd, 16), 0);
+    getsockname(lfd, (struct sockaddr *)&a, &al);
+    pthread_create(&th, NULL, echo_server, &lfd);
+    r->kind = BERTH_STREAM_PORTFORWARD;
+    r->id = berth_xstrdup("pod");
+    r->ports = berth_xcalloc(1, sizeof(uint16_t));
+    r->ports[0] = ntohs(a.sin_port);
+    r->n_ports = 1;
+    assert_int_equal(berth_stream_server_url(s, r, &url, &e), 0);
+    assert_int_equal(ws_request(&c, url, "v4.channel.k8s.io"), 101);
+    ws_send(&c, 0, "ping", 4, false);
+    assert_true(ws_pump(&c, &sn, false, ws_until_bytes, want));
+    /* each channel starts with the port, little-endian */
+    assert_int_equal(berth_buf_head(&sn.ch[0])[0], ntohs(a.sin_port) & 0xff);
+    assert_int_equal(berth_buf_head(&sn.ch[0])[1], ntohs(a.sin_port) >> 8);
+    assert_memory_equal(berth_buf_head(&sn.ch[0]) + 2, "ping", 4);
+    assert_int_equal(berth_buf_pending(&sn.ch[1]), 2);
+    client_close(&c);
+    shutdown(lfd, SHUT_RDWR);
+    close(lfd);
+    pthread_join(th, NULL);
+    ws_seen_clear(&sn);
+    berth_stream_server_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -978,6 +1216,10 @@ int main(void)
         cmocka_unit_test(test_tty_resize),
         cmocka_unit_test(test_attach_stdin_once),
         cmocka_unit_test(test_portforward_pairs),
+        cmocka_unit_test(test_ws_exec_binary_v4),
+        cmocka_unit_test(test_ws_exec_base64_stdin),
+        cmocka_unit_test(test_ws_bad_upgrades),
+        cmocka_unit_test(test_ws_portforward),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
