@@ -358,6 +358,7 @@ int berth_stream_server_url(struct berth_stream_server *bs, struct berth_stream_
     struct stream_server *s = (struct stream_server *)bs;
     int64_t now = stream_now();
     int64_t ttl = s->o.token_ttl_ms > 0 ? s->o.token_ttl_ms * 1000000 : TOKEN_TTL_NS;
+    enum berth_stream_kind kind = req->kind; /* req is the loop's once in the table */
     char tok[9];
     bool unique = false;
 
@@ -388,7 +389,7 @@ int berth_stream_server_url(struct berth_stream_server *bs, struct berth_stream_
     s->tokens[s->n_tokens].req = req;
     s->n_tokens++;
     pthread_mutex_unlock(&s->mu);
-    *url = berth_strdup_printf("%s/%s/%s", s->base_url, kind_path(req->kind), tok);
+    *url = berth_strdup_printf("%s/%s/%s", s->base_url, kind_path(kind), tok);
     return 0;
 }
 
