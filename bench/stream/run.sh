@@ -30,8 +30,8 @@ export LC_ALL=C # EPOCHREALTIME with a '.'
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 CRIENV_ME=stream/run.sh
-# shellcheck source=bench/stream/crienv.sh
-. "$here/crienv.sh"
+# shellcheck source=bench/crienv.sh
+. "$here/../crienv.sh"
 BERTH_BIN=${BERTH_BIN:-$repo/build/bin}
 CONTAINERD=${CONTAINERD:-/usr/bin/containerd}
 CNI_BIN=${CNI_BIN:-/usr/lib/cni}

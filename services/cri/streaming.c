@@ -393,35 +393,46 @@ static int check_streams(const char *id, bool tty, bool in, bool out, bool errs,
     return 0;
 }
 
+/* An exec's or attach's URL for running container id (cmd: the exec's, NULL for attach). */
+static int container_url(struct berth_cri *c, enum berth_stream_kind kind, const char *id,
+                         char *const *cmd, size_t n_cmd, bool tty, bool in, bool out, bool errs,
+                         char **url, struct berth_err **err)
+{
+    struct cri_container *k;
+    struct berth_stream_request *r;
+
+    if (check_streams(id, tty, in, out, errs, err) < 0)
+        return -1;
+    if (kind == BERTH_STREAM_EXEC && n_cmd == 0)
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                             "exec in container \"%s\": empty command", id);
+    if (running_container(c, id, &k, err) < 0)
+        return -1;
+    r = berth_xcalloc(1, sizeof(*r));
+    r->kind = kind;
+    r->id = berth_xstrdup(k->id);
+    if (kind == BERTH_STREAM_EXEC) {
+        r->cmd = berth_xcalloc(n_cmd + 1, sizeof(char *));
+        for (size_t i = 0; i < n_cmd; i++)
+            r->cmd[i] = berth_xstrdup(cmd[i]);
+    }
+    r->tty = tty;
+    r->in = in;
+    r->out = out;
+    r->err = errs;
+    cri_container_put(c, k);
+    return stream_url(c, r, url, err);
+}
+
 CRI_RPC(cri_exec)
 {
     const Runtime__V1__ExecRequest *req = (const void *)in;
     Runtime__V1__ExecResponse resp = RUNTIME__V1__EXEC_RESPONSE__INIT;
     struct berth_cri *c = cri_of(ctx, err);
-    struct cri_container *k;
-    struct berth_stream_request *r;
     _cleanup_free_ char *url = NULL;
 
-    if (!c ||
-        check_streams(req->container_id, req->tty, req->stdin, req->stdout, req->stderr, err) < 0)
-        return -1;
-    if (req->n_cmd == 0)
-        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
-                             "exec in container \"%s\": empty command", req->container_id);
-    if (running_container(c, req->container_id, &k, err) < 0)
-        return -1;
-    r = berth_xcalloc(1, sizeof(*r));
-    r->kind = BERTH_STREAM_EXEC;
-    r->id = berth_xstrdup(k->id);
-    r->cmd = berth_xcalloc(req->n_cmd + 1, sizeof(char *));
-    for (size_t i = 0; i < req->n_cmd; i++)
-        r->cmd[i] = berth_xstrdup(req->cmd[i]);
-    r->tty = req->tty;
-    r->in = req->stdin;
-    r->out = req->stdout;
-    r->err = req->stderr;
-    cri_container_put(c, k);
-    if (stream_url(c, r, &url, err) < 0)
+    if (!c || container_url(c, BERTH_STREAM_EXEC, req->container_id, req->cmd, req->n_cmd, req->tty,
+                            req->stdin, req->stdout, req->stderr, &url, err) < 0)
         return -1;
     resp.url = url;
     berth_svc_pack(out, &resp.base);
@@ -433,23 +444,10 @@ CRI_RPC(cri_attach)
     const Runtime__V1__AttachRequest *req = (const void *)in;
     Runtime__V1__AttachResponse resp = RUNTIME__V1__ATTACH_RESPONSE__INIT;
     struct berth_cri *c = cri_of(ctx, err);
-    struct cri_container *k;
-    struct berth_stream_request *r;
     _cleanup_free_ char *url = NULL;
 
-    if (!c ||
-        check_streams(req->container_id, req->tty, req->stdin, req->stdout, req->stderr, err) < 0 ||
-        running_container(c, req->container_id, &k, err) < 0)
-        return -1;
-    r = berth_xcalloc(1, sizeof(*r));
-    r->kind = BERTH_STREAM_ATTACH;
-    r->id = berth_xstrdup(k->id);
-    r->tty = req->tty;
-    r->in = req->stdin;
-    r->out = req->stdout;
-    r->err = req->stderr;
-    cri_container_put(c, k);
-    if (stream_url(c, r, &url, err) < 0)
+    if (!c || container_url(c, BERTH_STREAM_ATTACH, req->container_id, NULL, 0, req->tty,
+                            req->stdin, req->stdout, req->stderr, &url, err) < 0)
         return -1;
     resp.url = url;
     berth_svc_pack(out, &resp.base);

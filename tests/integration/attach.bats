@@ -7,6 +7,7 @@
 # berth-attach is the client.
 
 load helpers
+load shimtest
 
 NS=attachns
 
@@ -20,53 +21,18 @@ setup() {
     SOCK="$BUNDLE/attach"
     FAKE_ADDR="$BERTH_TMP/nobody.sock" # no daemon: events are dropped
     CLOG="$BERTH_TMP/pods/${NS}_pod_uid/ctr/0.log"
-    mkdir -p "$BUNDLE/rootfs/bin" "$BUNDLE/rootfs/etc" "$BUNDLE/rootfs/tmp"
-    cp /bin/busybox "$BUNDLE/rootfs/bin/busybox"
-    for applet in sh echo sleep cat seq; do
-        ln "$BUNDLE/rootfs/bin/busybox" "$BUNDLE/rootfs/bin/$applet"
-    done
-    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$BUNDLE/rootfs/etc/passwd"
+    shim_rootfs "$BUNDLE/rootfs" sh echo sleep cat seq
     : >"$BUNDLE/log" # the shim's own log, read back by the tests
     SHIM_PID=
     CLIENTS=()
 }
 
 teardown() {
-    local p c mnt
-    [ -n "${BERTH_TMP:-}" ] || return 0
-    cd /
+    local p
     for p in "${CLIENTS[@]}"; do
         kill -KILL "$p" 2>/dev/null || true
     done
-    for p in $(pgrep -f -- "-address $BERTH_TMP/" || true); do
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    if [ -d "$STATE/runc/$NS" ]; then
-        for c in $(runc --root "$STATE/runc/$NS" list -q 2>/dev/null); do
-            runc --root "$STATE/runc/$NS" delete -f "$c" >/dev/null 2>&1 || true
-        done
-    fi
-    for mnt in $(awk -v t="$BERTH_TMP/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
-        umount -l "$mnt" 2>/dev/null || true
-    done
-    rm -rf "$BERTH_TMP"
-}
-
-spec() {
-    "$BERTH_BIN/berth-oci-spec" --ns "$NS" --id "$CID" "$@" >"$BUNDLE/config.json"
-}
-
-call() {
-    "$BERTH_BIN/berth-shim-call" "$ADDR" "$NS" "$@"
-}
-
-shim_start() {
-    ADDR=$(cd "$BUNDLE" && "$BERTH_BIN/berth-shim" -namespace "$NS" -id "$CID" \
-        -address "$FAKE_ADDR" -publish-binary /bin/true -debug start </dev/null)
-    [[ "$ADDR" == unix://* ]]
-    run call connect "$CID"
-    status_is 0
-    SHIM_PID=$(sed -n 's/^shim_pid=\([0-9]*\) .*/\1/p' <<<"$output")
+    shim_cleanup
 }
 
 # create_start [create options...]: Create (stdout and stderr to the CRI log) + Start.
@@ -124,7 +90,7 @@ wait_log() {
 
 @test "output goes to the log and to a client, without history; the client reads EOF at the end" {
     spec sh -c 'echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo out1; echo err1 >&2; printf tail'
-    shim_start
+    shim_start -debug
     create_start --stderr "crilog://$CLOG"
     [ -S "$SOCK" ]
     [ "$(stat -c %a "$SOCK")" = 600 ]
@@ -151,7 +117,7 @@ wait_log() {
 
 @test "stdin_once: the client's stdin reaches sh and its EOF ends sh" {
     spec sh
-    shim_start
+    shim_start -debug
     create_start --stderr "crilog://$CLOG" --stdin "attach://stdin?once=1"
     run timeout 10 "$BERTH_BIN/berth-attach" "$SOCK" <<<"echo -n hello"
     status_is 0
@@ -163,7 +129,7 @@ wait_log() {
 
 @test "two clients at once; without once a client's EOF leaves stdin open" {
     spec sh
-    shim_start
+    shim_start -debug
     create_start --stderr "crilog://$CLOG" --stdin attach://stdin
     client a --no-stdin
     printf 'echo two\n' >"$BERTH_TMP/in-b"
@@ -190,7 +156,7 @@ wait_log() {
 
 @test "a client that never reads holds the output back 10 s at most and loses no log line" {
     spec sh -c 'while [ ! -e /tmp/go ]; do sleep 0.05; done; seq 1 300000; echo done'
-    shim_start
+    shim_start -debug
     create_start --stderr "crilog://$CLOG"
     client stalled --hold
     client reader --no-stdin
@@ -211,7 +177,7 @@ wait_log() {
 
 @test "a terminal: attach stdin goes to the pty, output comes back as stdout" {
     spec --tty sh
-    shim_start
+    shim_start -debug
     create_start --terminal --stdin attach://stdin
     run timeout 10 "$BERTH_BIN/berth-attach" "$SOCK" <<<"echo a\$((40 + 2))b; exit 5"
     status_is 0
@@ -224,7 +190,7 @@ wait_log() {
 
 @test "attach stdin is refused without a CRI log and for an exec; no socket without a CRI log" {
     spec sleep 1000
-    shim_start
+    shim_start -debug
     run call create "$CID" "$BUNDLE" --stdin attach://stdin
     status_is 1
     output_has "error: INVALID_ARGUMENT"
@@ -253,7 +219,7 @@ wait_log() {
 
 @test "the socket goes with Delete and with the shim; a stale one is replaced" {
     spec sleep 1000
-    shim_start
+    shim_start -debug
     # a leftover of an earlier task in the bundle
     python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).bind(sys.argv[1])' "$SOCK"
     create_start

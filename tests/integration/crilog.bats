@@ -6,6 +6,7 @@
 # Task API is driven over ttrpc by berth-shim-call, runc underneath (as in shim.bats).
 
 load helpers
+load shimtest
 
 NS=crilogns
 # <RFC3339Nano local time> as Go prints it: no trailing zeros in the fraction, Z or +hh:mm
@@ -21,50 +22,14 @@ setup() {
     FAKE_ADDR="$BERTH_TMP/nobody.sock" # no daemon: events are dropped
     LOGDIR="$BERTH_TMP/pods/${NS}_pod_uid/ctr" # created by the shim
     CLOG="$LOGDIR/0.log"
-    mkdir -p "$BUNDLE/rootfs/bin" "$BUNDLE/rootfs/etc" "$BUNDLE/rootfs/tmp"
-    cp /bin/busybox "$BUNDLE/rootfs/bin/busybox"
-    for applet in sh echo sleep cat true seq head tr printf; do
-        ln "$BUNDLE/rootfs/bin/busybox" "$BUNDLE/rootfs/bin/$applet"
-    done
-    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$BUNDLE/rootfs/etc/passwd"
+    shim_rootfs "$BUNDLE/rootfs" sh echo sleep cat true seq head tr printf
     # the shim's own log: a plain file (not containerd's FIFO) so tests can read it back
     : >"$BUNDLE/log"
     SHIM_PID=
 }
 
 teardown() {
-    local p mnt c
-    [ -n "${BERTH_TMP:-}" ] || return 0
-    cd /
-    for p in $(pgrep -f -- "-address $BERTH_TMP/" || true); do
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    if [ -d "$STATE/runc/$NS" ]; then
-        for c in $(runc --root "$STATE/runc/$NS" list -q 2>/dev/null); do
-            runc --root "$STATE/runc/$NS" delete -f "$c" >/dev/null 2>&1 || true
-        done
-    fi
-    for mnt in $(awk -v t="$BERTH_TMP/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
-        umount -l "$mnt" 2>/dev/null || true
-    done
-    rm -rf "$BERTH_TMP"
-}
-
-spec() {
-    "$BERTH_BIN/berth-oci-spec" --ns "$NS" --id "$CID" "$@" >"$BUNDLE/config.json"
-}
-
-call() {
-    "$BERTH_BIN/berth-shim-call" "$ADDR" "$NS" "$@"
-}
-
-shim_start() {
-    ADDR=$(cd "$BUNDLE" && "$BERTH_BIN/berth-shim" -namespace "$NS" -id "$CID" \
-        -address "$FAKE_ADDR" -publish-binary /bin/true -debug start </dev/null)
-    [[ "$ADDR" == unix://* ]]
-    run call connect "$CID"
-    status_is 0
-    SHIM_PID=$(sed -n 's/^shim_pid=\([0-9]*\) .*/\1/p' <<<"$output")
+    shim_cleanup
 }
 
 # Delete and Shutdown; the shim must be gone.
@@ -108,7 +73,7 @@ wait_log() {
 
 @test "stdout and stderr lines, an empty line and a last partial line go to one CRI log" {
     spec sh -c 'echo out1; echo err1 >&2; echo; printf "a\r\nb\r\n"; echo err2 >&2; printf "no newline"'
-    shim_start
+    shim_start -debug
     run call create "$CID" "$BUNDLE" --stdout "crilog://$CLOG?max_line_size=16384" \
         --stderr "crilog://$CLOG?max_line_size=16384"
     status_is 0
@@ -129,7 +94,7 @@ wait_log() {
 
 @test "the whole output is in the log when Wait answers" {
     spec sh -c 'seq 1 30000; seq 1 30000 >&2'
-    shim_start
+    shim_start -debug
     run call create "$CID" "$BUNDLE" --stdout "crilog://$CLOG" --stderr "crilog://$CLOG"
     status_is 0
     run call start "$CID"
@@ -173,7 +138,7 @@ ended_before_exit() {
 @test "output still in the pipes when the container exits is logged before the exit" {
     # ~58 KB: fits in the pipe, more than one read of the shim
     spec sh -c 'sleep 0.3; seq 1 12000; echo err >&2'
-    shim_start
+    shim_start -debug
     stopped_exit --stdout "crilog://$CLOG" --stderr "crilog://$CLOG"
     ended_before_exit stdout
     ended_before_exit stderr
@@ -183,7 +148,7 @@ ended_before_exit() {
 
 @test "output still in the terminal when the container exits is logged before the exit" {
     spec --tty sh -c 'sleep 0.3; seq 1 2000'
-    shim_start
+    shim_start -debug
     stopped_exit --terminal --stdout "crilog://$CLOG"
     ended_before_exit terminal
     [ "$(grep -c ' stdout F ' "$CLOG")" = 2000 ]
@@ -192,7 +157,7 @@ ended_before_exit() {
 
 @test "a 40000-byte line with max_line_size 16384 is P P F; max_line_size 0 never splits" {
     spec sh -c 'head -c 40000 /dev/zero | tr "\0" x; echo; echo short'
-    shim_start
+    shim_start -debug
     run call create "$CID" "$BUNDLE" --stdout "crilog://$CLOG?max_line_size=16384" \
         --stderr "crilog://$CLOG?max_line_size=16384"
     status_is 0
@@ -211,7 +176,7 @@ ended_before_exit() {
 
     # the same container again, without splitting, into another log
     CLOG="$LOGDIR/1.log"
-    shim_start
+    shim_start -debug
     run call create "$CID" "$BUNDLE" --stdout "crilog://$CLOG?max_line_size=0"
     status_is 0
     run call start "$CID"
@@ -226,7 +191,7 @@ ended_before_exit() {
 @test "Update with io.berth.log.reopen=1 reopens the log after kubelet renamed it" {
     # waits for the test between its lines: /tmp is the bundle's rootfs/tmp
     spec sh -c 'echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo after; echo err-after >&2; while [ ! -e /tmp/end ]; do sleep 0.05; done'
-    shim_start
+    shim_start -debug
     run call create "$CID" "$BUNDLE" --stdout "crilog://$CLOG" --stderr "crilog://$CLOG"
     status_is 0
     run call start "$CID"
@@ -264,7 +229,7 @@ ended_before_exit() {
 
 @test "a terminal container logs its output as stdout only" {
     spec --tty sh -c 'echo out; echo err >&2; printf partial'
-    shim_start
+    shim_start -debug
     run call create "$CID" "$BUNDLE" --terminal --stdout "crilog://$CLOG"
     status_is 0
     run call start "$CID"
@@ -280,7 +245,7 @@ ended_before_exit() {
 
 @test "a CRI log is refused for stdin, a different stderr and an exec; no log, no reopen" {
     spec sleep 1000
-    shim_start
+    shim_start -debug
     run call create "$CID" "$BUNDLE" --stdout "crilog://$CLOG" --stderr "crilog://$CLOG.err"
     status_is 1
     output_has "error: INVALID_ARGUMENT"

@@ -6,6 +6,7 @@
 # container process or mount left; teardown kills and unmounts whatever a failure left.
 
 load helpers
+load shimtest
 
 NS=shimns
 
@@ -18,13 +19,8 @@ setup() {
     # containerd's layout, so the shim derives its state dir ($STATE) from the bundle
     BUNDLE="$STATE/io.containerd.runtime.v2.task/$NS/$CID"
     FAKE_ADDR="$BERTH_TMP/nobody.sock" # no daemon: events are dropped
-    mkdir -p "$BUNDLE" "$BERTH_TMP/rootfs/bin" "$BERTH_TMP/rootfs/etc" "$BERTH_TMP/rootfs/tmp"
-    cp /bin/busybox "$BERTH_TMP/rootfs/bin/busybox"
-    # Hard links, not symlinks: masked paths would otherwise mask busybox itself.
-    for applet in sh echo sleep cat true; do
-        ln "$BERTH_TMP/rootfs/bin/busybox" "$BERTH_TMP/rootfs/bin/$applet"
-    done
-    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$BERTH_TMP/rootfs/etc/passwd"
+    mkdir -p "$BUNDLE"
+    shim_rootfs "$BERTH_TMP/rootfs" sh echo sleep cat true
     # The shim logs to the bundle's FIFO; containerd keeps it open read-write, so do we.
     mkfifo "$BUNDLE/log"
     exec 8<>"$BUNDLE/log"
@@ -33,60 +29,20 @@ setup() {
 }
 
 teardown() {
-    local p mnt
+    local p
     exec 8>&-
     [ -n "${BERTH_TMP:-}" ] || return 0
     cd /
     [ -n "${CD_PID:-}" ] && kill -TERM "$CD_PID" 2>/dev/null && wait_pid "$CD_PID" 10
-    # shims started by this test: their command line names a path under $BERTH_TMP
-    for p in $(pgrep -f -- "-address $BERTH_TMP/" || true); do
-        kill -KILL "$p" 2>/dev/null || true
-    done
     for p in "${PIDS[@]}"; do
         kill -KILL "$p" 2>/dev/null || true
     done
-    for root in "$STATE/runc/$NS" "$BERTH_TMP/cd-state/runc/default"; do
-        [ -d "$root" ] || continue
-        for c in $(runc --root "$root" list -q 2>/dev/null); do
-            runc --root "$root" delete -f "$c" >/dev/null 2>&1 || true
-        done
-    done
-    # innermost first
-    for mnt in $(awk -v t="$BERTH_TMP/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
-        umount -l "$mnt" 2>/dev/null || true
-    done
-    rm -rf "$BERTH_TMP"
-}
-
-# spec [berth-oci-spec args...] -- ARGS: the bundle's config.json.
-spec() {
-    "$BERTH_BIN/berth-oci-spec" --ns "$NS" --id "$CID" "$@" >"$BUNDLE/config.json"
+    shim_cleanup "$BERTH_TMP/cd-state/runc/default"
 }
 
 # The rootfs lives in the bundle (no mount) unless the test asks for --rootfs-bind.
 rootfs_in_bundle() {
     cp -a "$BERTH_TMP/rootfs" "$BUNDLE/rootfs"
-}
-
-# shim_start: runs `berth-shim ... start` in the bundle; asserts it prints only the address.
-shim_start() {
-    local out
-    out=$(cd "$BUNDLE" && "$BERTH_BIN/berth-shim" -namespace "$NS" -id "$CID" \
-        -address "$FAKE_ADDR" -publish-binary /bin/true start </dev/null 2>&1)
-    if ! [[ "$out" =~ ^unix://$STATE/s/[0-9a-f]{32}$ ]]; then
-        echo "start printed: $out" >&2
-        return 1
-    fi
-    ADDR="$out"
-    [ "$(cat "$BUNDLE/address")" = "$ADDR" ]
-    run call connect "$CID"
-    status_is 0
-    SHIM_PID=$(sed -n 's/^shim_pid=\([0-9]*\) .*/\1/p' <<<"$output")
-    [ -n "$SHIM_PID" ]
-}
-
-call() {
-    "$BERTH_BIN/berth-shim-call" "$ADDR" "$NS" "$@"
 }
 
 # exec_spec FILE ARGS...: an OCI Process for Exec.

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 #
-# Shell pieces for benchmarks that run berthd's CRI and containerd 1.6's CRI plugin side by side;
-# sourced, not run. The setup is bench/cri/run.sh's, made into functions (bench/cri/run.sh still
-# has its own copy): both daemons on private roots under one temp dir, one CNI conflist (a bridge
+# Shell pieces for benchmarks that run berthd's CRI and containerd 1.6's CRI plugin side by side
+# (bench/cri, bench/stream); sourced, not run: both daemons on private roots under one temp dir,
+# one CNI conflist (a bridge
 # and /22 of the run's own, host-local state in the temp dir), busybox and a pause image built
 # from berth-pause imported offline, and a teardown that removes whatever the run made (shims,
 # container processes, mounts, netns, cgroups, the bridge, iptables rules naming it) even after
@@ -17,7 +17,7 @@
 # prefixed with $CRIENV_ME (the script's name).
 
 # shellcheck source=bench/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # stop_daemon
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # stop_daemon
 
 CRIENV_ME=${CRIENV_ME:-run.sh}
 : "${repo:?crienv.sh: set repo before sourcing}"
