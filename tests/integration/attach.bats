@@ -76,18 +76,6 @@ client() {
     return 1
 }
 
-# Waits up to 5 s for FILE to hold a line matching the grep -E pattern.
-wait_log() {
-    local i
-    for i in $(seq 100); do
-        grep -qE "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "no line matching '$2' in $1:" >&2
-    cat "$1" >&2 || true
-    return 1
-}
-
 @test "output goes to the log and to a client, without history; the client reads EOF at the end" {
     spec sh -c 'echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo out1; echo err1 >&2; printf tail'
     shim_start -debug

@@ -59,18 +59,6 @@ log_lines() {
     done <"$1"
 }
 
-# Waits up to 5 s for FILE to hold a line matching the grep -E pattern.
-wait_log() {
-    local i
-    for i in $(seq 100); do
-        grep -qE "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "no line matching '$2' in $1:" >&2
-    cat "$1" >&2 || true
-    return 1
-}
-
 @test "stdout and stderr lines, an empty line and a last partial line go to one CRI log" {
     spec sh -c 'echo out1; echo err1 >&2; echo; printf "a\r\nb\r\n"; echo err2 >&2; printf "no newline"'
     shim_start -debug

@@ -63,3 +63,15 @@ shim_cleanup() {
     done
     rm -rf "$BERTH_TMP"
 }
+
+# Waits up to 5 s for FILE to hold a line matching the grep -E pattern.
+wait_log() {
+    local i
+    for i in $(seq 100); do
+        grep -qE "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "no line matching '$2' in $1:" >&2
+    cat "$1" >&2 || true
+    return 1
+}

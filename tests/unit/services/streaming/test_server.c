@@ -469,14 +469,20 @@ static bool until_bytes(struct seen *s, void *arg)
     return berth_buf_pending(&s->data[want[0]]) >= want[1] || s->closed;
 }
 
-static void assert_data(struct seen *s, uint32_t id, const char *want)
+/* The bytes of b are exactly want. */
+static void assert_buf(const struct berth_buf *b, const char *want)
 {
-    size_t n = berth_buf_pending(&s->data[id]);
+    size_t n = berth_buf_pending(b);
     char *got = berth_xcalloc(1, n + 1);
     if (n)
-        memcpy(got, berth_buf_head(&s->data[id]), n);
+        memcpy(got, berth_buf_head(b), n);
     assert_string_equal(got, want);
     free(got);
+}
+
+static void assert_data(struct seen *s, uint32_t id, const char *want)
+{
+    assert_buf(&s->data[id], want);
 }
 
 /* ---- tests ---- */
@@ -994,12 +1000,7 @@ static void ws_seen_clear(struct ws_seen *s)
 
 static void assert_ch(struct ws_seen *s, int ch, const char *want)
 {
-    size_t n = berth_buf_pending(&s->ch[ch]);
-    char *got = berth_xcalloc(1, n + 1);
-    if (n)
-        memcpy(got, berth_buf_head(&s->ch[ch]), n);
-    assert_string_equal(got, want);
-    free(got);
+    assert_buf(&s->ch[ch], want);
 }
 
 static void test_ws_exec_binary_v4(void **state)
