@@ -30,7 +30,13 @@ struct berth_services {
     struct berth_gc_scheduler *gc;            /* borrowed; NULL: no GC (sync deletes return) */
     struct berth_puller *puller;              /* borrowed; NULL: Transfer.Pull is UNAVAILABLE */
     struct berth_cri *cri;                    /* borrowed; NULL: the CRI answers UNAVAILABLE */
+    bool stopping; /* set (atomically) when berthd starts to stop: Health answers NOT_SERVING */
 };
+
+static inline bool berth_services_stopping(const struct berth_services *app)
+{
+    return app && __atomic_load_n(&app->stopping, __ATOMIC_ACQUIRE);
+}
 
 extern const struct berth_service berth_svc_version;
 extern const struct berth_service berth_svc_namespaces;
@@ -47,6 +53,7 @@ extern const struct berth_service berth_svc_tasks;
 extern const struct berth_service berth_svc_gc;
 extern const struct berth_service berth_svc_cri_runtime; /* runtime.v1.RuntimeService */
 extern const struct berth_service berth_svc_cri_image;   /* runtime.v1.ImageService */
+extern const struct berth_service berth_svc_health;      /* grpc.health.v1.Health */
 
 /* Every service berthd registers: the implemented ones and, so that clients get
  * "unknown method" rather than "unknown service", every other containerd service of the API

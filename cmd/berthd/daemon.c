@@ -460,6 +460,7 @@ int berthd_run(const struct berthd_config *cfg)
     }
     log_info("received %s, stopping", strsignal(sig));
     sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+    __atomic_store_n(&d.app.stopping, true, __ATOMIC_RELEASE); /* Health: NOT_SERVING */
     berthd_health_stop(steal_ptr(d.health));
     berth_server_shutdown(d.srv);
     berth_events_close(d.events); /* ends Subscribe streams now rather than after the grace */

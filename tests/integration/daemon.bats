@@ -319,3 +319,27 @@ EOF
 @test "the root lock file holds the daemon's pid" {
     [ "$(tr -d '\n' <"$ROOT/berthd.lock")" = "$BERTHD_PID" ]
 }
+
+@test "grpc.health.v1.Health/Check: SERVING for the server and its services, NOT_FOUND otherwise; polling it does not fill the log" {
+    run "$BERTH_BIN/berth-rawcall" -a "$SOCK" --no-namespace /grpc.health.v1.Health/Check --empty
+    line_present "code=0 OK"
+    line_present "response=0801" # status: SERVING
+    svc=$(printf %s containerd.services.tasks.v1.Tasks | xxd -p | tr -d '\n')
+    run "$BERTH_BIN/berth-rawcall" -a "$SOCK" --no-namespace /grpc.health.v1.Health/Check \
+        --hex "0a22$svc"
+    line_present "response=0801"
+    run "$BERTH_BIN/berth-rawcall" -a "$SOCK" --no-namespace /grpc.health.v1.Health/Check \
+        --text nope
+    line_present "code=3 INVALID_ARGUMENT"
+    svc=$(printf %s no.such.Service | xxd -p | tr -d '\n')
+    run "$BERTH_BIN/berth-rawcall" -a "$SOCK" --no-namespace /grpc.health.v1.Health/Check \
+        --hex "0a0f$svc"
+    line_present "code=5 NOT_FOUND"
+    # dockerd polls Check every 100 ms while it waits for berthd: no line per call
+    before=$(wc -l <"$BERTH_TMP/berthd.log")
+    for i in $(seq 1 50); do
+        "$BERTH_BIN/berth-rawcall" -a "$SOCK" --no-namespace /grpc.health.v1.Health/Check \
+            --empty >/dev/null
+    done
+    [ $(($(wc -l <"$BERTH_TMP/berthd.log") - before)) -lt 5 ]
+}
