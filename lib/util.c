@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -257,4 +258,36 @@ int berth_duration_parse(const char *s, int64_t *ns)
         return -1;
     *ns = (int64_t)total;
     return 0;
+}
+
+void berth_random(void *buf, size_t n)
+{
+    uint8_t *b = buf;
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = getrandom(b + got, n - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            abort(); /* the kernel's CSPRNG does not fail after boot */
+        got += (size_t)r;
+    }
+}
+
+void berth_random_hex(char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t b[64];
+
+    while (n > 0) {
+        size_t k = n < sizeof(b) ? n : sizeof(b);
+        berth_random(b, k);
+        for (size_t i = 0; i < k; i++) {
+            *out++ = hex[b[i] >> 4];
+            *out++ = hex[b[i] & 15];
+        }
+        n -= k;
+    }
+    *out = 0;
 }

@@ -108,6 +108,12 @@ void berth_bytes_clear(struct berth_bytes *b);
  * Returns -1 for anything else, or an overflow. */
 int berth_duration_parse(const char *s, int64_t *ns);
 
+/* Fills buf with n bytes from the kernel's CSPRNG (getrandom), retrying short reads and EINTR.
+ * Aborts if the kernel refuses (no getrandom: older than 3.17), which nothing can recover. */
+void berth_random(void *buf, size_t n);
+/* n random bytes as 2n lower-case hex characters and a NUL into out (2n + 1 bytes). */
+void berth_random_hex(char *out, size_t n);
+
 /* Wall-clock time in nanoseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t berth_now_ns(void);
 /* Monotonic clock in nanoseconds. */

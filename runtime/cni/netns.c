@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/random.h> /* getrandom for the namespace name */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,16 +51,8 @@ static void *pin_thread(void *arg)
 static char *random_name(void)
 {
     uint8_t b[16];
-    size_t got = 0;
 
-    while (got < sizeof(b)) {
-        ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            abort(); /* the kernel's CSPRNG does not fail after boot */
-        got += (size_t)r;
-    }
+    berth_random(b, sizeof(b));
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     return berth_strdup_printf("cni-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"

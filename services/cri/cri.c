@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "api/events/task.pb-c.h"
@@ -31,16 +30,7 @@ struct cri_exit {
 
 void cri_new_id(char out[65])
 {
-    unsigned char b[32];
-    size_t got = 0;
-
-    while (got < sizeof(b)) {
-        ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
-        if (r > 0)
-            got += (size_t)r;
-    }
-    for (size_t i = 0; i < sizeof(b); i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    berth_random_hex(out, 32);
 }
 
 ProtobufCMessage *cri_msg_dup(const ProtobufCMessage *msg)

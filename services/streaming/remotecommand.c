@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -611,15 +610,7 @@ static void rc_start(struct rc_session *r)
 
     r->state = RC_STARTING;
     if (is_exec(r)) {
-        static const char hex[] = "0123456789abcdef";
-        uint8_t b[16] = {0};
-        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-            log_warn("exec id: getrandom: %s", strerror(errno)); /* short ids still differ */
-        for (int i = 0; i < 16; i++) {
-            r->exec_id[2 * i] = hex[b[i] >> 4];
-            r->exec_id[2 * i + 1] = hex[b[i] & 15];
-        }
-        r->exec_id[32] = 0;
+        berth_random_hex(r->exec_id, 16);
         r->slot = stream_exit_register(r->srv, r->req->id, r->exec_id, on_exit_event, r);
     }
     rj->j.run = start_run;

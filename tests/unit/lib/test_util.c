@@ -110,6 +110,21 @@ static void test_duration_parse(void **state)
         assert_int_equal(berth_duration_parse(bad[i], &ns), -1);
 }
 
+static void test_random_hex(void **state)
+{
+    char a[201], b[201];
+
+    (void)state;
+    memset(a, 'x', sizeof(a));
+    berth_random_hex(a, 100); /* more than one 64-byte batch */
+    berth_random_hex(b, 100);
+    assert_int_equal(strlen(a), 200);
+    assert_int_equal(strspn(a, "0123456789abcdef"), 200);
+    assert_string_not_equal(a, b);
+    berth_random_hex(a, 0);
+    assert_string_equal(a, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,6 +132,7 @@ int main(void)
                                         berth_test_teardown_tmpdir),
         cmocka_unit_test(test_write_all_reports_errors),
         cmocka_unit_test(test_duration_parse),
+        cmocka_unit_test(test_random_hex),
         cmocka_unit_test(test_base64_padding),
         cmocka_unit_test(test_base64_decode),
     };
