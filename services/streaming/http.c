@@ -75,7 +75,7 @@ static void split_list(char ***v, size_t *n, const char *p, size_t len)
     }
 }
 
-static bool has_token(const char *p, size_t len, const char *token)
+bool berth_http_has_token(const char *p, size_t len, const char *token)
 {
     size_t tl = strlen(token);
 
@@ -181,7 +181,7 @@ static int parse_header(struct line l, struct berth_http_request *req, size_t *n
     } else if (NAME_IS("Sec-WebSocket-Protocol")) {
         split_list(&req->ws_protocols, n_wp, v, vn);
     } else if (NAME_IS("Connection")) {
-        req->connection_upgrade = req->connection_upgrade || has_token(v, vn, "upgrade");
+        req->connection_upgrade = req->connection_upgrade || berth_http_has_token(v, vn, "upgrade");
     } else if (NAME_IS("Upgrade")) {
         if (!req->upgrade)
             req->upgrade = berth_xstrndup(v, vn);

@@ -42,6 +42,9 @@ struct berth_http_request {  /* owns every field */
 ssize_t berth_http_request_parse(const uint8_t *buf, size_t len, size_t max_head,
                                  struct berth_http_request *req, struct berth_err **err);
 void berth_http_request_clear(struct berth_http_request *req); /* NULL-safe fields */
+/* Whether the comma-separated list p[0..len) has an element equal to token, ignoring case and
+ * the spaces and tabs around elements (HTTP's #token lists: Connection, Upgrade). */
+bool berth_http_has_token(const char *p, size_t len, const char *token);
 /* The first entry of `client` that `server` (NULL-terminated) also lists (exact match), or
  * NULL: Kubernetes' httpstream.Handshake rule. Returns server's string (equal to client's),
  * so the result lives as long as `server` does. */

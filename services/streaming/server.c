@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -316,16 +315,8 @@ static void token_new(char out[9])
 {
     static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t b[6];
-    size_t got = 0;
 
-    while (got < sizeof(b)) {
-        ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            abort(); /* the kernel has had getrandom since 3.17 */
-        got += (size_t)r;
-    }
+    berth_random(b, sizeof(b));
     for (int i = 0; i < 2; i++) {
         uint32_t v = (uint32_t)b[3 * i] << 16 | (uint32_t)b[3 * i + 1] << 8 | b[3 * i + 2];
         for (int k = 0; k < 4; k++)
@@ -661,21 +652,6 @@ static const char *const exec_protocols[] = {"v4.channel.k8s.io", "v3.channel.k8
                                              "v2.channel.k8s.io", "channel.k8s.io", NULL};
 static const char *const pf_protocols[] = {"portforward.k8s.io", NULL};
 
-static bool has_token_ci(const char *v, const char *want)
-{
-    size_t n = strlen(want);
-
-    for (const char *p = v; p && *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        if (!strncasecmp(p, want, n) && (p[n] == 0 || p[n] == ',' || p[n] == ' '))
-            return true;
-        while (*p && *p != ',')
-            p++;
-    }
-    return false;
-}
-
 static void list_join(char *buf, size_t cap, char *const *v)
 {
     size_t off = 0;
@@ -818,7 +794,8 @@ static void http_route(struct stream_conn *c, struct berth_http_request *rq)
         http_reply(c, 403, h, body);
         return;
     }
-    if (!rq->connection_upgrade || !rq->upgrade || !has_token_ci(rq->upgrade, "spdy/3.1")) {
+    if (!rq->connection_upgrade || !rq->upgrade ||
+        !berth_http_has_token(rq->upgrade, strlen(rq->upgrade), "spdy/3.1")) {
         berth_stream_request_free(req);
         http_reply(c, 400, NULL,
                    "unable to upgrade: missing upgrade headers in request (Connection: Upgrade "

@@ -43,22 +43,6 @@ create_start() {
     status_is 0
 }
 
-# Delete and Shutdown; the shim and the attach socket must be gone.
-shim_stop() {
-    local i
-    run call delete "$CID"
-    status_is 0
-    [ ! -e "$SOCK" ]
-    run call shutdown "$CID"
-    status_is 0
-    for i in $(seq 100); do
-        [ -d "/proc/$SHIM_PID" ] && ! grep -q '^State:.*Z' "/proc/$SHIM_PID/status" || return 0
-        sleep 0.05
-    done
-    echo "shim $SHIM_PID still running" >&2
-    return 1
-}
-
 # client NAME [berth-attach options...]: a background client writing NAME.out/NAME.err in
 # $BERTH_TMP, connected when this returns; its stdin is /dev/null unless --no-stdin.
 client() {
@@ -100,7 +84,7 @@ client() {
     run timeout 5 "$BERTH_BIN/berth-attach" --no-stdin "$SOCK"
     status_is 0
     [ -z "$output" ]
-    shim_stop
+    shim_delete_stop "$SOCK"
 }
 
 @test "stdin_once: the client's stdin reaches sh and its EOF ends sh" {
@@ -112,7 +96,7 @@ client() {
     [ "$output" = hello ]
     run call wait "$CID"
     [ "$output" = 0 ]
-    shim_stop
+    shim_delete_stop "$SOCK"
 }
 
 @test "two clients at once; without once a client's EOF leaves stdin open" {
@@ -139,7 +123,7 @@ client() {
     [ "$(cat "$BERTH_TMP/a.err")" = oops ]
     [ "$(cat "$BERTH_TMP/b.out")" = "$(printf 'two\nthree\noops')" ] ||
         [ "$(cat "$BERTH_TMP/b.out")" = "$(printf 'two\noops\nthree')" ]
-    shim_stop
+    shim_delete_stop "$SOCK"
 }
 
 @test "a client that never reads holds the output back 10 s at most and loses no log line" {
@@ -160,7 +144,7 @@ client() {
     wait "$reader_PID"
     [ "$(wc -l <"$BERTH_TMP/reader.out")" = 300001 ]
     [ "$(tail -n 1 "$BERTH_TMP/reader.out")" = done ]
-    shim_stop
+    shim_delete_stop "$SOCK"
 }
 
 @test "a terminal: attach stdin goes to the pty, output comes back as stdout" {
@@ -173,7 +157,7 @@ client() {
     run call wait "$CID"
     [ "$output" = 5 ]
     grep -q ' stdout F a42b$' "$CLOG"
-    shim_stop
+    shim_delete_stop "$SOCK"
 }
 
 @test "attach stdin is refused without a CRI log and for an exec; no socket without a CRI log" {
@@ -217,5 +201,5 @@ client() {
     run call wait "$CID"
     [ "$output" = 137 ]
     wait "$a_PID"
-    shim_stop
+    shim_delete_stop "$SOCK"
 }

@@ -32,21 +32,6 @@ teardown() {
     shim_cleanup
 }
 
-# Delete and Shutdown; the shim must be gone.
-shim_stop() {
-    local i
-    run call delete "$CID"
-    status_is 0
-    run call shutdown "$CID"
-    status_is 0
-    for i in $(seq 100); do
-        [ -d "/proc/$SHIM_PID" ] && ! grep -q '^State:.*Z' "/proc/$SHIM_PID/status" || return 0
-        sleep 0.05
-    done
-    echo "shim $SHIM_PID still running" >&2
-    return 1
-}
-
 # log_lines FILE: the log with the timestamps checked and cut off ("stdout F text").
 log_lines() {
     local line
@@ -77,7 +62,7 @@ log_lines() {
     [ "$(stat -c %a "$CLOG")" = 640 ]
     [ "$(stat -c %a "$LOGDIR")" = 755 ]
     # State shows the URI it was given
-    shim_stop
+    shim_delete_stop
 }
 
 @test "the whole output is in the log when Wait answers" {
@@ -94,7 +79,7 @@ log_lines() {
     [ "$(grep -c ' stderr F ' "$CLOG")" = 30000 ]
     [ "$(grep ' stdout ' "$CLOG" | tail -n 1 | cut -d' ' -f2-)" = "stdout F 30000" ]
     [ "$(grep ' stderr ' "$CLOG" | tail -n 1 | cut -d' ' -f2-)" = "stderr F 30000" ]
-    shim_stop
+    shim_delete_stop
 }
 
 # stopped_exit [create options...]: runs the spec'd container while the shim is stopped
@@ -131,7 +116,7 @@ ended_before_exit() {
     ended_before_exit stdout
     ended_before_exit stderr
     [ "$(grep -c ' stdout F ' "$CLOG")" = 12000 ]
-    shim_stop
+    shim_delete_stop
 }
 
 @test "output still in the terminal when the container exits is logged before the exit" {
@@ -140,7 +125,7 @@ ended_before_exit() {
     stopped_exit --terminal --stdout "crilog://$CLOG"
     ended_before_exit terminal
     [ "$(grep -c ' stdout F ' "$CLOG")" = 2000 ]
-    shim_stop
+    shim_delete_stop
 }
 
 @test "a 40000-byte line with max_line_size 16384 is P P F; max_line_size 0 never splits" {
@@ -160,7 +145,7 @@ ended_before_exit() {
     [ "${lines[1]}" = "${lines[0]}" ]
     [ "${lines[2]}" = "stdout F $(printf 'x%.0s' $(seq 7232))" ]
     [ "${lines[3]}" = "stdout F short" ]
-    shim_stop
+    shim_delete_stop
 
     # the same container again, without splitting, into another log
     CLOG="$LOGDIR/1.log"
@@ -173,7 +158,7 @@ ended_before_exit() {
     run log_lines "$CLOG"
     [ "${#lines[@]}" -eq 2 ]
     [ "${lines[0]}" = "stdout F $(printf 'x%.0s' $(seq 40000))" ]
-    shim_stop
+    shim_delete_stop
 }
 
 @test "Update with io.berth.log.reopen=1 reopens the log after kubelet renamed it" {
@@ -212,7 +197,7 @@ ended_before_exit() {
     touch "$BUNDLE/rootfs/tmp/end"
     run call wait "$CID"
     [ "$output" = 0 ]
-    shim_stop
+    shim_delete_stop
 }
 
 @test "a terminal container logs its output as stdout only" {
@@ -228,7 +213,7 @@ ended_before_exit() {
     status_is 0
     # the pty turned "\n" into "\r\n": stripped like "\n"
     [ "$output" = "$(printf 'stdout F out\nstdout F err\nstdout P partial')" ]
-    shim_stop
+    shim_delete_stop
 }
 
 @test "a CRI log is refused for stdin, a different stderr and an exec; no log, no reopen" {

@@ -42,6 +42,23 @@ shim_start() {
     [ -n "$SHIM_PID" ]
 }
 
+# shim_delete_stop [FILE]: Delete (after which FILE, if given, must be gone) and Shutdown; the
+# shim must be gone.
+shim_delete_stop() {
+    local i
+    run call delete "$CID"
+    status_is 0
+    [ -z "${1:-}" ] || [ ! -e "$1" ]
+    run call shutdown "$CID"
+    status_is 0
+    for i in $(seq 100); do
+        [ -d "/proc/$SHIM_PID" ] && ! grep -q '^State:.*Z' "/proc/$SHIM_PID/status" || return 0
+        sleep 0.05
+    done
+    echo "shim $SHIM_PID still running" >&2
+    return 1
+}
+
 # shim_cleanup [RUNC_ROOT...]: kills this test's shims (their command line names a path under
 # $BERTH_TMP), deletes the containers of $STATE/runc/$NS and the other roots, unmounts
 # everything under $BERTH_TMP (innermost first) and removes it.
