@@ -32,35 +32,24 @@
 /* FIFO buffers raised to this for exec output (fewer wake-ups per MiB); best effort. */
 #define EXEC_PIPE_SIZE (1 << 20)
 
-static const char *ctr_state_name(enum cri_ctr_phase ph)
-{
-    switch (ph) {
-    case CTR_CREATED:
-        return "CONTAINER_CREATED";
-    case CTR_RUNNING:
-        return "CONTAINER_RUNNING";
-    case CTR_EXITED:
-        return "CONTAINER_EXITED";
-    default:
-        return "CONTAINER_UNKNOWN";
-    }
-}
-
 /* A running container (reference) or FAILED_PRECONDITION naming its state. */
 static int running_container(struct berth_cri *c, const char *id, struct cri_container **out,
                              struct berth_err **err)
 {
     struct cri_container *k;
-    enum cri_ctr_phase ph;
+    Runtime__V1__ContainerState st;
 
     if (cri_container_get(c, id, &k, err) < 0)
         return -1;
     pthread_mutex_lock(&c->mu);
-    ph = cri_ctr_phase(&k->st);
+    st = cri_ctr_state(&k->st);
     pthread_mutex_unlock(&c->mu);
-    if (ph != CTR_RUNNING) {
-        berth_err_set(err, BERTH_E_FAILED_PRECONDITION, 0, "container \"%s\" is in %s state", k->id,
-                      ctr_state_name(ph));
+    if (st != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
+        /* the state's name as the CRI spells it, from the generated enum */
+        berth_err_set(
+            err, BERTH_E_FAILED_PRECONDITION, 0, "container \"%s\" is in %s state", k->id,
+            protobuf_c_enum_descriptor_get_value(&runtime__v1__container_state__descriptor, st)
+                ->name);
         cri_container_put(c, k);
         return -1;
     }
