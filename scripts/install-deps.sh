@@ -11,4 +11,4 @@ apt-get install -y -q --no-install-recommends \
     bats containerd runc crun valgrind clang-format \
     docker-registry skopeo apache2-utils openssl curl \
     busybox-static zstd python3 \
-    containernetworking-plugins iptables
+    containernetworking-plugins iptables docker.io python3-prometheus-client
