@@ -396,12 +396,13 @@ static int start_server(struct berthd *d, struct berth_err **err)
     if (berth_server_new(&sopts, svcs, n_svcs, &d->app, &d->srv, err) < 0 ||
         berth_server_start(d->srv, err) < 0)
         return -1;
-    return berthd_health_start(socket_file(cfg->address), cfg->self_check_ms, &d->health, err);
+    berthd_health_new(socket_file(cfg->address), cfg->self_check_ms, &d->health);
+    return 0;
 }
 
 static void berthd_teardown(struct berthd *d)
 {
-    berthd_health_stop(d->health);
+    berthd_health_free(d->health);
     berth_server_free(d->srv);
     __atomic_store_n(&d->cri, NULL, __ATOMIC_RELEASE);
     berth_cri_free(d->app.cri);
@@ -450,8 +451,22 @@ int berthd_run(const struct berthd_config *cfg)
                (int)getpid());
 
     for (;;) {
-        if (sigwait(&set, &sig) != 0)
+        /* The self-check runs here between signals: a check holds a signal back for at most
+         * its timeout (10 s), and only while the server does not answer. */
+        int64_t due = berthd_health_due_ms(d.health);
+        if (due == 0) {
+            berthd_health_run(d.health);
             continue;
+        }
+        if (due < 0) {
+            if (sigwait(&set, &sig) != 0)
+                continue;
+        } else {
+            struct timespec ts = {.tv_sec = due / 1000, .tv_nsec = (due % 1000) * 1000000L};
+            sig = sigtimedwait(&set, NULL, &ts);
+            if (sig < 0)
+                continue; /* EAGAIN: a check is due; EINTR */
+        }
         if (sig == SIGHUP) {
             log_info("SIGHUP ignored: restart berthd to apply configuration changes");
             continue;
@@ -461,7 +476,6 @@ int berthd_run(const struct berthd_config *cfg)
     log_info("received %s, stopping", strsignal(sig));
     sd_notify(0, "STOPPING=1\nSTATUS=stopping");
     __atomic_store_n(&d.app.stopping, true, __ATOMIC_RELEASE); /* Health: NOT_SERVING */
-    berthd_health_stop(steal_ptr(d.health));
     berth_server_shutdown(d.srv);
     berth_events_close(d.events); /* ends Subscribe streams now rather than after the grace */
     berth_puller_stop(d.puller);  /* and pulls, detached ones included */

@@ -22,8 +22,8 @@
 #define DEFAULT_MAX_BODY (64 << 10)
 #define DEFAULT_PROGRESS (300LL * 1000000000LL)
 #define DEFAULT_CONNECT  (30LL * 1000000000LL)
-#define POLL_MS          200 /* with transfers: cancel and progress checks */
-#define IDLE_POLL_MS     600000
+#define POLL_MS          200   /* with transfers: cancel and progress checks */
+#define IDLE_EXIT_MS     30000 /* an I/O thread without transfers this long ends */
 #define MAX_WAIT_FDS     256
 #define DRAIN_RETRY_MS   100
 
@@ -48,7 +48,9 @@ struct xfer {
 struct berth_http {
     pthread_mutex_t mu;
     pthread_t thread;
-    bool thread_started, stopping;
+    bool thread_joinable; /* made and not yet joined (mu) */
+    bool thread_running;  /* made and not yet ending; a transfer handed in finds it (mu) */
+    bool stopping;
     CURLM *multi;
     struct xfer *queued; /* handed in, not yet added to the multi handle (mu) */
     struct xfer *active; /* I/O thread only */
@@ -337,6 +339,8 @@ static void *io_thread(void *arg)
     struct curl_waitfd wfds[MAX_WAIT_FDS];
     struct xfer *wx[MAX_WAIT_FDS];
 
+    int64_t idle_since = berth_mono_ns();
+
     for (;;) {
         struct xfer *in;
         unsigned nw = 0;
@@ -349,6 +353,15 @@ static void *io_thread(void *arg)
         in = h->queued;
         h->queued = NULL;
         stop = h->stopping;
+        if (in || h->active) {
+            idle_since = berth_mono_ns();
+        } else if (!stop && berth_mono_ns() - idle_since >= IDLE_EXIT_MS * 1000000LL) {
+            /* Pulls are rare on a node: no thread waits for the next one. The connection
+             * cache stays with the multi handle; the next transfer makes a thread again. */
+            h->thread_running = false;
+            pthread_mutex_unlock(&h->mu);
+            return NULL;
+        }
         pthread_mutex_unlock(&h->mu);
         while (in) {
             struct xfer *x = in;
@@ -375,7 +388,7 @@ static void *io_thread(void *arg)
                 wx[nw++] = x;
             }
         /* Idle: sleep until berth_http_do or berth_http_stop wakes the handle. */
-        curl_multi_poll(h->multi, wfds, nw, h->active ? POLL_MS : IDLE_POLL_MS, NULL);
+        curl_multi_poll(h->multi, wfds, nw, h->active ? POLL_MS : IDLE_EXIT_MS, NULL);
         for (unsigned i = 0; i < nw; i++) {
             struct xfer *x = wx[i];
             enum berth_http_sink_ret r;
@@ -435,7 +448,6 @@ static void curl_init_once(void)
 int berth_http_new(const struct berth_http_opts *o, struct berth_http **out, struct berth_err **err)
 {
     struct berth_http *h;
-    int rc;
 
     *out = NULL;
     pthread_once(&curl_once, curl_init_once);
@@ -451,19 +463,30 @@ int berth_http_new(const struct berth_http_opts *o, struct berth_http **out, str
     }
     curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
-    rc = pthread_create(&h->thread, NULL, io_thread, h);
-    if (rc) {
-        berth_http_free(h);
-        return berth_err_set(err, BERTH_E_INTERNAL, rc, "start the registry client thread");
-    }
-    h->thread_started = true;
     *out = h;
+    return 0;
+}
+
+/* With h->mu held: makes sure an I/O thread runs (joining one that ended idle). */
+static int io_thread_ensure(struct berth_http *h, struct berth_err **err)
+{
+    int rc;
+
+    if (h->thread_running)
+        return 0;
+    if (h->thread_joinable) /* it has given up the lock for good: joining is immediate */
+        pthread_join(h->thread, NULL);
+    h->thread_joinable = false;
+    rc = pthread_create(&h->thread, NULL, io_thread, h);
+    if (rc)
+        return berth_err_set(err, BERTH_E_INTERNAL, rc, "start the registry client thread");
+    h->thread_joinable = h->thread_running = true;
     return 0;
 }
 
 void berth_http_stop(struct berth_http *h)
 {
-    if (!h || !h->thread_started)
+    if (!h)
         return;
     pthread_mutex_lock(&h->mu);
     h->stopping = true;
@@ -475,10 +498,9 @@ void berth_http_free(struct berth_http *h)
 {
     if (!h)
         return;
-    if (h->thread_started) {
-        berth_http_stop(h);
+    berth_http_stop(h);
+    if (h->thread_joinable)
         pthread_join(h->thread, NULL);
-    }
     if (h->multi)
         curl_multi_cleanup(h->multi);
     pthread_mutex_destroy(&h->mu);
@@ -498,6 +520,11 @@ int berth_http_do(struct berth_http *h, const struct berth_http_req *req,
         pthread_mutex_unlock(&h->mu);
         pthread_cond_destroy(&x.cond);
         return berth_err_set(err, BERTH_E_CANCELED, 0, "the registry client is stopping");
+    }
+    if (io_thread_ensure(h, err) < 0) {
+        pthread_mutex_unlock(&h->mu);
+        pthread_cond_destroy(&x.cond);
+        return -1;
     }
     x.next = h->queued;
     h->queued = &x;

@@ -31,8 +31,8 @@ struct berth_http_opts {
     int64_t connect_timeout_ns;  /* 0: 30 s */
 };
 
-/* Starts the engine (its I/O thread). INTERNAL when libcurl or the thread cannot start. *out
- * is owned by the caller: berth_http_free. */
+/* Makes the engine. Its I/O thread starts with the first transfer and ends after 30 s without
+ * one. INTERNAL when libcurl cannot start. *out is owned by the caller: berth_http_free. */
 int berth_http_new(const struct berth_http_opts *o, struct berth_http **out,
                    struct berth_err **err);
 /* Ends every transfer (their callers get CANCELED) and refuses new ones; the thread exits.
@@ -94,7 +94,8 @@ struct berth_http_req {
  * ("certificate ... does not verify"); DEADLINE_EXCEEDED when no byte moved for the progress
  * timeout; CANCELED when *req->cancel became true or the engine is freed; OUT_OF_RANGE for a
  * body without a sink over max_body; the sink's abort reported as CANCELED "aborted by sink"
- * (the sink holds the real error). Thread-safe: any number of callers at once.
+ * (the sink holds the real error); INTERNAL when the I/O thread cannot start. Thread-safe: any
+ * number of callers at once.
  */
 int berth_http_do(struct berth_http *h, const struct berth_http_req *req,
                   struct berth_http_resp *resp, struct berth_err **err);

@@ -10,6 +10,7 @@
  */
 #define BERTH_LOG_SUBSYS "server"
 
+#include <errno.h>
 #include <grpc/grpc.h>
 #include <grpc/support/alloc.h> /* gpr_free for the peer string */
 #include <grpc/support/time.h>
@@ -148,6 +149,7 @@ static void call_run(struct berth_call *c)
     struct berth_svc_ctx ctx;
     struct berth_err *e = NULL;
     struct berth_bytes out = {0};
+    int64_t t0 = berth_mono_ns();
     int ret = 0;
 
     call_ctx(c, &ctx);
@@ -171,6 +173,10 @@ static void call_run(struct berth_call *c)
     }
     if (ret < 0 && !e)
         berth_err_set(&e, BERTH_E_INTERNAL, 0, "handler failed without an error");
+    /* An import, pull or unpack leaves megabytes of freed buffers in the arenas: ask the
+     * listener's tick for a trim soon rather than in up to 30 s. */
+    if (berth_mono_ns() - t0 >= LONG_CALL_NS)
+        atomic_store(&c->srv->long_call_done, true);
     if (!c->streaming) {
         berth_call_finish(c, ret < 0 ? e : NULL, &out);
         berth_err_free(&e);
@@ -210,10 +216,18 @@ void *berth_worker_main(void *arg)
     pthread_mutex_lock(&srv->mu);
     for (;;) {
         struct berth_call *c;
-        while (!pool->head && !srv->workers_stop)
-            pthread_cond_wait(&pool->cv, &srv->mu);
+        if (!pool->head && !srv->workers_stop) {
+            struct timespec until;
+            int rc = 0;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += BERTH_POOL_IDLE_NS / 1000000000LL;
+            pool->idle++;
+            while (!pool->head && !srv->workers_stop && rc != ETIMEDOUT)
+                rc = pthread_cond_timedwait(&pool->cv, &srv->mu, &until);
+            pool->idle--;
+        }
         if (!pool->head)
-            break;
+            break; /* idle too long, or stopping */
         c = pool->head;
         pool->head = c->next;
         if (!pool->head)
@@ -222,8 +236,47 @@ void *berth_worker_main(void *arg)
         call_run(c);
         pthread_mutex_lock(&srv->mu);
     }
+    /* Detached: nothing of the server is touched once the lock is given back. */
+    if (--pool->live == 0)
+        pthread_cond_broadcast(&pool->gone);
     pthread_mutex_unlock(&srv->mu);
     return NULL;
+}
+
+/* Queues a unary call for the pool, making a thread when none waits. With no thread at all
+ * (the first could not be made) the caller runs the call itself: late beats never. */
+static void pool_queue(struct berth_pool *pool, struct berth_call *c)
+{
+    struct berth_server *srv = pool->srv;
+    bool inline_run = false;
+
+    pthread_mutex_lock(&srv->mu);
+    c->next = NULL;
+    if (pool->tail)
+        pool->tail->next = c;
+    else
+        pool->head = c;
+    pool->tail = c;
+    if (pool->idle > 0) {
+        pthread_cond_signal(&pool->cv);
+    } else if (pool->live < pool->max) {
+        pthread_attr_t attr;
+        pthread_t t;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, berth_worker_main, pool) == 0) {
+            pool->live++;
+        } else if (pool->live == 0) {
+            pool->head = c->next;
+            if (!pool->head)
+                pool->tail = NULL;
+            inline_run = true;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    if (inline_run)
+        call_run(c);
 }
 
 /* Starts the lone RECV_CLOSE_ON_SERVER batch that reports a client's cancel (or the
@@ -285,15 +338,7 @@ static void dispatch(struct berth_call *c)
         atomic_store(&c->refs, 2);
         c->early_close = start_close(c);
         pool = c->m->listing ? &srv->listers : &srv->workers;
-        pthread_mutex_lock(&srv->mu);
-        c->next = NULL;
-        if (pool->tail)
-            pool->tail->next = c;
-        else
-            pool->head = c;
-        pool->tail = c;
-        pthread_cond_signal(&pool->cv);
-        pthread_mutex_unlock(&srv->mu);
+        pool_queue(pool, c);
         return;
     }
     /* The stream slot was taken at admission; the thread gives it back. */

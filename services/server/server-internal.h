@@ -99,15 +99,22 @@ struct conn_load {
     unsigned calls, streams;
 };
 
-/* Threads running unary calls off the CQ thread, from one queue (guarded by srv->mu). */
+/* Threads running unary calls off the CQ thread, from one queue (guarded by srv->mu). They are
+ * made when a call finds no idle one, up to max, and end after BERTH_POOL_IDLE_NS without work:
+ * an idle daemon keeps none (each would hold a stack and, in glibc, maybe an arena). */
 struct berth_pool {
     struct berth_server *srv;
     const char *name;
-    pthread_cond_t cv; /* a call was queued, or the pool stops */
+    pthread_cond_t cv;   /* a call was queued, or the pool stops (CLOCK_MONOTONIC) */
+    pthread_cond_t gone; /* the last thread of a stopping pool ended */
     struct berth_call *head, *tail;
-    pthread_t *threads;
-    unsigned n;
+    unsigned max;  /* threads at most */
+    unsigned live; /* threads running */
+    unsigned idle; /* of those, waiting for a call */
 };
+
+#define BERTH_POOL_IDLE_NS (10 * 1000000000LL)
+#define LONG_CALL_NS       (1000000000LL)
 
 struct berth_server {
     grpc_server *gs;
@@ -134,6 +141,7 @@ struct berth_server {
     atomic_uint calls;         /* calls admitted and not yet freed */
     atomic_ullong calls_total; /* every call received since start, refused ones too */
     atomic_ullong refused_calls, refused_streams;
+    atomic_bool long_call_done; /* a handler ran LONG_CALL_NS or more since the last trim */
     struct tag t_shutdown;
 
     pthread_mutex_t load_mu; /* loads: one entry per connection with calls */

@@ -64,6 +64,23 @@ static char *socket_path(const char *address)
     return NULL;
 }
 
+static void pool_init(struct berth_pool *pool)
+{
+    pthread_condattr_t ca;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&pool->gone, NULL);
+}
+
+static void pool_destroy(struct berth_pool *pool)
+{
+    pthread_cond_destroy(&pool->cv);
+    pthread_cond_destroy(&pool->gone);
+}
+
 /* Listener thread: a connection sent its preface; gRPC owns it from here. */
 static void on_conn(void *arg, int fd)
 {
@@ -84,13 +101,14 @@ static void on_tick(void *arg, int64_t now)
     berth_cq_reap_stalled(srv, now);
     /* glibc keeps freed heap in its arenas: after a burst (a flood of connections, calls or
      * streams) that is most of the daemon's RSS for good. Give it back every 30 s, and soon
-     * after a burst: many connections gone, many calls done and few left, or many calls
-     * refused (a flood still holding its admitted calls open). */
+     * after a burst: many connections gone, many calls done and few left, many calls refused
+     * (a flood still holding its admitted calls open), or a long call done (an import). */
     burst_over = conns + 8 <= srv->trim_conns ||
                  (total - srv->trim_calls >= 1000 && atomic_load(&srv->calls) < 64) ||
-                 refused - srv->trim_refused >= 1000;
+                 refused - srv->trim_refused >= 1000 || atomic_load(&srv->long_call_done);
     if (now - srv->last_trim_ns >= TRIM_EVERY_NS ||
         (burst_over && now - srv->last_trim_ns >= 2000000000LL)) {
+        atomic_store(&srv->long_call_done, false);
         malloc_trim(0);
         srv->last_trim_ns = now;
         srv->trim_conns = conns;
@@ -174,11 +192,11 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
     srv->app = app;
     srv->n_cq = opts->cq_threads ? opts->cq_threads : 1;
     srv->workers = (struct berth_pool){
-        .srv = srv, .name = "worker", .n = opts->worker_threads ? opts->worker_threads : 32};
+        .srv = srv, .name = "worker", .max = opts->worker_threads ? opts->worker_threads : 32};
     srv->listers = (struct berth_pool){
-        .srv = srv, .name = "listing", .n = opts->listing_threads ? opts->listing_threads : 8};
-    pthread_cond_init(&srv->workers.cv, NULL);
-    pthread_cond_init(&srv->listers.cv, NULL);
+        .srv = srv, .name = "listing", .max = opts->listing_threads ? opts->listing_threads : 8};
+    pool_init(&srv->workers);
+    pool_init(&srv->listers);
     srv->grace_ms = opts->grace_ms ? opts->grace_ms : 5000;
     srv->max_calls = opts->max_calls ? opts->max_calls : BERTH_SERVER_DEFAULT_MAX_CALLS;
     srv->max_stream_threads =
@@ -215,23 +233,12 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
     return 0;
 }
 
-static int pool_start(struct berth_pool *pool, struct berth_err **err)
+/* Called with srv->mu held and workers_stop set: waits for the pool's threads to end. */
+static void pool_drain(struct berth_pool *pool)
 {
-    pool->threads = berth_xcalloc(pool->n, sizeof(pthread_t));
-    for (unsigned i = 0; i < pool->n; i++) {
-        int rc = pthread_create(&pool->threads[i], NULL, berth_worker_main, pool);
-        if (rc != 0) {
-            pool->n = i; /* the ones started are joined at shutdown */
-            return berth_err_set(err, BERTH_E_INTERNAL, rc, "start %s thread", pool->name);
-        }
-    }
-    return 0;
-}
-
-static void pool_join(struct berth_pool *pool)
-{
-    for (unsigned i = 0; pool->threads && i < pool->n; i++)
-        pthread_join(pool->threads[i], NULL);
+    pthread_cond_broadcast(&pool->cv);
+    while (pool->live > 0)
+        pthread_cond_wait(&pool->gone, &pool->srv->mu);
 }
 
 int berth_server_start(struct berth_server *srv, struct berth_err **err)
@@ -243,8 +250,6 @@ int berth_server_start(struct berth_server *srv, struct berth_err **err)
     for (unsigned i = 0; i < srv->n_cq; i++)
         if (pthread_create(&srv->cq_threads[i], NULL, berth_cq_main, srv) != 0)
             return berth_err_set(err, BERTH_E_INTERNAL, errno, "start completion queue thread");
-    if (pool_start(&srv->workers, err) < 0 || pool_start(&srv->listers, err) < 0)
-        return -1;
     return berth_listener_start(srv->listener, err);
 }
 
@@ -289,11 +294,9 @@ void berth_server_wait(struct berth_server *srv)
         usleep(1000);
     pthread_mutex_lock(&srv->mu);
     srv->workers_stop = true;
-    pthread_cond_broadcast(&srv->workers.cv);
-    pthread_cond_broadcast(&srv->listers.cv);
+    pool_drain(&srv->workers);
+    pool_drain(&srv->listers);
     pthread_mutex_unlock(&srv->mu);
-    pool_join(&srv->workers);
-    pool_join(&srv->listers);
     grpc_server_destroy(srv->gs);
     srv->gs = NULL;
     grpc_completion_queue_shutdown(srv->cq);
@@ -326,15 +329,13 @@ void berth_server_free(struct berth_server *srv)
     grpc_server_credentials_release(srv->creds);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
-    pthread_cond_destroy(&srv->workers.cv);
-    pthread_cond_destroy(&srv->listers.cv);
+    pool_destroy(&srv->workers);
+    pool_destroy(&srv->listers);
     pthread_mutex_destroy(&srv->await_mu);
     pthread_mutex_destroy(&srv->load_mu);
     free(srv->loads);
     berth_ratelimit_free(srv->log_rl);
     free(srv->cq_threads);
-    free(srv->workers.threads);
-    free(srv->listers.threads);
     free(srv);
     grpc_shutdown();
 }

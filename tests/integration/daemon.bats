@@ -343,3 +343,20 @@ EOF
     done
     [ $(($(wc -l <"$BERTH_TMP/berthd.log") - before)) -lt 5 ]
 }
+
+@test "an idle berthd runs at most 16 threads; the worker pool grows with calls and needs none at rest" {
+    threads() { awk '/^Threads:/ {print $2}' "/proc/$BERTHD_PID/status"; }
+    idle=$(threads)
+    echo "idle threads: $idle" >&2
+    [ "$idle" -le 16 ]
+    # Blocking calls run on pool threads made on demand (they end after 10 s idle).
+    pids=()
+    for i in $(seq 1 8); do
+        bctl namespaces create "ns$i" &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+    [ "$(bctl namespaces ls -q | grep -c '^ns[0-9]$')" -eq 8 ]
+    echo "threads after the calls: $(threads)" >&2
+    [ "$(threads)" -gt "$idle" ]
+}
