@@ -32,7 +32,7 @@ elseif(CMAKE_INSTALL_PREFIX MATCHES "^/(usr/?)?$")
   # dpkg's merged-/usr aliasing can lose files on upgrades.
   set(unitdir "/lib/systemd/system")
 else()
-  # on systemd's unit search path for /usr/local; a package manager's own prefix elsewhere
+  # systemd reads /usr/local/lib/systemd/system; other prefixes set BERTH_SYSTEMD_UNITDIR
   berth_pkg_full(unitdir "lib/systemd/system" UNITDIR)
 endif()
 
