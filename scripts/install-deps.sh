@@ -1,5 +1,6 @@
 #!/bin/sh
 # Installs everything berth needs to build, run and test on Debian 12 (run as root).
+# (systemd only for systemd-analyze, which tests/integration/package.bats runs on the unit)
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
@@ -8,7 +9,7 @@ apt-get install -y -q --no-install-recommends \
     libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev \
     liblmdb-dev lmdb-utils libarchive-dev libseccomp-dev libcurl4-openssl-dev \
     libjansson-dev libsystemd-dev libcmocka-dev \
-    bats containerd runc crun valgrind clang-format \
+    bats containerd runc crun valgrind clang-format systemd \
     docker-registry skopeo apache2-utils openssl curl \
     busybox-static zstd python3 \
     containernetworking-plugins iptables docker.io python3-prometheus-client
