@@ -491,7 +491,8 @@ void berth_metrics_render(struct berth_metrics *m, struct berth_buf *out)
         berth_buf_append(out, "\n", 1);
         for (const struct series *s = f->head; s; s = s->next)
             render_series(out, f, s);
-        berth_buf_append(out, berth_buf_head(&f->scraped), berth_buf_pending(&f->scraped));
+        if (berth_buf_pending(&f->scraped))
+            berth_buf_append(out, berth_buf_head(&f->scraped), berth_buf_pending(&f->scraped));
         berth_buf_clear(&f->scraped);
     }
     pthread_mutex_unlock(&m->mu);

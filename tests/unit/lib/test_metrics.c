@@ -19,7 +19,10 @@ static char *render(struct berth_metrics *m)
     char *s;
 
     berth_metrics_render(m, &b);
-    s = berth_xstrndup((const char *)berth_buf_head(&b), berth_buf_pending(&b));
+    /* an empty buffer has no storage to copy from */
+    s = berth_buf_pending(&b)
+            ? berth_xstrndup((const char *)berth_buf_head(&b), berth_buf_pending(&b))
+            : berth_xstrdup("");
     berth_buf_clear(&b);
     return s;
 }

@@ -76,7 +76,10 @@ static char *read_all(int fd, int timeout_ms)
             break;
         berth_buf_commit(&b, (size_t)n);
     }
-    s = berth_xstrndup((const char *)berth_buf_head(&b), berth_buf_pending(&b));
+    /* an empty buffer has no storage to copy from */
+    s = berth_buf_pending(&b)
+            ? berth_xstrndup((const char *)berth_buf_head(&b), berth_buf_pending(&b))
+            : berth_xstrdup("");
     berth_buf_clear(&b);
     return s;
 }
