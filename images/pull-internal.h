@@ -27,6 +27,7 @@ struct berth_puller {
     struct berth_http *http;
     char *config_path;
     unsigned downloads;
+    struct berth_pull_metrics metrics; /* series borrowed; all NULL without metrics */
     pthread_mutex_t mu;
     pthread_cond_t cond; /* an in-flight entry ended */
     struct inflight *inflight;

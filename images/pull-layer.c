@@ -72,6 +72,7 @@ static enum berth_http_sink_ret sink_data(void *arg, const void *buf, size_t len
     }
     if (berth_meta_ingest_write(ls->w, ls->off, buf, len, &ls->err) < 0)
         return BERTH_HTTP_SINK_ABORT;
+    berth_counter_add(ls->pl->p->metrics.bytes, len);
     ls->off += (int64_t)len;
     atomic_store(&ls->l->offset, ls->off);
     if (ls->pipe_wr < 0)

@@ -38,6 +38,8 @@ int berth_puller_new(const struct berth_image_stores *st, const struct berth_pul
     p->config_path = berth_xstrdup(o && o->config_path ? o->config_path : "");
     p->downloads =
         o && o->max_concurrent_downloads ? o->max_concurrent_downloads : DEFAULT_DOWNLOADS;
+    if (o && o->metrics)
+        p->metrics = *o->metrics;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cond, NULL);
     if (berth_http_new(&ho, &p->http, err) < 0) {
@@ -334,6 +336,16 @@ int pull_blob_begin(struct pull *pl, const struct berth_descriptor *d, struct be
 
 /* ---- documents: the walk's blob source ---- */
 
+/* A document from the registry, its bytes counted as fetched. */
+static int fetch_doc(struct pull *pl, const struct berth_descriptor *d, size_t max,
+                     struct berth_bytes *out, struct berth_err **err)
+{
+    if (berth_registry_fetch_doc(pl->remote, d, max, out, err) < 0)
+        return -1;
+    berth_counter_add(pl->p->metrics.bytes, out->len);
+    return 0;
+}
+
 static int source_read(void *arg, const struct berth_descriptor *d, size_t max,
                        struct berth_bytes *out, struct berth_err **err)
 {
@@ -361,7 +373,7 @@ static int source_read(void *arg, const struct berth_descriptor *d, size_t max,
     ret = pull_blob_begin(pl, d, &w, &off, err);
     if (ret == 0) {
         pull_event_push(pl, kind, d->digest, BERTH_PULL_DOWNLOADING, 0, d->size);
-        if (berth_registry_fetch_doc(pl->remote, d, max, &doc, err) < 0 ||
+        if (fetch_doc(pl, d, max, &doc, err) < 0 ||
             berth_meta_ingest_write(w, 0, doc.data, doc.len, err) < 0 ||
             pull_ingest_commit(pl, d, &w, err) < 0) {
             /* A document is small: nothing worth resuming, so leave no ingest behind (a commit
@@ -553,6 +565,7 @@ int berth_image_pull(struct berth_puller *p, const struct berth_pull_opts *o,
     size_t n_workers = 0;
     bool leased = false;
     int ret = -1;
+    int64_t t0 = berth_mono_ns();
 
     memset(out, 0, sizeof(*out));
     if (atomic_load(&p->stopping))
@@ -642,5 +655,7 @@ out:
     berth_descriptor_clear(&target);
     berth_image_ref_clear(&ref);
     pull_clear(&pl);
+    berth_counter_inc(ret == 0 ? p->metrics.ok : p->metrics.failed);
+    berth_histogram_observe(p->metrics.seconds, (double)(berth_mono_ns() - t0) / 1e9);
     return ret;
 }

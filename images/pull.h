@@ -26,11 +26,20 @@
 #include "images/manifest.h"
 #include "images/remote/auth.h"
 #include "lib/labels.h"
+#include "lib/metrics.h"
+
+/* Series the puller counts into (lib/metrics.h; borrowed, each may be NULL). */
+struct berth_pull_metrics {
+    struct berth_counter *bytes;       /* bytes fetched from registries (layers and documents) */
+    struct berth_counter *ok, *failed; /* pulls ended, by result */
+    struct berth_histogram *seconds;   /* a pull's duration, start to image record */
+};
 
 struct berth_puller_opts {
-    const char *config_path;           /* [registry] config_path (hosts.toml roots) */
-    unsigned max_concurrent_downloads; /* per pull; 0: 3 */
-    int64_t progress_timeout_ns;       /* 0: 5 min */
+    const char *config_path;                  /* [registry] config_path (hosts.toml roots) */
+    unsigned max_concurrent_downloads;        /* per pull; 0: 3 */
+    int64_t progress_timeout_ns;              /* 0: 5 min */
+    const struct berth_pull_metrics *metrics; /* NULL: none; must outlive the puller */
 };
 
 struct berth_puller;

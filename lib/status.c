@@ -28,6 +28,33 @@ static const struct {
     [BERTH_E_PERMISSION_DENIED] = {BERTH_GRPC_PERMISSION_DENIED, false},
 };
 
+const char *berth_grpc_code_name(int grpc_code)
+{
+    static const char *const names[BERTH_GRPC_N_CODES] = {
+        "OK",
+        "Canceled",
+        "Unknown",
+        "InvalidArgument",
+        "DeadlineExceeded",
+        "NotFound",
+        "AlreadyExists",
+        "PermissionDenied",
+        "ResourceExhausted",
+        "FailedPrecondition",
+        "Aborted",
+        "OutOfRange",
+        "Unimplemented",
+        "Internal",
+        "Unavailable",
+        "DataLoss",
+        "Unauthenticated",
+    };
+
+    if (grpc_code < 0 || grpc_code >= BERTH_GRPC_N_CODES)
+        return "Unknown";
+    return names[grpc_code];
+}
+
 int berth_errc_to_grpc(enum berth_errc code)
 {
     if ((int)code < 0 || code >= BERTH_E__MAX)

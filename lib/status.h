@@ -30,6 +30,11 @@ enum berth_grpc_code {
     BERTH_GRPC_UNAUTHENTICATED = 16,
 };
 
+#define BERTH_GRPC_N_CODES 17
+
+/* The code's name as Go's codes.Code.String() spells it ("OK", "Canceled", "NotFound", ...),
+ * the grpc_code label of go-grpc-prometheus; "Unknown" for a value out of range. Static. */
+const char *berth_grpc_code_name(int grpc_code);
 /* Maps an error class to a gRPC status code; unknown classes give UNKNOWN. */
 int berth_errc_to_grpc(enum berth_errc code);
 /* Maps a gRPC status code back to an error class as containerd's errgrpc does (by code only);

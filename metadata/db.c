@@ -44,6 +44,7 @@ struct berth_meta_db {
     MDB_dbi dbi;
     size_t max_batch;
     char uuid[40];
+    struct berth_histogram *m_batch, *m_commit; /* borrowed; NULL: no metrics */
 
     pthread_t writer;
     pthread_mutex_t lock;
@@ -308,10 +309,13 @@ static void writer_apply(struct berth_meta_db *db, struct update_req *batch)
                 mdb_txn_abort(child.t);
             }
         }
+        int64_t t0 = berth_mono_ns();
         rc = mdb_txn_commit(parent.t);
+        berth_histogram_observe(db->m_commit, (double)(berth_mono_ns() - t0) / 1e9);
         if (rc)
             mdb_err(db, rc, &commit_err, "commit");
     }
+    berth_histogram_observe(db->m_batch, (double)n);
     if (commit_err) {
         for (struct update_req *r = batch; r; r = r->next) {
             if (r->ret == 0) {
@@ -492,6 +496,8 @@ int berth_meta_db_open(const char *dir, const struct berth_meta_opts *opts,
         return berth_err_set(err, BERTH_E_INTERNAL, errno, "create metadata dir \"%s\"", dir);
     db = berth_xcalloc(1, sizeof(*db));
     db->max_batch = opts && opts->max_batch ? opts->max_batch : DEFAULT_MAX_BATCH;
+    db->m_batch = opts ? opts->batch_size : NULL;
+    db->m_commit = opts ? opts->commit_seconds : NULL;
     if (opts && opts->no_sync)
         flags |= MDB_NOSYNC;
     pthread_mutex_init(&db->lock, NULL);

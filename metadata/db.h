@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "lib/err.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 
 struct berth_meta_db;  /* opaque */
@@ -25,6 +26,10 @@ struct berth_meta_opts {
     size_t map_size;  /* bytes; 0 = default (8 GiB, sparse) */
     size_t max_batch; /* mutations per group commit; 0 = default (256) */
     bool no_sync;     /* tests only: skip fsync on commit */
+    /* Metrics, borrowed (NULL: none): the mutations of each group commit, and the time each
+     * commit takes (LMDB's write-out and fsync). They must outlive the store. */
+    struct berth_histogram *batch_size;
+    struct berth_histogram *commit_seconds;
 };
 
 /* Opens (creating if needed) the store in dir, checks the schema version, runs migrations and

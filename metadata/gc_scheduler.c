@@ -40,6 +40,7 @@ struct berth_gc_scheduler {
 void berth_gc_sched_opts_default(struct berth_gc_sched_opts *o)
 {
     o->pause_threshold = 0.02;
+    o->metrics = NULL;
     o->deletion_threshold = 0;
     o->mutation_threshold = 100;
     o->schedule_delay_ms = 0;
@@ -122,6 +123,22 @@ static void log_pass(const struct berth_gc_stats *st, const struct berth_err *e)
                     (double)st->total_ns / MS, corrupt);
 }
 
+static void count_pass(const struct berth_gc_metrics *m, const struct berth_gc_stats *st,
+                       const struct berth_err *e)
+{
+    if (!m)
+        return;
+    berth_counter_inc(e ? m->passes_failed : m->passes_ok);
+    berth_histogram_observe(m->pause_seconds, (double)(st->write_ns + st->cleanup_ns) / 1e9);
+    berth_counter_add(m->leases, st->leases);
+    berth_counter_add(m->snapshots, st->snapshots);
+    berth_counter_add(m->content, st->content);
+    berth_counter_add(m->ingests, st->ingests);
+    berth_counter_add(m->blobs, st->blobs);
+    berth_counter_add(m->backend_ingests, st->backend_ingests);
+    berth_counter_add(m->backend_snapshots, st->backend_snapshots);
+}
+
 static void timespec_at(struct timespec *ts, int64_t mono_ns)
 {
     ts->tv_sec = mono_ns / 1000000000LL;
@@ -156,6 +173,7 @@ static void *sched_main(void *arg)
 
         (void)berth_meta_gc_run(s->db, &s->be, berth_now_ns(), &st, &e);
         log_pass(&st, e);
+        count_pass(s->opts.metrics, &st, e);
 
         pthread_mutex_lock(&s->mu);
         s->avg_ns = s->passes ? (s->avg_ns * 3 + st.total_ns) / 4 : st.total_ns;

@@ -13,12 +13,25 @@
 
 #include "metadata/gc.h"
 
+/* Series the scheduler counts into (borrowed, each may be NULL; lib/metrics.h). The pause is
+ * the time a pass holds others up: its group-commit write (sweep and commit: writers wait)
+ * plus its backend cleanup (under the GC lock, exclusive). */
+struct berth_gc_metrics {
+    struct berth_counter *passes_ok, *passes_failed;
+    struct berth_histogram *pause_seconds;
+    /* records swept */
+    struct berth_counter *leases, *snapshots, *content, *ingests;
+    /* backend objects removed */
+    struct berth_counter *blobs, *backend_ingests, *backend_snapshots;
+};
+
 struct berth_gc_sched_opts {
     double pause_threshold;     /* 0.02; fraction of wall time GC may take (0 < x <= 0.5) */
     int64_t deletion_threshold; /* 0: any deletion schedules a pass; n: n deletions force one */
     int64_t mutation_threshold; /* 100: this many mutations schedule a pass (0: never) */
     int64_t schedule_delay_ms;  /* 0: delay between scheduling and running a pass */
     int64_t startup_delay_ms;   /* 100: first pass after start-up */
+    const struct berth_gc_metrics *metrics; /* NULL: none; borrowed, outlives the scheduler */
 };
 /* containerd's defaults. */
 void berth_gc_sched_opts_default(struct berth_gc_sched_opts *o);

@@ -18,6 +18,7 @@
 #include "snapshots/snapshotter.h"
 
 struct berth_cri;
+struct berth_svc_metrics;
 
 struct berth_services {
     struct berth_meta_db *db;                 /* borrowed */
@@ -30,6 +31,7 @@ struct berth_services {
     struct berth_gc_scheduler *gc;            /* borrowed; NULL: no GC (sync deletes return) */
     struct berth_puller *puller;              /* borrowed; NULL: Transfer.Pull is UNAVAILABLE */
     struct berth_cri *cri;                    /* borrowed; NULL: the CRI answers UNAVAILABLE */
+    struct berth_svc_metrics *metrics;        /* borrowed; NULL: no metrics ([metrics] off) */
     bool stopping; /* set (atomically) when berthd starts to stop: Health answers NOT_SERVING */
 };
 

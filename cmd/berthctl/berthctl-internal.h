@@ -68,6 +68,7 @@ extern const struct berthctl_noun berthctl_snapshots_noun;
 extern const struct berthctl_noun berthctl_gc_noun;
 extern const struct berthctl_noun berthctl_run_noun;
 extern const struct berthctl_noun berthctl_tasks_noun;
+extern const struct berthctl_noun berthctl_metrics_noun; /* HTTP, not the socket */
 
 /* Cleanup for an unpacked response held as a plain ProtobufCMessage *. */
 static inline void berthctl_pb_freep(ProtobufCMessage **p)

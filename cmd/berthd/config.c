@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/toml.h"
 #include "lib/util.h"
+#include "services/metrics/metrics.h" /* the [metrics] address syntax */
 
 enum key_type { KEY_STR, KEY_INT, KEY_FLT, KEY_BOOL };
 
@@ -137,6 +138,11 @@ static const struct key keys[] = {
         "CNI network configurations; the first (lexical order) is the pod network"),
     STR("cri.cni", "bin_dir", cri_cni_bin_dir, "/usr/lib/cni:/opt/cni/bin",
         "directories of CNI plugins, ':'-separated"),
+    STR("metrics", "address", metrics_address, "",
+        "serve Prometheus metrics at http://<address>/v1/metrics, a TCP host:port such as "
+        "\"127.0.0.1:1338\" (empty: off)"),
+    BOOL("metrics", "grpc_histogram", metrics_grpc_histogram, 1,
+         "also serve grpc_server_handling_seconds per method (containerd's default: false)"),
 };
 
 int berthd_config_stream_port(const struct berthd_config *c)
@@ -494,6 +500,14 @@ int berthd_config_validate(const struct berthd_config *c, struct berth_err **err
                                  "cri.stream_idle_timeout \"%s\" is not a positive duration "
                                  "such as 30m or 4h0m0s",
                                  c->cri_stream_idle_timeout);
+    }
+    if (*c->metrics_address) {
+        _cleanup_err_ struct berth_err *e = NULL;
+        if (berth_metrics_address_parse(c->metrics_address, NULL, NULL, &e) < 0)
+            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
+                                 "metrics.address \"%s\" is not host:port (e.g. "
+                                 "\"127.0.0.1:1338\"; empty: off)",
+                                 c->metrics_address);
     }
     if (berthd_config_stream_port(c) < 0)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,

@@ -62,6 +62,8 @@ struct berthd_config {
     char *cri_stream_port;                   /* [cri] stream_server_port, "0".."65535" */
     char *cri_stream_idle_timeout;           /* [cri] stream_idle_timeout, a Go duration */
     char *cri_cni_bin_dir;                   /* [cri.cni] bin_dir, ':'-separated */
+    char *metrics_address;                   /* [metrics] address: "" = off, else host:port */
+    bool metrics_grpc_histogram;             /* [metrics] grpc_histogram */
     struct berthd_cri_runtime *cri_runtimes; /* [cri.runtimes.<name>], in file order */
     size_t n_cri_runtimes;
 };

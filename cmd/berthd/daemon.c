@@ -34,6 +34,7 @@
 #include "metadata/db.h"
 #include "metadata/gc_scheduler.h"
 #include "services/cri/cri.h"
+#include "services/metrics/metrics.h"
 #include "services/services.h"
 #include "runtime/v2/runtime.h"
 
@@ -176,6 +177,8 @@ struct berthd {
     struct berth_cri *cri;
     struct berth_server *srv;
     struct berthd_health *health;
+    struct berth_svc_metrics *metrics; /* NULL: [metrics] address is empty */
+    struct berth_metrics_endpoint *metrics_http;
     struct berth_services app;
 };
 
@@ -227,6 +230,10 @@ static int open_stores(struct berthd *d, struct berth_err **err)
 
     mopts.map_size = (size_t)cfg->map_size_mb << 20;
     mopts.max_batch = (size_t)cfg->max_batch;
+    if (d->metrics) {
+        mopts.batch_size = d->metrics->commit_batch;
+        mopts.commit_seconds = d->metrics->commit_seconds;
+    }
     if (berth_meta_db_open(metadir, &mopts, &d->db, err) < 0)
         return -1;
     d->clog.db = d->db;
@@ -265,6 +272,7 @@ static int start_runtime(struct berthd *d, struct berth_err **err)
     if (berth_rt_new(&ropts, &d->rt, err) < 0 || berth_rt_start(d->rt, err) < 0)
         return -1;
     d->app.runtime = d->rt;
+    berth_svc_metrics_set_runtime(d->metrics, d->rt);
     return 0;
 }
 
@@ -289,6 +297,7 @@ static int start_gc(struct berthd *d, struct berth_err **err)
     gc_opts.mutation_threshold = cfg->gc_mutation_threshold;
     gc_opts.schedule_delay_ms = cfg->gc_schedule_delay_ms;
     gc_opts.startup_delay_ms = cfg->gc_startup_delay_ms;
+    gc_opts.metrics = d->metrics ? &d->metrics->gc : NULL;
     if (berth_gc_scheduler_start(d->db, &d->gc_be, &gc_opts, &d->gc, err) < 0)
         return -1;
     d->app.gc = d->gc;
@@ -300,7 +309,8 @@ static int start_puller(struct berthd *d, struct berth_err **err)
 {
     const struct berthd_config *cfg = d->cfg;
     struct berth_puller_opts po = {.config_path = cfg->registry_config_path,
-                                   .max_concurrent_downloads = (unsigned)cfg->max_downloads};
+                                   .max_concurrent_downloads = (unsigned)cfg->max_downloads,
+                                   .metrics = d->metrics ? &d->metrics->pull : NULL};
 
     (void)berth_duration_parse(cfg->pull_progress_timeout, &po.progress_timeout_ns);
     d->pull_stores.db = d->db;
@@ -393,6 +403,10 @@ static int start_server(struct berthd *d, struct berth_err **err)
     sopts.idle_timeout_ms = cfg->idle_timeout_ms;
     sopts.keepalive_ms = cfg->keepalive_ms;
     sopts.keepalive_timeout_ms = cfg->keepalive_timeout_ms;
+    if (d->metrics) {
+        sopts.metrics = d->metrics->reg;
+        sopts.metrics_histogram = d->metrics->grpc_histogram;
+    }
     if (berth_server_new(&sopts, svcs, n_svcs, &d->app, &d->srv, err) < 0 ||
         berth_server_start(d->srv, err) < 0)
         return -1;
@@ -400,8 +414,33 @@ static int start_server(struct berthd *d, struct berth_err **err)
     return 0;
 }
 
+/* [metrics]: the registry first (every subsystem started after it counts into it), the
+ * endpoint last (start_metrics_endpoint), once there is something to serve. */
+static int start_metrics(struct berthd *d, struct berth_err **err)
+{
+    if (!*d->cfg->metrics_address)
+        return 0;
+    if (berth_svc_metrics_new(d->cfg->metrics_grpc_histogram, &d->metrics, err) < 0)
+        return berth_err_wrap(err, "metrics");
+    d->app.metrics = d->metrics;
+    return 0;
+}
+
+static int start_metrics_endpoint(struct berthd *d, struct berth_err **err)
+{
+    if (!d->metrics)
+        return 0;
+    if (berth_metrics_endpoint_start(d->cfg->metrics_address, d->metrics->reg, 0, &d->metrics_http,
+                                     err) < 0)
+        return -1;
+    log_info("serving metrics at http://%s/v1/metrics", d->cfg->metrics_address);
+    return 0;
+}
+
 static void berthd_teardown(struct berthd *d)
 {
+    berth_metrics_endpoint_stop(d->metrics_http);
+    berth_svc_metrics_set_runtime(d->metrics, NULL);
     berthd_health_free(d->health);
     berth_server_free(d->srv);
     __atomic_store_n(&d->cri, NULL, __ATOMIC_RELEASE);
@@ -418,6 +457,7 @@ static void berthd_teardown(struct berthd *d)
     pthread_mutex_destroy(&d->clog.mu);
     if (d->lock_fd >= 0)
         close(d->lock_fd);
+    berth_svc_metrics_free(d->metrics); /* nothing counts any more */
 }
 
 int berthd_run(const struct berthd_config *cfg)
@@ -438,9 +478,10 @@ int berthd_run(const struct berthd_config *cfg)
     raise_nofile();
 
     if (prepare_dirs(cfg, &err) < 0 || lock_root(cfg->root, &d.lock_fd, &err) < 0 ||
-        check_socket_free(socket_file(cfg->address), &err) < 0 || open_stores(&d, &err) < 0 ||
-        start_runtime(&d, &err) < 0 || start_gc(&d, &err) < 0 || start_puller(&d, &err) < 0 ||
-        start_cri(&d, &err) < 0 || start_server(&d, &err) < 0)
+        check_socket_free(socket_file(cfg->address), &err) < 0 || start_metrics(&d, &err) < 0 ||
+        open_stores(&d, &err) < 0 || start_runtime(&d, &err) < 0 || start_gc(&d, &err) < 0 ||
+        start_puller(&d, &err) < 0 || start_cri(&d, &err) < 0 || start_server(&d, &err) < 0 ||
+        start_metrics_endpoint(&d, &err) < 0)
         goto out;
 
     berth_server_stats(d.srv, &st);

@@ -113,6 +113,45 @@ const char *berth_rt_task_ns(const struct berth_rt_task *t)
     return t->ns;
 }
 
+const char *berth_rt_task_bundle(const struct berth_rt_task *t)
+{
+    return t->bundle;
+}
+
+/* Caller holds t->lock. */
+static bool task_live_locked(const struct berth_rt_task *t)
+{
+    return !t->dead && t->client && t->pid != 0 && t->exited_ns == 0;
+}
+
+bool berth_rt_task_live(struct berth_rt_task *t)
+{
+    bool live;
+
+    pthread_mutex_lock(&t->lock);
+    live = task_live_locked(t);
+    pthread_mutex_unlock(&t->lock);
+    return live;
+}
+
+void berth_rt_counts(struct berth_rt *rt, struct berth_rt_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&rt->lock);
+    for (struct berth_rt_task *t = rt->tasks; t; t = t->next) {
+        if (t->creating)
+            continue;
+        out->tasks++;
+        pthread_mutex_lock(&t->lock);
+        if (t->client && !t->dead)
+            out->shims++;
+        if (task_live_locked(t))
+            out->live++;
+        pthread_mutex_unlock(&t->lock);
+    }
+    pthread_mutex_unlock(&rt->lock);
+}
+
 void berth_rt_task_ref(struct berth_rt_task *t)
 {
     pthread_mutex_lock(&t->lock);

@@ -101,6 +101,17 @@ void berth_rt_tasks_put(struct berth_rt_task **v, size_t n);
 void berth_rt_task_put(struct berth_rt_task *t); /* NULL-safe */
 const char *berth_rt_task_id(const struct berth_rt_task *t);
 const char *berth_rt_task_ns(const struct berth_rt_task *t);
+const char *berth_rt_task_bundle(const struct berth_rt_task *t); /* <state>/tasks/<ns>/<id> */
+/* Whether t's init process had not exited when last seen: its shim is connected, the process
+ * created and no exit recorded. No shim call (metrics walk every task at each scrape). */
+bool berth_rt_task_live(struct berth_rt_task *t);
+
+/* The task table at a glance, for metrics: entries (tasks being created left out), shims
+ * connected, and tasks whose init process has not exited (berth_rt_task_live). No shim call. */
+struct berth_rt_counts {
+    size_t tasks, shims, live;
+};
+void berth_rt_counts(struct berth_rt *rt, struct berth_rt_counts *out);
 
 /* A process state as Tasks.Get reports it. Strings owned by the struct. */
 struct berth_rt_state {

@@ -382,6 +382,20 @@ CRI_RPC(cri_list_container_stats);
 CRI_RPC(cri_pod_sandbox_stats);
 CRI_RPC(cri_list_pod_sandbox_stats);
 
+/* ---- metrics (metrics.c) ---- */
+
+/* Runs fn and, when it succeeds and metrics are on, records its latency as CRI operation op
+ * (enum berth_cri_op) for the runtime handler of the pod the request names. */
+int cri_timed(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct berth_bytes *out,
+              struct berth_err **err, berth_unary_fn fn, int op);
+/* Defines <fn>_timed, fn wrapped by cri_timed for the method tables. */
+#define CRI_TIMED(fn, op)                                                                          \
+    static int fn##_timed(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,                   \
+                          struct berth_bytes *out, struct berth_err **err)                         \
+    {                                                                                              \
+        return cri_timed(ctx, in, out, err, fn, op);                                               \
+    }
+
 /* ---- the services ---- */
 extern const struct berth_service berth_svc_cri_runtime;
 extern const struct berth_service berth_svc_cri_image;

@@ -23,6 +23,7 @@
 #include "lib/util.h"
 #include "metadata/images.h"
 #include "services/cri/cri-internal.h"
+#include "services/metrics/metrics.h" /* enum berth_cri_op */
 #include "services/events/publish.h"
 
 struct cri_image_cache {
@@ -865,10 +866,12 @@ static int image_fs_info(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     return 0;
 }
 
+CRI_TIMED(image_pull, BERTH_CRI_OP_IMAGE_PULL)
+
 static const struct berth_method methods[] = {
     {"ListImages", BERTH_UNARY, BERTH_NS_OPTIONAL, .listing = true, .unary = image_list},
     {"ImageStatus", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = image_status},
-    {"PullImage", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = image_pull},
+    {"PullImage", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = image_pull_timed},
     {"RemoveImage", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = image_remove},
     {"ImageFsInfo", BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = image_fs_info},
 };

@@ -6,6 +6,7 @@
 
 #include "lib/util.h"
 #include "services/cri/cri-internal.h"
+#include "services/metrics/metrics.h" /* enum berth_cri_op */
 
 static int version(struct berth_svc_ctx *ctx, const ProtobufCMessage *in, struct berth_bytes *out,
                    struct berth_err **err)
@@ -105,6 +106,17 @@ static int unimplemented(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     return berth_err_set(err, BERTH_E_NOT_IMPLEMENTED, 0, "%s is not implemented yet", ctx->method);
 }
 
+CRI_TIMED(cri_run_pod_sandbox, BERTH_CRI_OP_SANDBOX_RUN)
+CRI_TIMED(cri_stop_pod_sandbox, BERTH_CRI_OP_SANDBOX_STOP)
+CRI_TIMED(cri_remove_pod_sandbox, BERTH_CRI_OP_SANDBOX_REMOVE)
+CRI_TIMED(cri_list_pod_sandbox, BERTH_CRI_OP_SANDBOX_LIST)
+CRI_TIMED(cri_create_container, BERTH_CRI_OP_CTR_CREATE)
+CRI_TIMED(cri_start_container, BERTH_CRI_OP_CTR_START)
+CRI_TIMED(cri_stop_container, BERTH_CRI_OP_CTR_STOP)
+CRI_TIMED(cri_remove_container, BERTH_CRI_OP_CTR_REMOVE)
+CRI_TIMED(cri_list_containers, BERTH_CRI_OP_CTR_LIST)
+CRI_TIMED(cri_exec_sync, BERTH_CRI_OP_EXEC_SYNC)
+
 #define U(name, fn)                                                                                \
     {                                                                                              \
         name, BERTH_UNARY, BERTH_NS_OPTIONAL, .unary = fn                                          \
@@ -119,20 +131,20 @@ static const struct berth_method methods[] = {
     {"Version", BERTH_UNARY, BERTH_NS_OPTIONAL, .nonblocking = true, .unary = version},
     U("Status", status),
     U("UpdateRuntimeConfig", update_runtime_config),
-    U("RunPodSandbox", cri_run_pod_sandbox),
-    U("StopPodSandbox", cri_stop_pod_sandbox),
-    U("RemovePodSandbox", cri_remove_pod_sandbox),
+    U("RunPodSandbox", cri_run_pod_sandbox_timed),
+    U("StopPodSandbox", cri_stop_pod_sandbox_timed),
+    U("RemovePodSandbox", cri_remove_pod_sandbox_timed),
     U("PodSandboxStatus", cri_pod_sandbox_status),
-    L("ListPodSandbox", cri_list_pod_sandbox),
-    U("CreateContainer", cri_create_container),
-    U("StartContainer", cri_start_container),
-    U("StopContainer", cri_stop_container),
-    U("RemoveContainer", cri_remove_container),
-    L("ListContainers", cri_list_containers),
+    L("ListPodSandbox", cri_list_pod_sandbox_timed),
+    U("CreateContainer", cri_create_container_timed),
+    U("StartContainer", cri_start_container_timed),
+    U("StopContainer", cri_stop_container_timed),
+    U("RemoveContainer", cri_remove_container_timed),
+    L("ListContainers", cri_list_containers_timed),
     U("ContainerStatus", cri_container_status),
     U("UpdateContainerResources", cri_update_container_resources),
     U("ReopenContainerLog", cri_reopen_container_log),
-    U("ExecSync", cri_exec_sync),
+    U("ExecSync", cri_exec_sync_timed),
     U("Exec", cri_exec),
     U("Attach", cri_attach),
     U("PortForward", cri_port_forward),

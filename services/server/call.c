@@ -135,6 +135,9 @@ void berth_call_finish(struct berth_call *c, const struct berth_err *e,
         ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
         c->sent_md = true;
     }
+    if (!e && out && c->mm)
+        berth_counter_inc(c->mm->sent);
+    berth_server_metrics_handled(c, e ? berth_errc_to_grpc(e->code) : BERTH_GRPC_OK);
     if (!e && out) {
         c->send_bb = bytes_to_bb(out->data, out->len);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -275,6 +278,8 @@ static int stream_send_bb(struct berth_stream *st, grpc_byte_buffer *bb, struct 
     pthread_mutex_unlock(&c->mu);
     if (failed)
         return berth_err_set(err, BERTH_E_CANCELED, 0, "client went away");
+    if (c->mm)
+        berth_counter_inc(c->mm->sent);
     return 0;
 }
 
@@ -337,5 +342,7 @@ int berth_stream_recv(struct berth_stream *st, ProtobufCMessage **out, struct be
         return 0; /* end of the client's stream */
     ret = berth_call_bb_decode(c->in_desc, bb, out, err);
     grpc_byte_buffer_destroy(bb);
+    if (ret == 0 && c->mm)
+        berth_counter_inc(c->mm->received);
     return ret;
 }

@@ -493,6 +493,13 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
     c->t_send = (struct tag){TAG_SEND, c};
     c->t_recvop = (struct tag){TAG_RECVOP, c};
     atomic_store(&c->refs, 1);
+    /* The method before anything can refuse the call, so that the refusals (bad headers,
+     * admission) count against it as well: started_total - handled_total is then exactly the
+     * calls in flight. */
+    c->m = berth_server_find(srv->svcs, srv->n_svcs, c->method, &c->in_desc);
+    c->mm = berth_server_method_metrics(srv, c->m);
+    if (c->mm)
+        berth_counter_inc(c->mm->started);
 
     if (e) {
         reject(c, e);
@@ -504,7 +511,6 @@ static void on_new_call(struct berth_server *srv, struct pending *p)
         return;
     }
     c->counted = true;
-    c->m = berth_server_find(srv->svcs, srv->n_svcs, c->method, &c->in_desc);
     if (!c->m) {
         berth_server_unknown_method(srv->svcs, srv->n_svcs, c->method, &e);
         reject(c, e);
@@ -551,8 +557,8 @@ static void on_recv(struct berth_call *c, bool ok)
         /* Either the client half-closed without a message or it cancelled the call; the
          * final batch tells which, and only the first is logged (call.c). */
         berth_err_set(&e, BERTH_E_INVALID_ARGUMENT, 0, "request message missing");
-    else
-        berth_call_bb_decode(c->in_desc, bb, &c->req, &e);
+    else if (berth_call_bb_decode(c->in_desc, bb, &c->req, &e) == 0 && c->mm)
+        berth_counter_inc(c->mm->received);
     if (bb)
         grpc_byte_buffer_destroy(bb);
     if (e) {

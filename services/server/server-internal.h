@@ -27,6 +27,25 @@ int berth_server_check_ns(const struct berth_method *m, const char *ns, struct b
 int berth_server_decode(const ProtobufCMessageDescriptor *desc, const void *body, size_t len,
                         ProtobufCMessage **out, struct berth_err **err);
 
+/* ---- metrics (metrics.c) ---- */
+
+/* One method's series, pre-registered: a call bumps these and looks nothing up. */
+struct method_metrics {
+    struct berth_counter *started, *received, *sent;
+    struct berth_counter *handled[BERTH_GRPC_N_CODES];
+    struct berth_histogram *seconds; /* NULL without grpc_histogram */
+};
+
+/* Registers the families and every method's series; srv->mm then has one entry per method
+ * of srv->svcs, in order. ALREADY_EXISTS when m has the families. */
+int berth_server_metrics_init(struct berth_server *srv, struct berth_metrics *m, bool histogram,
+                              struct berth_err **err);
+/* The series of a method of srv->svcs; NULL when metrics are off or m is not one of them. */
+struct method_metrics *berth_server_method_metrics(const struct berth_server *srv,
+                                                   const struct berth_method *m);
+/* The call ended with grpc_code (call.c): handled_total and the handling time. */
+void berth_server_metrics_handled(struct berth_call *c, int grpc_code);
+
 /* ---- calls (call.c, cq.c) ---- */
 
 enum tag_kind { TAG_NEW, TAG_RECV, TAG_CLOSE, TAG_FINAL, TAG_SEND, TAG_RECVOP, TAG_SHUTDOWN };
@@ -52,6 +71,7 @@ struct berth_call {
     int64_t deadline;
     int64_t started; /* CLOCK_MONOTONIC ns */
     const struct berth_method *m;
+    struct method_metrics *mm; /* m's series; NULL when metrics are off */
     const ProtobufCMessageDescriptor *in_desc;
     struct tag t_recv, t_close, t_final, t_send, t_recvop;
     grpc_byte_buffer *recv_bb, *send_bb;
@@ -150,6 +170,9 @@ struct berth_server {
 
     pthread_mutex_t await_mu; /* calls waiting for their request message */
     struct berth_call *await_head;
+
+    struct method_metrics *mm; /* per method of svcs, in order; NULL: metrics off */
+    size_t *mm_base;           /* per service: the index of its first method in mm */
 
     struct berth_ratelimit *log_rl; /* repeated identical call errors and grpc log lines */
     int64_t last_trim_ns;

@@ -217,6 +217,11 @@ int berth_server_new(const struct berth_server_opts *opts, const struct berth_se
     grpc_server_register_completion_queue(srv->gs, srv->cq, NULL);
     srv->creds = grpc_insecure_server_credentials_create();
 
+    if (opts->metrics &&
+        berth_server_metrics_init(srv, opts->metrics, opts->metrics_histogram, err) < 0) {
+        berth_server_free(srv);
+        return -1;
+    }
     lopts.path = path;
     lopts.socket_gid = opts->socket_gid;
     lopts.max_conns = conn_limit(opts->max_connections);
@@ -334,6 +339,8 @@ void berth_server_free(struct berth_server *srv)
     pthread_mutex_destroy(&srv->await_mu);
     pthread_mutex_destroy(&srv->load_mu);
     free(srv->loads);
+    free(srv->mm);
+    free(srv->mm_base);
     berth_ratelimit_free(srv->log_rl);
     free(srv->cq_threads);
     free(srv);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "lib/err.h"
+#include "lib/metrics.h"
 #include "lib/status.h" /* the errc <-> gRPC code table */
 #include "lib/util.h"
 
@@ -121,11 +122,19 @@ struct berth_server_opts {
     int64_t idle_timeout_ms;       /* a connection with no calls; 600000 */
     int64_t keepalive_ms;          /* pings on connections with calls; 120000 */
     int64_t keepalive_timeout_ms;  /* ... and how long their ack may take; 20000 */
+    /* Prometheus families of go-grpc-prometheus (grpc_server_started_total, _handled_total,
+     * _msg_received_total, _msg_sent_total and, with metrics_histogram,
+     * grpc_server_handling_seconds), every method of every service registered at
+     * berth_server_new so a call only bumps counters it already holds. NULL: none. Borrowed;
+     * it must outlive the server. */
+    struct berth_metrics *metrics;
+    bool metrics_histogram;
 };
 
 /* Creates the server, binds the socket (mode 0660; a stale socket at the path is replaced,
  * so check first that no live server answers there) and registers services (borrowed; they
- * must outlive the server). Does not accept connections yet. */
+ * must outlive the server). Does not accept connections yet. ALREADY_EXISTS when opts->metrics
+ * already holds the gRPC families. */
 int berth_server_new(const struct berth_server_opts *opts, const struct berth_service *const *svcs,
                      size_t n_svcs, void *app, struct berth_server **out, struct berth_err **err);
 /* Starts accepting connections and calls (spawns the CQ, worker and accept threads). */

@@ -126,6 +126,44 @@ static void test_cri_errors_name_the_key(void **state)
     expect_error("[cri]\nstream_server_address = \"\"\n", "cri.stream_server_address");
 }
 
+static void test_metrics_keys(void **state)
+{
+    struct berthd_config c;
+    struct berth_err *err = NULL;
+
+    (void)state;
+    berthd_config_defaults(&c);
+    /* off by default; berth keeps the handling histograms on, unlike containerd */
+    assert_string_equal(c.metrics_address, "");
+    assert_true(c.metrics_grpc_histogram);
+    berthd_config_free(&c);
+    assert_ok(parse(&c, "[metrics]\naddress = \"127.0.0.1:1338\"\ngrpc_histogram = false\n", &err),
+              &err);
+    assert_ok(berthd_config_validate(&c, &err), &err);
+    assert_string_equal(c.metrics_address, "127.0.0.1:1338");
+    assert_false(c.metrics_grpc_histogram);
+    berthd_config_free(&c);
+    assert_ok(parse(&c, "[metrics]\naddress = \"[::1]:9100\"\n", &err), &err);
+    assert_ok(berthd_config_validate(&c, &err), &err);
+    berthd_config_free(&c);
+    assert_ok(parse(&c, "[metrics]\naddress = \":1338\"\n", &err), &err); /* every address */
+    assert_ok(berthd_config_validate(&c, &err), &err);
+    berthd_config_free(&c);
+}
+
+static void test_metrics_bad_address_names_the_value(void **state)
+{
+    (void)state;
+    expect_error("[metrics]\naddress = \"127.0.0.1\"\n", "metrics.address \"127.0.0.1\"");
+    expect_error("[metrics]\naddress = \"localhost:http\"\n", "\"localhost:http\"");
+    expect_error("[metrics]\naddress = \"127.0.0.1:65536\"\n", "\"127.0.0.1:65536\"");
+    expect_error("[metrics]\naddress = \"::1:1338\"\n", "\"::1:1338\"");
+    expect_error("[metrics]\naddress = \"127.0.0.1:\"\n", "metrics.address");
+    expect_error("[metrics]\naddress = 1338\n", "metrics.address");
+    expect_error("[metrics]\ngrpc_histogram = \"yes\"\n", "metrics.grpc_histogram");
+    expect_error("[metrics]\nnope = 1\n", "metrics.nope");
+}
+
 static void test_print_lists_runtimes_and_parses_back(void **state)
 {
     struct berthd_config c, d;
@@ -155,6 +193,8 @@ int main(void)
         cmocka_unit_test(test_cri_stream_keys),
         cmocka_unit_test(test_cri_tables),
         cmocka_unit_test(test_cri_errors_name_the_key),
+        cmocka_unit_test(test_metrics_keys),
+        cmocka_unit_test(test_metrics_bad_address_names_the_value),
         cmocka_unit_test(test_print_lists_runtimes_and_parses_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
