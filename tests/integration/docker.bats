@@ -19,7 +19,9 @@ NS=berth-docker
 
 setup_file() {
     [ "$(id -u)" -eq 0 ] || skip "needs root"
-    [ -x "$DOCKERD" ] && [ -x "$DOCKER" ] || skip "needs Debian's docker.io"
+    if [ ! -x "$DOCKERD" ] || [ ! -x "$DOCKER" ]; then
+        skip "needs Debian's docker.io"
+    fi
     command -v runc >/dev/null || skip "needs runc"
     command -v containerd-shim-runc-v2 >/dev/null || skip "needs containerd-shim-runc-v2"
     berth_tmp_init
@@ -64,7 +66,7 @@ setup_file() {
 }
 
 teardown_file() {
-    local pid
+    local pid ok=0
     [ -n "${BERTH_TMP:-}" ] || return 0
     if [ -n "${DOCKER_SOCK:-}" ] && [ -S "$DOCKER_SOCK" ]; then
         # shellcheck disable=SC2046
@@ -81,7 +83,14 @@ teardown_file() {
     if [ -e "$DK/made-run-docker" ]; then
         rmdir /run/docker/plugins /run/docker 2>/dev/null || true
     fi
+    # as stop_berthd checks: a berthd that stopped cleanly took its socket with it
+    if [ -e "$SOCK" ]; then
+        echo "berthd left its socket $SOCK behind; log:" >&2
+        cat "$LOG" >&2
+        ok=1
+    fi
     rm -rf "$BERTH_TMP"
+    return "$ok"
 }
 
 teardown() {
