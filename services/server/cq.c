@@ -244,7 +244,8 @@ void *berth_worker_main(void *arg)
 }
 
 /* Queues a unary call for the pool, making a thread when none waits. With no thread at all
- * (the first could not be made) the caller runs the call itself: late beats never. */
+ * (the first could not be made) the caller runs the call itself: late beats never. The queue
+ * then holds only this call, since a thread ends only when the queue is empty. */
 static void pool_queue(struct berth_pool *pool, struct berth_call *c)
 {
     struct berth_server *srv = pool->srv;
