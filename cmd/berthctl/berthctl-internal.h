@@ -26,7 +26,12 @@ struct berthctl {
     const char *ns;   /* borrowed: the namespace header value */
     bool usage_error; /* set with the error by berthctl_usage(): exit 2 and print usage */
     int exit_code;    /* non-zero: exit with it even though the command returned 0 */
+    bool timeout_set; /* --timeout was given */
 };
+
+/* Commands whose one call lasts as long as its data (import, export, pull) run without the
+ * default per-call deadline; a --timeout the user gave still applies. */
+void berthctl_long_call(struct berthctl *ctl);
 
 /* A command: argv[0] is the verb ("ls"), or the noun when it has no verbs. */
 typedef int (*berthctl_cmd_fn)(struct berthctl *ctl, int argc, char **argv, struct berth_err **err);

@@ -26,6 +26,7 @@ static const struct berthctl_noun *const nouns[] = {
 struct globals {
     const char *address, *ns;
     int64_t timeout_ms;
+    bool timeout_set;
     enum berthctl_format format;
 };
 
@@ -100,6 +101,7 @@ static void parse_globals(int argc, char **argv, struct globals *g)
         case OPT_TIMEOUT:
             if (berthctl_duration_parse(optarg, &g->timeout_ms, &err) < 0)
                 die_usage(err->msg, NULL);
+            g->timeout_set = true;
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "table") == 0)
@@ -137,11 +139,18 @@ static bool wants_help(int argc, char **argv)
     return false;
 }
 
+void berthctl_long_call(struct berthctl *ctl)
+{
+    if (!ctl->timeout_set)
+        berth_client_set_timeout(ctl->client, 0);
+}
+
 static int run(const struct globals *g, const struct berthctl_noun *noun, int argc, char **argv)
 {
     _cleanup_err_ struct berth_err *err = NULL;
     struct berth_client *client = NULL;
-    struct berthctl ctl = {.format = g->format, .out = stdout, .ns = g->ns};
+    struct berthctl ctl = {
+        .format = g->format, .out = stdout, .ns = g->ns, .timeout_set = g->timeout_set};
     int ret;
 
     if (berth_client_open(g->address, g->ns, g->timeout_ms, &client, &err) < 0) {

@@ -244,6 +244,7 @@ int berthctl_images_pull(struct berthctl *ctl, int argc, char **argv, struct ber
         req.auth = &auth;
     }
     po.detach = req.detach;
+    berthctl_long_call(ctl);
     po.tty = ctl->format != BERTHCTL_FORMAT_JSON && isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
     ret = berth_client_server_stream(ctl->client, T_PULL, &req.base,
                                      &berth__services__images__v1__pull_response__descriptor,

@@ -117,6 +117,7 @@ int berthctl_images_import(struct berthctl *ctl, int argc, char **argv, struct b
         total = sb.st_size;
     show = isatty(STDERR_FILENO) && total > (64 << 20);
     buf = berth_xmalloc(CHUNK);
+    berthctl_long_call(ctl);
     if (berth_client_bidi_open(ctl->client, T_SVC "Import", &b, err) < 0)
         return -1;
     req.options = &o;
@@ -208,6 +209,7 @@ int berthctl_images_export(struct berthctl *ctl, int argc, char **argv, struct b
     }
     if (argc - optind < 2)
         return berthctl_usage(ctl, err, "images export: want FILE|- NAME...");
+    berthctl_long_call(ctl);
     file = argv[optind];
     req.names = argv + optind + 1;
     req.n_names = (size_t)(argc - optind - 1);

@@ -63,6 +63,10 @@ teardown() {
     run bctl images import "$DATA/layers/multi1.tar"
     [ "$status" -ne 0 ]
     output_has "neither an OCI image layout nor a docker save archive"
+    # import has no default deadline (it lasts as long as its data), but one given is kept
+    run bctl --timeout 1ms images import "$DATA/oci/multi.tar"
+    status_is 1
+    output_has "Deadline Exceeded"
     run bctl images import "$BERTH_TMP/nonexistent.tar"
     [ "$status" -ne 0 ]
     # stdin works too
