@@ -143,8 +143,74 @@ def http_seeds():
     put("http", "metrics", b"GET /v1/metrics HTTP/1.1\r\nAccept: text/plain\r\n\r\nbody")
 
 
+# --- layers: tar entries (name, type, extra), type one of file/dir/sym/hard/fifo/chr
+def tar_bytes(entries):
+    buf = io.BytesIO()
+    t = tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT)
+    for name, kind, arg in entries:
+        ti = tarfile.TarInfo(name)
+        ti.mtime = 1700000000
+        ti.mode = 0o644
+        data = None
+        if kind == "file":
+            data = arg.encode()
+            ti.size = len(data)
+        elif kind == "dir":
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+        elif kind == "sym":
+            ti.type, ti.linkname = tarfile.SYMTYPE, arg
+        elif kind == "hard":
+            ti.type, ti.linkname = tarfile.LNKTYPE, arg
+        elif kind == "fifo":
+            ti.type = tarfile.FIFOTYPE
+        elif kind == "chr":
+            ti.type, ti.devmajor, ti.devminor = tarfile.CHRTYPE, 1, 3
+        t.addfile(ti, io.BytesIO(data) if data is not None else None)
+    end = t.offset
+    t.close()
+    # tarfile pads to a 10 KiB record; keep only the end-of-archive blocks
+    return buf.getvalue()[:end + 1024]
+
+
+OUT = "/tmp/berth-fuzz-outside"  # fuzz_apply.c's trap (OUTSIDE_LINK)
+
+
+def apply_seeds():
+    normal = tar_bytes([("etc/", "dir", None), ("etc/hostname", "file", "pod\n"),
+                        ("bin", "sym", "usr/bin"), ("usr/bin/", "dir", None),
+                        ("usr/bin/sh", "file", "#!"), ("etc/hn2", "hard", "etc/hostname"),
+                        ("run/fifo", "fifo", None), ("dev/null", "chr", None),
+                        ("etc/.wh.old", "file", ""), ("var/.wh..wh..opq", "file", ""),
+                        ("/abs/file", "file", "x")])
+    dotdot = tar_bytes([("../escape", "file", "x"), ("a/../../escape2", "file", "y"),
+                        ("./../../outside/file", "file", "overwrite")])
+    symlinks = tar_bytes([("s", "sym", OUT), ("s/pwned", "file", "x"),
+                          ("r", "sym", "../../outside"), ("r/pwned", "file", "y"),
+                          ("d/", "dir", None), ("d/up", "sym", "../.."), ("d/up/run/x", "file", "z"),
+                          ("loop", "sym", "loop"), ("loop/f", "file", "")])
+    hardlinks = tar_bytes([("h", "hard", OUT + "/file"), ("h2", "hard", "../outside/file"),
+                           ("h3", "hard", "/etc/passwd"), ("h", "file", "through the link"),
+                           ("sl", "sym", OUT), ("h4", "hard", "sl/file")])
+    whiteouts = tar_bytes([("a/", "dir", None), ("a/f", "file", "1"), ("a/.wh..wh..opq", "file", ""),
+                           (".wh...", "file", ""), ("a/.wh...", "file", ""), ("b", "file", "2"),
+                           ("b/", "dir", None), ("a", "file", "replaces a dir")])
+    put("apply", "normal.tar", normal)
+    put("apply", "normal-overlay.tar", normal + b"\0")  # odd length: OVERLAY mode
+    put("apply", "dotdot.tar", dotdot)
+    put("apply", "symlinks.tar", symlinks)
+    put("apply", "symlinks-overlay.tar", symlinks + b"\0")
+    put("apply", "hardlinks.tar", hardlinks)
+    put("apply", "whiteouts-overlay.tar", whiteouts + b"\0")
+    put("apply", "normal.tar.gz", gzip.compress(normal, mtime=0))
+    if shutil.which("zstd"):
+        z = subprocess.run(["zstd", "-q", "-c", "-3"], input=symlinks, stdout=subprocess.PIPE,
+                           check=True).stdout
+        put("apply", "symlinks.tar.zst", z)
+
+
 if __name__ == "__main__":
     ttrpc_seeds()
     spdy_seeds()
     ws_seeds()
     http_seeds()
+    apply_seeds()
