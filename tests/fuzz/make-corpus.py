@@ -208,9 +208,50 @@ def apply_seeds():
         put("apply", "symlinks.tar.zst", z)
 
 
+# --- gRPC requests: two bytes (little endian) of method index, then the request. Indexes as
+# `BERTH_FUZZ_GRPC_LIST=1 build-fuzz/fuzz/fuzz_grpc` prints them when the seeds were made.
+def grpc(name, index, body):
+    put("grpc", name, struct.pack("<H", index) + body)
+
+
+def kv(field, k, v):  # a map<string,string> entry, or a KeyValue
+    return pb_len(field, pb_len(1, k) + pb_len(2, v))
+
+
+def grpc_seeds():
+    spec = pb_len(1, "types.containerd.io/opencontainers/runtime-spec/1/Spec") + pb_len(2, b'{"ociVersion":"1.1.0"}')
+    container = (pb_len(1, "web") + kv(2, "io.cri-containerd.kind", "container") +
+                 pb_len(3, "docker.io/library/nginx:1.25") +
+                 pb_len(4, pb_len(1, "io.containerd.runc.v2")) + pb_len(5, spec) +
+                 pb_len(6, "overlayfs") + pb_len(7, "web-snap"))
+    grpc("containers-create", 3, pb_len(1, container))
+    grpc("containers-update", 4, pb_len(1, container) + pb_len(2, pb_len(1, "labels.a") + pb_len(1, "image")))
+    grpc("images-list", 21, pb_len(1, 'name~="^docker\\.io/",labels."x.y"==z') + pb_len(1, "target.mediatype"))
+    grpc("bad-utf8", 21, pb_len(1, b"name==\xc0\xaf"))
+    grpc("nul-in-id", 3, pb_len(1, pb_len(1, b"we\0b")))
+    meta = pb_len(1, "nginx") + pb_len(2, "uid-1") + pb_len(3, "default") + pb_int(4, 1)
+    podcfg = (pb_len(1, meta) + pb_len(2, "nginx") + pb_len(3, "/var/log/pods/default_nginx_uid-1") +
+              pb_len(4, pb_len(1, "10.96.0.10") + pb_len(2, "svc.cluster.local") + pb_len(3, "ndots:5")) +
+              pb_len(5, pb_int(1, 0) + pb_int(2, 80) + pb_int(3, 8080) + pb_len(4, "127.0.0.1")) +
+              kv(6, "app", "nginx") + kv(7, "kubernetes.io/config.source", "api"))
+    grpc("cri-runpodsandbox", 82, pb_len(1, podcfg) + pb_len(2, "runc"))
+    ccfg = (pb_len(1, pb_len(1, "nginx") + pb_int(2, 0)) + pb_len(2, pb_len(1, "nginx:1.25")) +
+            pb_len(3, "/bin/sh") + pb_len(4, "-c") + pb_len(4, "sleep 1") + pb_len(5, "/") +
+            kv(6, "PATH", "/bin") + pb_len(7, pb_len(1, "/data") + pb_len(2, "/var/lib/x") + pb_int(3, 1)))
+    grpc("cri-createcontainer", 87, pb_len(1, "0123456789ab") + pb_len(2, ccfg) + pb_len(3, podcfg))
+    grpc("cri-pullimage", 112, pb_len(1, pb_len(1, "busybox") + kv(2, "a", "b")) +
+         pb_len(2, pb_len(1, "user") + pb_len(2, "secret")) + pb_len(3, podcfg))
+    nested = b""
+    for _ in range(40):
+        nested = pb_len(1, nested)
+    grpc("deep", 87, pb_len(2, nested))
+    grpc("truncated", 82, pb_len(1, podcfg)[:-7])
+
+
 if __name__ == "__main__":
     ttrpc_seeds()
     spdy_seeds()
     ws_seeds()
     http_seeds()
     apply_seeds()
+    grpc_seeds()
