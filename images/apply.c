@@ -35,8 +35,6 @@
 #define WH_OPQ   ".wh..wh..opq"
 #define OPQ_NAME "trusted.overlay.opaque"
 
-DEFINE_CLEANUP(struct archive *, archive_read_free)
-
 struct dir_time {
     char *rel;
     struct timespec ts[2];

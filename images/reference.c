@@ -178,8 +178,6 @@ int berth_image_ref_parse(const char *s, struct berth_image_ref *out, struct ber
     }
     if (!*name)
         return bad(s, "missing repository name", err);
-    if (strlen(name) > BERTH_REF_NAME_MAX)
-        return bad(s, "repository name longer than 255 characters", err);
 
     slash = strchr(name, '/');
     dlen = slash ? (size_t)(slash - name) : 0;
@@ -211,6 +209,12 @@ int berth_image_ref_parse(const char *s, struct berth_image_ref *out, struct ber
         r.path = berth_strdup_printf(OFFICIAL_REPO "%s", remainder);
     else
         r.path = berth_xstrdup(remainder);
+    /* On the normalized name, as docker's Parse does it after splitDockerDomain: "docker.io/"
+     * and "library/" count, and the legacy "index.docker.io" does not. */
+    if (strlen(r.domain) + 1 + strlen(r.path) > BERTH_REF_NAME_MAX) {
+        berth_image_ref_clear(&r);
+        return bad(s, "repository name longer than 255 characters", err);
+    }
     if (at)
         r.digest = berth_xstrdup(at + 1);
     else

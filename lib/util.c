@@ -216,14 +216,20 @@ bool berth_str_has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* Go's time.ParseDuration, in its integer arithmetic: strtod would also take "1e3s", "0x10s"
+ * or "1.5.5s" pieces that Go refuses, and round where Go is exact. */
 int berth_duration_parse(const char *s, int64_t *ns)
 {
     static const struct {
         const char *unit;
-        double mult;
-    } units[] = {{"ns", 1},  {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6},
-                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
-    double total = 0;
+        uint64_t mult;
+    } units[] = {{"ns", 1ULL},           {"us", 1000ULL},
+                 {"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
+                 {"\xce\xbcs", 1000ULL}, /* U+03BC greek mu */
+                 {"ms", 1000000ULL},     {"s", 1000000000ULL},
+                 {"m", 60000000000ULL},  {"h", 3600000000000ULL}};
+    const uint64_t max = (uint64_t)INT64_MAX;
+    uint64_t total = 0;
 
     if (!s || !*s)
         return -1;
@@ -232,29 +238,54 @@ int berth_duration_parse(const char *s, int64_t *ns)
         return 0;
     }
     while (*s) {
-        char *end;
-        double v;
-        size_t best = 0, best_len = 0;
+        uint64_t v = 0, f = 0, unit = 0;
+        double scale = 1;
+        bool pre = false, post = false, overflow = false;
+        size_t ulen = 0;
 
         if (!((*s >= '0' && *s <= '9') || *s == '.'))
             return -1;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno || end == s || v < 0)
-            return -1;
-        s = end;
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-            size_t n = strlen(units[i].unit);
-            if (!strncmp(s, units[i].unit, n) && n > best_len)
-                best = i, best_len = n;
+        for (; *s >= '0' && *s <= '9'; s++, pre = true) {
+            if (v > (max + 1) / 10)
+                return -1;
+            v = v * 10 + (uint64_t)(*s - '0');
+            if (v > max + 1)
+                return -1;
         }
-        if (!best_len)
+        if (*s == '.') {
+            /* Digits past what fits in f only lose precision, as in Go's leadingFraction. */
+            for (s++; *s >= '0' && *s <= '9'; s++, post = true) {
+                if (overflow || f > max / 10) {
+                    overflow = true;
+                    continue;
+                }
+                f = f * 10 + (uint64_t)(*s - '0');
+                scale *= 10;
+            }
+        }
+        if (!pre && !post)
             return -1;
-        /* "m" must not take the "m" of "ms" */
-        total += v * units[best].mult;
-        s += best_len;
+        while (s[ulen] && s[ulen] != '.' && !(s[ulen] >= '0' && s[ulen] <= '9'))
+            ulen++;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+            if (strlen(units[i].unit) == ulen && !strncmp(s, units[i].unit, ulen))
+                unit = units[i].mult;
+        if (!unit)
+            return -1;
+        s += ulen;
+        if (v > (max + 1) / unit)
+            return -1;
+        v *= unit;
+        if (f > 0) {
+            v += (uint64_t)((double)f * ((double)unit / scale));
+            if (v > max + 1)
+                return -1;
+        }
+        total += v;
+        if (total > max + 1)
+            return -1;
     }
-    if (total > 9.2e18)
+    if (total > max)
         return -1;
     *ns = (int64_t)total;
     return 0;

@@ -104,8 +104,9 @@ struct berth_bytes {
 };
 void berth_bytes_clear(struct berth_bytes *b);
 
-/* Parses a Go duration ("300ms", "1.5s", "5m", "1h30m"; units ns us µs ms s m h) into *ns.
- * Returns -1 for anything else, or an overflow. */
+/* Parses a Go duration ("300ms", "1.5s", "5m", "1h30m"; units ns us µs μs ms s m h) into *ns
+ * as Go's time.ParseDuration does (same grammar, same integer arithmetic), except that a sign
+ * is refused. Returns -1 for anything else, or past INT64_MAX ns. */
 int berth_duration_parse(const char *s, int64_t *ns);
 
 /* Fills buf with n bytes from the kernel's CSPRNG (getrandom), retrying short reads and EINTR.

@@ -2,7 +2,8 @@
 # Builds berth twice (warnings as errors; ASan+UBSan) and runs every test: the unit tests in
 # both builds, the integration tests (real berthd, berthctl and Debian's ctr) in the first, and
 # the shim, run, pull, CRI-log, CRI and CRI streaming integration tests again with the
-# sanitized berthd and berth-shim.
+# sanitized berthd and berth-shim. Then builds the libFuzzer targets with clang (a third,
+# partial build) and gives each a short run.
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -37,4 +38,12 @@ if [ -n "$(ls -A "$san_logs")" ]; then
     exit 1
 fi
 rm -rf "$san_logs"
+
+echo "== fuzz build (clang, libFuzzer+ASan+UBSan) and fuzz smoke runs"
+# Only the fuzz targets and the libraries they link; each target runs a fixed number of
+# executions over a copy of its seed corpus (tests/fuzz/CMakeLists.txt).
+CC=clang cmake -S . -B build-fuzz -DBERTH_WERROR=ON -DBERTH_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j"$jobs" --target berth_fuzz
+ctest --test-dir build-fuzz --output-on-failure -j"$jobs" -L fuzz
 echo "== all tests passed"

@@ -2,6 +2,7 @@
 /* Tests for images/reference.c: docker/containerd normalization and rejection cases. */
 #include "tests/unit/helpers/berth_test.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "images/reference.h"
@@ -127,12 +128,43 @@ static void test_image_ref_rejects_bad(void **state)
     assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
 }
 
+/* The 255-byte limit applies to the normalized name (found by tests/fuzz/fuzz_reference.c:
+ * "aaa...a" of 250 bytes was accepted and normalized to a 268-byte name that no longer
+ * parsed). */
+static void test_image_ref_name_limit_is_normalized(void **state)
+{
+    char name[300], *s = NULL;
+    struct berth_err *err = NULL;
+
+    (void)state;
+    /* docker.io/library/ + 237 = 255: the longest official name */
+    memset(name, 'a', 237);
+    name[237] = '\0';
+    assert_ok(berth_image_ref_normalize(name, &s, &err), &err);
+    free(s);
+    name[237] = 'a';
+    name[238] = '\0';
+    assert_int_equal(berth_image_ref_normalize(name, &s, &err), -1);
+    assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
+    /* 250 bytes as typed, 268 once normalized */
+    memset(name, 'a', 250);
+    name[250] = '\0';
+    assert_int_equal(berth_image_ref_normalize(name, &s, &err), -1);
+    assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
+    /* 261 bytes as typed, 255 once the legacy domain is replaced */
+    snprintf(name, sizeof(name), "index.docker.io/library/%0237d", 0);
+    assert_ok(berth_image_ref_normalize(name, &s, &err), &err);
+    assert_int_equal(strlen(s), 255 + strlen(":latest"));
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_image_ref_normalize_cases),
         cmocka_unit_test(test_image_ref_parse_fields),
         cmocka_unit_test(test_image_ref_rejects_bad),
+        cmocka_unit_test(test_image_ref_name_limit_is_normalized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

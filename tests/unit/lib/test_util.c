@@ -96,8 +96,17 @@ static void test_duration_parse(void **state)
                 {"1.5s", 1500000000LL},
                 {"2us", 2000},
                 {"2\xc2\xb5s", 2000},
-                {"7ns", 7}};
-    static const char *const bad[] = {"", "5", "m", "-1s", "5x", "1h 2m", "s5", "5m!", "1e30h"};
+                {"7ns", 7},
+                {"2\xce\xbcs", 2000}, /* Go takes the Greek mu too */
+                {".5h1.ms", 1800001000000LL},
+                {"0.000000001s", 1},
+                {"9223372036854775807ns", INT64_MAX}};
+    /* strtod took "0x10s" as 16 s and "1e3s" as 1000 s; Go refuses both (found by
+     * tests/fuzz/fuzz_duration.c). */
+    static const char *const bad[] = {"",        "5",      "m",   "-1s",   "5x",
+                                      "1h 2m",   "s5",     "5m!", "1e30h", "0x10s",
+                                      "1e3s",    "1.5.5s", ".s",  "1sm",   "9223372036854775808ns",
+                                      "2562048h"};
     int64_t ns;
 
     (void)state;

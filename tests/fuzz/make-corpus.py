@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# Writes the binary seed files of tests/fuzz/corpus (the text seeds are written by hand):
+# ttrpc streams, SPDY/3.1 frames with zlib header blocks, WebSocket frames, HTTP heads and
+# layer tarballs (plain, gzip, zstd) with hostile entries. Deterministic; run from anywhere,
+# then commit what changed: python3 tests/fuzz/make-corpus.py
+import gzip
+import io
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tarfile
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def put(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# --- protobuf wire format
+def varint(n):
+    out = b""
+    n &= (1 << 64) - 1
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def pb_len(field, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return varint(field << 3 | 2) + varint(len(data)) + data
+
+
+def pb_int(field, n):
+    return varint(field << 3) + varint(n)
+
+
+# --- ttrpc: 10-byte header (len, stream id, type, flags) + payload
+def ttrpc_frame(sid, typ, payload, flags=0):
+    return struct.pack(">IIBB", len(payload), sid, typ, flags) + payload
+
+
+def ttrpc_request(method, payload, ns="default"):
+    return (pb_len(1, "containerd.task.v2.Task") + pb_len(2, method) + pb_len(3, payload) +
+            pb_int(4, 1000000000) + pb_len(5, pb_len(1, "containerd-namespace-ttrpc") +
+                                             pb_len(2, ns)))
+
+
+def ttrpc_seeds():
+    mount = pb_len(1, "overlay") + pb_len(2, "overlay") + pb_len(4, "lowerdir=/a")
+    create = (pb_len(1, "web") + pb_len(2, "/run/berth/b/web") + pb_len(3, mount) +
+              pb_len(6, "crilog:///var/log/pods/x/0.log"))
+    # first byte: write size - 1
+    put("ttrpc", "create", bytes([255]) + ttrpc_frame(1, 1, ttrpc_request("Create", create)))
+    put("ttrpc", "two-in-bytes", bytes([0]) + ttrpc_frame(1, 1, ttrpc_request("Delete", pb_len(1, "web"))) +
+        ttrpc_frame(3, 1, ttrpc_request("Create", b"")))
+    put("ttrpc", "bad-ids", bytes([16]) + ttrpc_frame(2, 1, ttrpc_request("Create", create)) +
+        ttrpc_frame(1, 3, b"", 4) + ttrpc_frame(5, 9, b"xx") + ttrpc_frame(7, 1, b"\xff\xff"))
+    put("ttrpc", "unknown", bytes([99]) + ttrpc_frame(1, 1, pb_len(1, "x.Y") + pb_len(2, "Z")) +
+        ttrpc_frame(3, 1, ttrpc_request("Kill", b"")) + struct.pack(">IIBB", 5 << 20, 5, 1, 0))
+
+
+# --- SPDY/3.1 (client-go's spdystream): control frames and zlib header blocks
+def spdy_dictionary():
+    src = open(os.path.join(ROOT, "services/streaming/spdy-dict.c")).read()
+    body = src[src.index("{", src.index("berth_spdy_dictionary")):]
+    return bytes(int(x, 16) for x in re.findall(r"0x([0-9a-f]{2})", body))
+
+
+def spdy_ctrl(typ, flags, payload):
+    return struct.pack(">HHI", 0x8000 | 3, typ, flags << 24 | len(payload)) + payload
+
+
+def spdy_block(z, headers):
+    raw = struct.pack(">I", len(headers))
+    for k, v in headers:
+        raw += struct.pack(">I", len(k)) + k.encode() + struct.pack(">I", len(v)) + v.encode()
+    return z.compress(raw) + z.flush(zlib.Z_SYNC_FLUSH)
+
+
+def spdy_seeds():
+    z = zlib.compressobj(zdict=spdy_dictionary())
+    syn1 = spdy_ctrl(1, 0, struct.pack(">IIBB", 1, 0, 0, 0) +
+                     spdy_block(z, [("streamtype", "error"), ("port", "8080")]))
+    syn3 = spdy_ctrl(1, 2, struct.pack(">IIBB", 3, 0, 0x20, 0) +
+                     spdy_block(z, [("streamtype", "stdout"), ("x", "a\0b")]))
+    data = struct.pack(">IBBH", 3, 1, 0, 5) + b"hello"
+    ping = spdy_ctrl(6, 0, struct.pack(">I", 1))
+    rst = spdy_ctrl(3, 0, struct.pack(">II", 1, 5))
+    settings = spdy_ctrl(4, 0, struct.pack(">III", 1, 0x01000007, 1000))
+    wu = spdy_ctrl(9, 0, struct.pack(">II", 3, 65536))
+    goaway = spdy_ctrl(7, 0, struct.pack(">II", 3, 0))
+    headers = spdy_ctrl(8, 0, struct.pack(">I", 3) + spdy_block(z, [("a", "b")]))
+    put("spdy", "session", syn1 + syn3 + data + headers + ping + settings + wu + rst + goaway)
+    put("spdy", "syn", syn1)
+    put("spdy", "bad-version", struct.pack(">HHI", 0x8002, 1, 10) + b"\0" * 10)
+    put("spdy", "data-only", data + struct.pack(">IBBH", 1, 1, 0, 0))
+
+
+def ws_frame(opcode, payload, fin=True, mask=b"\x01\x02\x03\x04"):
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | opcode
+    if n < 126:
+        hdr = bytes([b0, 0x80 | n])
+    elif n < 65536:
+        hdr = bytes([b0, 0x80 | 126]) + struct.pack(">H", n)
+    else:
+        hdr = bytes([b0, 0x80 | 127]) + struct.pack(">Q", n)
+    return hdr + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+
+
+def ws_seeds():
+    put("websocket", "channels", ws_frame(2, b"\x00ls -l\n") + ws_frame(2, b"\x04{\"Width\":80}") +
+        ws_frame(9, b"ping") + ws_frame(8, struct.pack(">H", 1000) + b"bye"))
+    put("websocket", "fragmented", ws_frame(1, b"MGVjaG8", False) + ws_frame(0, b"gaGkK", True))
+    put("websocket", "long", ws_frame(2, b"x" * 300))
+    put("websocket", "unmasked", bytes([0x82, 3]) + b"abc")
+
+
+def http_seeds():
+    put("http", "spdy",
+        b"POST /exec/Ab3_x-9Q HTTP/1.1\r\nHost: 127.0.0.1:10010\r\nConnection: Upgrade\r\n"
+        b"Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n"
+        b"X-Stream-Protocol-Version: v3.channel.k8s.io, channel.k8s.io\r\n\r\n")
+    put("http", "websocket",
+        b"GET /attach/tok?stdout=1&tty=1 HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\n"
+        b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v4.channel.k8s.io,, base64.channel.k8s.io\r\n\r\n")
+    put("http", "bare-lf", b"GET /portforward/x HTTP/1.0\nContent-Length: 0\nContent-Length: 0\n\n")
+    put("http", "metrics", b"GET /v1/metrics HTTP/1.1\r\nAccept: text/plain\r\n\r\nbody")
+
+
+# --- layers: tar entries (name, type, extra), type one of file/dir/sym/hard/fifo/chr
+def tar_bytes(entries):
+    buf = io.BytesIO()
+    t = tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT)
+    for name, kind, arg in entries:
+        ti = tarfile.TarInfo(name)
+        ti.mtime = 1700000000
+        ti.mode = 0o644
+        data = None
+        if kind == "file":
+            data = arg.encode()
+            ti.size = len(data)
+        elif kind == "dir":
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+        elif kind == "sym":
+            ti.type, ti.linkname = tarfile.SYMTYPE, arg
+        elif kind == "hard":
+            ti.type, ti.linkname = tarfile.LNKTYPE, arg
+        elif kind == "fifo":
+            ti.type = tarfile.FIFOTYPE
+        elif kind == "chr":
+            ti.type, ti.devmajor, ti.devminor = tarfile.CHRTYPE, 1, 3
+        t.addfile(ti, io.BytesIO(data) if data is not None else None)
+    end = t.offset
+    t.close()
+    # tarfile pads to a 10 KiB record; keep only the end-of-archive blocks
+    return buf.getvalue()[:end + 1024]
+
+
+OUT = "/tmp/berth-fuzz-outside"  # fuzz_apply.c's trap (OUTSIDE_LINK)
+
+
+def apply_seeds():
+    normal = tar_bytes([("etc/", "dir", None), ("etc/hostname", "file", "pod\n"),
+                        ("bin", "sym", "usr/bin"), ("usr/bin/", "dir", None),
+                        ("usr/bin/sh", "file", "#!"), ("etc/hn2", "hard", "etc/hostname"),
+                        ("run/fifo", "fifo", None), ("dev/null", "chr", None),
+                        ("etc/.wh.old", "file", ""), ("var/.wh..wh..opq", "file", ""),
+                        ("/abs/file", "file", "x")])
+    dotdot = tar_bytes([("../escape", "file", "x"), ("a/../../escape2", "file", "y"),
+                        ("./../../outside/file", "file", "overwrite")])
+    symlinks = tar_bytes([("s", "sym", OUT), ("s/pwned", "file", "x"),
+                          ("r", "sym", "../../outside"), ("r/pwned", "file", "y"),
+                          ("d/", "dir", None), ("d/up", "sym", "../.."), ("d/up/run/x", "file", "z"),
+                          ("loop", "sym", "loop"), ("loop/f", "file", "")])
+    hardlinks = tar_bytes([("h", "hard", OUT + "/file"), ("h2", "hard", "../outside/file"),
+                           ("h3", "hard", "/etc/passwd"), ("h", "file", "through the link"),
+                           ("sl", "sym", OUT), ("h4", "hard", "sl/file")])
+    whiteouts = tar_bytes([("a/", "dir", None), ("a/f", "file", "1"), ("a/.wh..wh..opq", "file", ""),
+                           (".wh...", "file", ""), ("a/.wh...", "file", ""), ("b", "file", "2"),
+                           ("b/", "dir", None), ("a", "file", "replaces a dir")])
+    put("apply", "normal.tar", normal)
+    put("apply", "normal-overlay.tar", normal + b"\0")  # odd length: OVERLAY mode
+    put("apply", "dotdot.tar", dotdot)
+    put("apply", "symlinks.tar", symlinks)
+    put("apply", "symlinks-overlay.tar", symlinks + b"\0")
+    put("apply", "hardlinks.tar", hardlinks)
+    put("apply", "whiteouts-overlay.tar", whiteouts + b"\0")
+    put("apply", "normal.tar.gz", gzip.compress(normal, mtime=0))
+    if shutil.which("zstd"):
+        z = subprocess.run(["zstd", "-q", "-c", "-3"], input=symlinks, stdout=subprocess.PIPE,
+                           check=True).stdout
+        put("apply", "symlinks.tar.zst", z)
+
+
+# --- gRPC requests: two bytes (little endian) of method index, then the request. Indexes as
+# `BERTH_FUZZ_GRPC_LIST=1 build-fuzz/fuzz/fuzz_grpc` prints them when the seeds were made.
+def grpc(name, index, body):
+    put("grpc", name, struct.pack("<H", index) + body)
+
+
+def kv(field, k, v):  # a map<string,string> entry, or a KeyValue
+    return pb_len(field, pb_len(1, k) + pb_len(2, v))
+
+
+def grpc_seeds():
+    spec = pb_len(1, "types.containerd.io/opencontainers/runtime-spec/1/Spec") + pb_len(2, b'{"ociVersion":"1.1.0"}')
+    container = (pb_len(1, "web") + kv(2, "io.cri-containerd.kind", "container") +
+                 pb_len(3, "docker.io/library/nginx:1.25") +
+                 pb_len(4, pb_len(1, "io.containerd.runc.v2")) + pb_len(5, spec) +
+                 pb_len(6, "overlayfs") + pb_len(7, "web-snap"))
+    grpc("containers-create", 3, pb_len(1, container))
+    grpc("containers-update", 4, pb_len(1, container) + pb_len(2, pb_len(1, "labels.a") + pb_len(1, "image")))
+    grpc("images-list", 21, pb_len(1, 'name~="^docker\\.io/",labels."x.y"==z') + pb_len(1, "target.mediatype"))
+    grpc("bad-utf8", 21, pb_len(1, b"name==\xc0\xaf"))
+    grpc("nul-in-id", 3, pb_len(1, pb_len(1, b"we\0b")))
+    meta = pb_len(1, "nginx") + pb_len(2, "uid-1") + pb_len(3, "default") + pb_int(4, 1)
+    podcfg = (pb_len(1, meta) + pb_len(2, "nginx") + pb_len(3, "/var/log/pods/default_nginx_uid-1") +
+              pb_len(4, pb_len(1, "10.96.0.10") + pb_len(2, "svc.cluster.local") + pb_len(3, "ndots:5")) +
+              pb_len(5, pb_int(1, 0) + pb_int(2, 80) + pb_int(3, 8080) + pb_len(4, "127.0.0.1")) +
+              kv(6, "app", "nginx") + kv(7, "kubernetes.io/config.source", "api"))
+    grpc("cri-runpodsandbox", 82, pb_len(1, podcfg) + pb_len(2, "runc"))
+    ccfg = (pb_len(1, pb_len(1, "nginx") + pb_int(2, 0)) + pb_len(2, pb_len(1, "nginx:1.25")) +
+            pb_len(3, "/bin/sh") + pb_len(4, "-c") + pb_len(4, "sleep 1") + pb_len(5, "/") +
+            kv(6, "PATH", "/bin") + pb_len(7, pb_len(1, "/data") + pb_len(2, "/var/lib/x") + pb_int(3, 1)))
+    grpc("cri-createcontainer", 87, pb_len(1, "0123456789ab") + pb_len(2, ccfg) + pb_len(3, podcfg))
+    grpc("cri-pullimage", 112, pb_len(1, pb_len(1, "busybox") + kv(2, "a", "b")) +
+         pb_len(2, pb_len(1, "user") + pb_len(2, "secret")) + pb_len(3, podcfg))
+    nested = b""
+    for _ in range(40):
+        nested = pb_len(1, nested)
+    grpc("deep", 87, pb_len(2, nested))
+    grpc("truncated", 82, pb_len(1, podcfg)[:-7])
+
+
+if __name__ == "__main__":
+    ttrpc_seeds()
+    spdy_seeds()
+    ws_seeds()
+    http_seeds()
+    apply_seeds()
+    grpc_seeds()
