@@ -202,11 +202,30 @@ static void unescape(char *s)
     *w = 0;
 }
 
+/* Whether target lies in the bundle of a container that has a record: its rootfs, which the
+ * container's task uses whatever state its snapshot is in (that is reported on its own). */
+static bool in_live_bundle(struct fsck_ctx *c, const char *state, const char *target)
+{
+    const char *rest, *slash;
+    char key[BERTH_KEY_MAX];
+    int n;
+
+    if (!state || !berth_str_has_prefix(target, state) ||
+        !berth_str_has_prefix(target + strlen(state), "/tasks/"))
+        return false;
+    rest = target + strlen(state) + strlen("/tasks/");
+    if (!(slash = strchr(rest, '/')))
+        return false;
+    n = snprintf(key, sizeof(key), BERTH_KEY_CONTAINERS "%.*s/%.*s", (int)(slash - rest), rest,
+                 (int)strcspn(slash + 1, "/"), slash + 1);
+    return n > 0 && n < BERTH_KEY_MAX && berth_meta_exists(c->txn, key);
+}
+
 /* Why an overlay mount at target with these super options is an orphan, or NULL. */
 static const char *mount_orphan(struct fsck_ctx *c, const char *root, const char *state,
                                 const char *target, char *opts)
 {
-    bool ours = false;
+    bool ours = false, gone = false;
     char *save = NULL;
 
     for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
@@ -220,20 +239,23 @@ static const char *mount_orphan(struct fsck_ctx *c, const char *root, const char
             if (!sd)
                 continue;
             ours = true;
-            if (stat(sd, &sb) < 0 || berth_strset_has(&c->stray, sd))
-                return "mounts a snapshot that no longer exists";
+            gone = gone || stat(sd, &sb) < 0 || berth_strset_has(&c->stray, sd);
         }
     }
-    if (!ours || !state || c->s->live)
+    /* A container's rootfs is never an orphan: unmounting it would pull the ground from under
+     * a running task (a missing snapshot is reported for the snapshot). */
+    if (!ours || in_live_bundle(c, state, target))
         return NULL;
-    /* While berthd is stopped, its only mounts of snapshots are task rootfs in live bundles;
-     * a bundle orphan's rootfs goes with the bundle. Anything else under state is a
-     * temporary mount (diff, apply, mount helpers) a crash left. */
-    if (berth_str_has_prefix(target, state) && target[strlen(state)] == '/') {
-        const char *rest = target + strlen(state);
-        if (!berth_str_has_prefix(rest, "/tasks/"))
-            return "temporary mount of a snapshot that berthd did not undo";
-    }
+    if (gone)
+        return "mounts a snapshot that no longer exists";
+    if (!state || c->s->live)
+        return NULL;
+    /* While berthd is stopped, its only mounts of snapshots are task rootfs in bundles (an
+     * orphan bundle's goes with it). Anything else under state is a temporary mount (diff,
+     * apply, mount helpers) a crash left. */
+    if (berth_str_has_prefix(target, state) && target[strlen(state)] == '/' &&
+        !berth_str_has_prefix(target + strlen(state), "/tasks/"))
+        return "temporary mount of a snapshot that berthd did not undo";
     return NULL;
 }
 
