@@ -12,6 +12,7 @@ static const struct berth_service *const all[] = {
     &berth_svc_content,  &berth_svc_diff,          &berth_svc_events,     &berth_svc_images,
     &berth_svc_leases,   &berth_svc_snapshots,     &berth_svc_tasks,      &berth_svc_gc,
     &berth_svc_transfer, &berth_svc_cri_runtime,   &berth_svc_cri_image,  &berth_svc_health,
+    &berth_svc_fsck,
 };
 
 size_t berth_services_all(const struct berth_service *const **out)

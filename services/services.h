@@ -53,6 +53,7 @@ extern const struct berth_service berth_svc_content;
 extern const struct berth_service berth_svc_transfer; /* berth.services.images.v1 */
 extern const struct berth_service berth_svc_tasks;
 extern const struct berth_service berth_svc_gc;
+extern const struct berth_service berth_svc_fsck;        /* berth.services.fsck.v1, berth's own */
 extern const struct berth_service berth_svc_cri_runtime; /* runtime.v1.RuntimeService */
 extern const struct berth_service berth_svc_cri_image;   /* runtime.v1.ImageService */
 extern const struct berth_service berth_svc_health;      /* grpc.health.v1.Health */

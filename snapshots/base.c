@@ -4,6 +4,7 @@
  * about to commit, so a crash leaves either nothing or an orphan that cleanup removes. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,5 +325,120 @@ int berth_snap_base_cleanup(struct berth_snap_base *b, struct berth_err **err)
     }
     closedir(d);
     free(ids.v);
+    return ret;
+}
+
+/* ---- fsck ---- */
+
+struct check_arg {
+    struct berth_snap_base *b;
+    struct berth_snap_store_txn *txn;
+    berth_snap_check_fn fn;
+    void *arg;
+    struct id_set ids;
+};
+
+static void report(struct check_arg *c, enum berth_snap_problem p, const char *what,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void report(struct check_arg *c, enum berth_snap_problem p, const char *what,
+                   const char *fmt, ...)
+{
+    _cleanup_free_ char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = berth_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    c->fn(c->arg, p, what, msg);
+}
+
+static int check_rec_cb(const struct berth_snap_rec *rec, void *arg, struct berth_err **err)
+{
+    struct check_arg *c = arg;
+    _cleanup_free_ char *data = NULL;
+    struct berth_snap_rec pr = {0};
+    _cleanup_err_ struct berth_err *e = NULL;
+    struct stat sb;
+
+    (void)err;
+    if (collect_ids_cb(rec, &c->ids, err) < 0)
+        return -1;
+    if (rec->info.kind == BERTH_SNAP_UNKNOWN) {
+        report(c, BERTH_SNAP_BROKEN, rec->info.name, "record cannot be decoded");
+        return 0;
+    }
+    /* The data path is the directory itself for native, its fs/ for overlay. */
+    data = berth_snap_base_data_path(c->b, rec->id);
+    if (stat(data, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        report(c, BERTH_SNAP_BROKEN, rec->info.name, "%s \"%s\" (id %" PRIu64 ") is missing",
+               *c->b->data_subdir ? "data directory" : "directory", data, rec->id);
+    if (!rec->info.parent || !*rec->info.parent)
+        return 0;
+    if (berth_snap_store_get(c->txn, rec->info.parent, &pr, &e) < 0)
+        report(c, BERTH_SNAP_BROKEN, rec->info.name, "parent \"%s\" %s", rec->info.parent,
+               e->code == BERTH_E_NOT_FOUND ? "does not exist" : "cannot be read");
+    else if (pr.info.kind != BERTH_SNAP_COMMITTED)
+        report(c, BERTH_SNAP_BROKEN, rec->info.name, "parent \"%s\" is %s, not committed",
+               rec->info.parent, berth_snap_kind_name(pr.info.kind));
+    berth_snap_rec_clear(&pr);
+    return 0;
+}
+
+int berth_snap_base_check(struct berth_snap_base *b, bool in_flight, berth_snap_check_fn fn,
+                          void *arg, struct berth_err **err)
+{
+    _cleanup_(berth_snap_store_txn_abortp) struct berth_snap_store_txn *txn = NULL;
+    struct check_arg c = {.b = b, .fn = fn, .arg = arg};
+    struct dirent *de;
+    DIR *d;
+    int ret = -1;
+
+    if (berth_snap_store_txn_begin(b->store, false, &txn, err) < 0)
+        return -1;
+    c.txn = txn;
+    if (berth_snap_store_walk(txn, check_rec_cb, &c, err) < 0)
+        goto out;
+    d = opendir(b->snapdir);
+    if (!d) {
+        berth_err_set(err, BERTH_E_INTERNAL, errno, "open \"%s\"", b->snapdir);
+        goto out;
+    }
+    /* The directory listing comes after the records: a creation renames its directory inside
+     * its write transaction, so a numeric directory of a creation in flight may show here
+     * without its record. The caller keeps creations out (the GC lock) when that matters. */
+    while ((de = readdir(d))) {
+        _cleanup_free_ char *path = NULL;
+        char *end;
+        bool used = false;
+        struct stat sb;
+        uint64_t id;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        path = berth_strdup_printf("%s/%s", b->snapdir, de->d_name);
+        if (berth_str_has_prefix(de->d_name, "new-")) {
+            /* as cleanup: an hour-old temp dir is a leftover even while creations run */
+            if (!in_flight || (stat(path, &sb) == 0 && sb.st_mtime <= time(NULL) - 3600))
+                report(&c, BERTH_SNAP_STRAY, path, "temp dir of a creation that did not finish");
+            continue;
+        }
+        if (berth_str_has_prefix(de->d_name, "rm-")) {
+            report(&c, BERTH_SNAP_STRAY, path, "removal that did not finish");
+            continue;
+        }
+        id = strtoull(de->d_name, &end, 10);
+        if (*end != 0 || end == de->d_name) {
+            report(&c, BERTH_SNAP_STRAY, path, "not a snapshot directory");
+            continue;
+        }
+        for (size_t i = 0; i < c.ids.n && !used; i++)
+            used = c.ids.v[i] == id;
+        if (!used && !c.ids.unsure)
+            report(&c, BERTH_SNAP_STRAY, path, "no record has id %" PRIu64, id);
+    }
+    closedir(d);
+    ret = 0;
+out:
+    free(c.ids.v);
     return ret;
 }

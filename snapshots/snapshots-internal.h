@@ -70,5 +70,7 @@ int berth_snap_base_walk(struct berth_snap_base *b, const struct berth_filter *f
 int berth_snap_base_usage(struct berth_snap_base *b, const char *key, struct berth_snap_usage *out,
                           struct berth_err **err);
 int berth_snap_base_cleanup(struct berth_snap_base *b, struct berth_err **err);
+int berth_snap_base_check(struct berth_snap_base *b, bool in_flight, berth_snap_check_fn fn,
+                          void *arg, struct berth_err **err);
 
 #endif

@@ -62,6 +62,16 @@ struct berth_snap_usage {
 typedef int (*berth_snap_walk_fn)(const struct berth_snap_info *info, void *arg,
                                   struct berth_err **err);
 
+/* What a backend's check (berth_snapshotter_ops.check) found. */
+enum berth_snap_problem {
+    BERTH_SNAP_BROKEN = 1, /* a record whose directory, data or parent is missing or wrong */
+    BERTH_SNAP_STRAY,      /* a directory in the backend's root that no record names */
+};
+/* Called once per problem: what is the record's name (BROKEN) or the directory's path (STRAY),
+ * problem a lowercase sentence; both borrowed for the call. */
+typedef void (*berth_snap_check_fn)(void *arg, enum berth_snap_problem p, const char *what,
+                                    const char *problem);
+
 /*
  * A backend. Names are backend names (the metadata layer passes "<ns>/<seq>/<key>"); every
  * call is thread-safe. Errors: NOT_FOUND for a missing key or parent, ALREADY_EXISTS for a
@@ -99,6 +109,12 @@ struct berth_snapshotter_ops {
                  struct berth_err **err);
     /* Removes directories no snapshot record refers to (crash leftovers). */
     int (*cleanup)(void *state, struct berth_err **err);
+    /* fsck: checks every record against its directory and parent, and every directory against
+     * the records, in one read transaction of the backend's store, calling fn per problem.
+     * in_flight: creations may be running, so a recent temp dir is theirs, not a leftover.
+     * Changes nothing; errors only for a store or directory that cannot be read. */
+    int (*check)(void *state, bool in_flight, berth_snap_check_fn fn, void *arg,
+                 struct berth_err **err);
 };
 
 extern const struct berth_snapshotter_ops berth_snap_overlay_ops;

@@ -71,6 +71,7 @@ int berthctl_image_walk(struct berthctl *ctl, const char *name, const struct ber
                         struct berth_image_walk *out, struct berth_err **err);
 extern const struct berthctl_noun berthctl_snapshots_noun;
 extern const struct berthctl_noun berthctl_gc_noun;
+extern const struct berthctl_noun berthctl_fsck_noun; /* --root: no socket */
 extern const struct berthctl_noun berthctl_run_noun;
 extern const struct berthctl_noun berthctl_tasks_noun;
 extern const struct berthctl_noun berthctl_metrics_noun; /* HTTP, not the socket */

@@ -20,7 +20,7 @@ static const struct berthctl_noun *const nouns[] = {
     &berthctl_plugins_noun, &berthctl_events_noun,     &berthctl_leases_noun,
     &berthctl_content_noun, &berthctl_images_noun,     &berthctl_snapshots_noun,
     &berthctl_gc_noun,      &berthctl_run_noun,        &berthctl_tasks_noun,
-    &berthctl_metrics_noun,
+    &berthctl_metrics_noun, &berthctl_fsck_noun,
 };
 
 struct globals {

@@ -94,10 +94,6 @@ void berth_rt_restore(struct berth_rt *rt);
  * ALREADY_EXISTS if it exists. */
 int berth_rt_bundle_create(const char *bundle, const void *spec, size_t len,
                            struct berth_err **err);
-/* Unmounts <bundle>/rootfs if mounted, then removes the tree. Best effort. */
-void berth_rt_bundle_remove(const char *bundle);
-/* Reads a small file of the bundle, trimmed; NULL if absent. */
-char *berth_rt_bundle_read(const char *bundle, const char *name);
 /* Writes a small file into the bundle. */
 int berth_rt_bundle_write(const char *bundle, const char *name, const char *data,
                           struct berth_err **err);

@@ -68,6 +68,11 @@ int berth_rt_binary_resolve(const char *runtime, const char *bin_dir, char **out
                             struct berth_err **err);
 /* "<state>/tasks/<ns>/<id>"; caller frees. */
 char *berth_rt_bundle_path(const char *state, const char *ns, const char *id);
+/* Unmounts <bundle>/rootfs if mounted, then removes the tree (renamed to a dot name first, so
+ * a half-removed bundle is never reattached). Best effort. Also fsck's repair of a bundle. */
+void berth_rt_bundle_remove(const char *bundle);
+/* Reads a small file of the bundle, trimmed; NULL if absent (caller frees). */
+char *berth_rt_bundle_read(const char *bundle, const char *name);
 /* INVALID_ARGUMENT unless 1 <= sig <= 64. */
 int berth_rt_signal_validate(uint32_t sig, struct berth_err **err);
 

@@ -109,6 +109,9 @@ static int transfer_import(struct berth_svc_ctx *ctx, struct berth_stream *st,
     struct berth_platform plat = {0};
     struct berth_image_stores stores;
     const Berth__Services__Images__V1__ImportOptions *o;
+    /* The options come with the first message, which the reader frees once it moves on to the
+     * next: the import must own what it reads after that (the index name at its very end). */
+    _cleanup_free_ char *snapshotter = NULL, *index_name = NULL, *base_name = NULL;
     bool has_plat = false;
     int ret = -1;
 
@@ -126,9 +129,9 @@ static int transfer_import(struct berth_svc_ctx *ctx, struct berth_stream *st,
         opts.platform = has_plat ? &plat : NULL;
         opts.all_platforms = o->all_platforms;
         opts.no_unpack = o->no_unpack;
-        opts.snapshotter = o->snapshotter;
-        opts.index_name = o->index_name;
-        opts.base_name = o->base_name;
+        opts.snapshotter = snapshotter = o->snapshotter ? berth_xstrdup(o->snapshotter) : NULL;
+        opts.index_name = index_name = o->index_name ? berth_xstrdup(o->index_name) : NULL;
+        opts.base_name = base_name = o->base_name ? berth_xstrdup(o->base_name) : NULL;
     }
     r.first_pending = true;
     if (berth_image_import(&stores, &opts, stream_read_cb, &r, &res, err) < 0)

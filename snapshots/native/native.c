@@ -148,6 +148,12 @@ static int nat_cleanup(void *state, struct berth_err **err)
     return berth_snap_base_cleanup(state, err);
 }
 
+static int nat_check(void *state, bool in_flight, berth_snap_check_fn fn, void *arg,
+                     struct berth_err **err)
+{
+    return berth_snap_base_check(state, in_flight, fn, arg, err);
+}
+
 const struct berth_snapshotter_ops berth_snap_native_ops = {
     .name = "native",
     .open = nat_open,
@@ -162,4 +168,5 @@ const struct berth_snapshotter_ops berth_snap_native_ops = {
     .walk = nat_walk,
     .usage = nat_usage,
     .cleanup = nat_cleanup,
+    .check = nat_check,
 };

@@ -246,6 +246,12 @@ static int ovl_cleanup(void *state, struct berth_err **err)
     return berth_snap_base_cleanup(&o->base, err);
 }
 
+static int ovl_check(void *state, bool in_flight, berth_snap_check_fn fn, void *arg,
+                     struct berth_err **err)
+{
+    return berth_snap_base_check(&((struct ovl *)state)->base, in_flight, fn, arg, err);
+}
+
 const struct berth_snapshotter_ops berth_snap_overlay_ops = {
     .name = "overlayfs",
     .open = ovl_open,
@@ -260,4 +266,5 @@ const struct berth_snapshotter_ops berth_snap_overlay_ops = {
     .walk = ovl_walk,
     .usage = ovl_usage,
     .cleanup = ovl_cleanup,
+    .check = ovl_check,
 };

@@ -156,3 +156,16 @@ teardown() {
     status_is 0
     output_has "complete"
 }
+
+@test "berthctl images import --index-name of an archive longer than one message names it" {
+    # The options come in the first Import message; the index image is written after the last
+    # one, when the first had been freed: the name used to arrive as garbage ("invalid
+    # reference") or as whatever reused the memory.
+    LAYER_MIB=6 LAYERS=1 bash "$BATS_TEST_DIRNAME/../../bench/import/mkbig.sh" "$DATA/big" >/dev/null
+    [ "$(stat -c %s "$DATA/big/big-tar.tar")" -gt $((4 << 20)) ]
+    run bctl images import --index-name docker.io/berth/indexed:v1 "$DATA/big/big-tar.tar"
+    status_is 0
+    output_has "docker.io/berth/indexed:v1 sha256:"
+    run ctrb images ls -q
+    line_present "docker.io/berth/indexed:v1"
+}

@@ -1,0 +1,186 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Crash consistency (issue 14): in a loop, start one operation chosen at random (import of a
+# ~50 MiB image, a pull from a local registry, `run -d`, a GC pass, 200 concurrent container
+# creates whose acknowledgements are recorded), SIGKILL berthd after a random delay, restart it,
+# let start-up cleanup run (a GC pass), then `berthctl fsck` must be clean, every acknowledged
+# write must be there, and the operation must succeed when run again. The same with a
+# container's shim killed instead: the task shows stopped with an exit status and is deletable,
+# the container removable, fsck clean.
+#
+# ITERATIONS (default 30) bounds the loop, CRASH_BUDGET (seconds, default 90) its time: the
+# loop stops at whichever comes first and says how many iterations ran. SEED replays a run
+# (the seed is printed). WRITES (default 200) is the number of concurrent creates. Run
+# thousands: ITERATIONS=5000 CRASH_BUDGET=0 bats crash.bats.
+
+load helpers
+load registry
+
+IMG=docker.io/berth/busybox:latest
+BIG=docker.io/berth/big:latest
+SHIM=io.containerd.berth.v1
+
+setup_file() {
+    bash "$BATS_TEST_DIRNAME/../data/mkimages.sh" "$BATS_FILE_TMPDIR/data" >/dev/null
+    LAYER_MIB=50 LAYERS=1 bash "$BATS_TEST_DIRNAME/../../bench/import/mkbig.sh" \
+        "$BATS_FILE_TMPDIR/big" >/dev/null
+    if command -v docker-registry >/dev/null && command -v skopeo >/dev/null &&
+        "$BERTH_BIN/berthctl" help images | grep -q '^  pull'; then
+        reg_mkimages "$BATS_FILE_TMPDIR/img"
+        reg_start plain plain
+        reg_push plain "$BATS_FILE_TMPDIR/img/busybox" test/busybox:latest
+        touch "$BATS_FILE_TMPDIR/registry-up"
+    fi
+}
+
+teardown_file() {
+    reg_stop_all
+}
+
+setup() {
+    [ "$(id -u)" -eq 0 ] || skip "needs root"
+    command -v runc >/dev/null || skip "needs runc"
+    berth_tmp_init
+    OPS=(import run gc writes)
+    if [ -e "$BATS_FILE_TMPDIR/registry-up" ]; then
+        mkdir -p "$BERTH_TMP/hosts"
+        H=$(reg_host plain)
+        hosts_toml "$BERTH_TMP/hosts" "$H" "http://$H"
+        pull_config "$BERTH_TMP/berthd.toml" "$BERTH_TMP/hosts"
+        OPS+=(pull)
+    else
+        : >"$BERTH_TMP/berthd.toml"
+    fi
+    start_berthd --config "$BERTH_TMP/berthd.toml"
+    ctrb images import "$BATS_FILE_TMPDIR/data/oci/busybox.tar" >/dev/null
+    WRITES=${WRITES:-200}
+    SEED=${SEED:-$((RANDOM * 32768 + RANDOM))}
+    RANDOM=$SEED
+    echo "# seed $SEED (replay with SEED=$SEED)" >&3
+}
+
+teardown() {
+    tasks_teardown
+}
+
+# The operation $1 of iteration $2, run to completion (its status is what it returns).
+op() {
+    local i
+    case $1 in
+    import) bctl images import --index-name "$BIG" "$BATS_FILE_TMPDIR/big/big-tar.tar" ;;
+    pull) bctl images pull "$H/test/busybox:latest" ;;
+    run) bctl run -d --runtime "$SHIM" "$IMG" "r$2" sleep 1000 ;;
+    gc) bctl gc ;;
+    writes)
+        for i in $(seq "$WRITES"); do
+            (bctl containers create "$IMG" "w$2-$i" >/dev/null 2>&1 &&
+                echo "w$2-$i" >>"$BERTH_TMP/acked") &
+        done
+        wait
+        ;;
+    esac
+}
+
+# Finishes operation $1 of iteration $2 after the restart: running it again must succeed.
+finish() {
+    local i p pids
+    case $1 in
+    run)
+        # whatever the crash left of r$2 goes, then the run must work from scratch
+        bctl tasks kill -s 9 "r$2" >/dev/null 2>&1 || true
+        bctl tasks rm -f "r$2" >/dev/null 2>&1 || true
+        bctl containers rm "r$2" >/dev/null 2>&1 || true
+        op run "$2" || return 1
+        bctl tasks kill -s 9 "r$2" && wait_task_stopped "r$2" && bctl tasks rm "r$2" &&
+            bctl containers rm "r$2"
+        ;;
+    writes)
+        bctl containers ls -q >"$BERTH_TMP/present"
+        pids=()
+        for i in $(seq "$WRITES"); do
+            grep -qx "w$2-$i" "$BERTH_TMP/present" && continue
+            bctl containers create "$IMG" "w$2-$i" >/dev/null &
+            pids+=($!)
+        done
+        # not a bare wait: berthd is a child of this shell too
+        for p in "${pids[@]}"; do wait "$p" || true; done # a failure shows as a missing id
+        bctl containers ls -q >"$BERTH_TMP/present"
+        [ "$(grep -c "^w$2-" "$BERTH_TMP/present")" -eq "$WRITES" ] || return 1
+        # keep the store small for the next iterations
+        # shellcheck disable=SC2046
+        bctl containers rm $(grep "^w$2-" "$BERTH_TMP/present") >/dev/null
+        ;;
+    *) op "$1" "$2" >/dev/null ;;
+    esac
+}
+
+# fsck after start-up cleanup; prints what it found on failure.
+fsck_clean() {
+    bctl gc >/dev/null # the start-up pass: what a crash left half-made goes (gc.md)
+    run bctl fsck
+    if [ "$status" -ne 0 ]; then
+        echo "iteration $1 ($2, seed $SEED): fsck exit $status:" >&2
+        echo "$output" >&2
+        return 1
+    fi
+}
+
+@test "crash: SIGKILL berthd during random operations; fsck clean, acknowledged writes kept" {
+    local n=${ITERATIONS:-30} budget=${CRASH_BUDGET:-90} start=$SECONDS i=0 o delay pid
+    local -A count=()
+    : >"$BERTH_TMP/acked"
+    while [ "$i" -lt "$n" ]; do
+        if [ "$budget" -gt 0 ] && [ $((SECONDS - start)) -ge "$budget" ]; then
+            break
+        fi
+        i=$((i + 1))
+        o=${OPS[RANDOM % ${#OPS[@]}]}
+        count[$o]=$((${count[$o]:-0} + 1))
+        delay=$((RANDOM % 1500))
+        # a client cut off by the kill must give up, never hang the loop
+        (op "$o" "$i") >"$BERTH_TMP/op.out" 2>&1 &
+        pid=$!
+        sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
+        kill9_berthd
+        wait_pid "$pid" 60 || {
+            echo "iteration $i ($o, seed $SEED): the client hung after berthd died" >&2
+            return 1
+        }
+        echo "# iteration $i: $o killed after ${delay} ms" >&3
+        start_berthd --config "$BERTH_TMP/berthd.toml"
+        fsck_clean "$i" "$o"
+        # every acknowledged create survived
+        bctl containers ls -q >"$BERTH_TMP/present"
+        while read -r id; do
+            grep -qx "$id" "$BERTH_TMP/present" || {
+                echo "iteration $i (seed $SEED): acknowledged container $id is gone" >&2
+                return 1
+            }
+        done <"$BERTH_TMP/acked"
+        : >"$BERTH_TMP/acked"
+        finish "$o" "$i" || {
+            echo "iteration $i ($o, seed $SEED): finishing the operation failed" >&2
+            return 1
+        }
+        fsck_clean "$i" "$o after finishing"
+    done
+    echo "# $i iteration(s) in $((SECONDS - start)) s: $(for k in "${!count[@]}"; do printf '%s=%s ' "$k" "${count[$k]}"; done)" >&3
+    [ "$i" -gt 0 ]
+}
+
+@test "crash: SIGKILL a container's shim; the task stops with a status, deletes; fsck clean" {
+    local n=$(((${ITERATIONS:-30} + 9) / 10)) i spid
+    for i in $(seq "$n"); do
+        bctl run -d --runtime "$SHIM" "$IMG" "s$i" sleep 1000
+        spid=$(pgrep -f "berth-shim.* -id s$i( |$)" | head -n1)
+        [ -n "$spid" ]
+        kill -9 "$spid"
+        wait_task_stopped "s$i"
+        run bctl tasks ls
+        # a stopped task with an exit status (the kill took the container with the shim)
+        echo "$output" | grep -Eq "^s$i +[0-9]+ +STOPPED +[0-9]+"
+        bctl tasks rm "s$i"
+        bctl containers rm "s$i"
+        fsck_clean "$i" shim-kill
+    done
+}
