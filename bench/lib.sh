@@ -18,3 +18,15 @@ stop_daemon() {
     fi
     wait "$pid" 2>/dev/null || true
 }
+
+# wait_socket SOCK [PID]: until something answers `ctr version` on SOCK (10 s); fails early
+# when PID is given and gone.
+wait_socket() {
+    for _ in $(seq 1 200); do
+        ctr -a "$1" version >/dev/null 2>&1 && return 0
+        [ -z "${2:-}" ] || kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    echo "daemon on $1 did not come up" >&2
+    return 1
+}

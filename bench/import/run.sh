@@ -12,6 +12,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 BERTH_BIN=${BERTH_BIN:-$HERE/../../build/bin}
 CONTAINERD=${CONTAINERD:-/usr/bin/containerd}
 RUNS=${RUNS:-5}
@@ -25,15 +27,6 @@ cleanup() {
 trap cleanup EXIT
 
 [ -f "$WORK/img/big-tar.tar" ] || bash "$HERE/mkbig.sh" "$WORK/img" >/dev/null
-
-ready() { # SOCK
-    for _ in $(seq 1 200); do
-        ctr -a "$1" version >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "daemon on $1 did not come up" >&2
-    return 1
-}
 
 start() { # berthd|containerd
     rm -rf "$WORK/d"
@@ -52,7 +45,7 @@ EOC
             --config "$WORK/d/config.toml" >>"$WORK/containerd.log" 2>&1 </dev/null &
     fi
     pid=$!
-    ready "$WORK/d/s.sock"
+    wait_socket "$WORK/d/s.sock"
 }
 
 stop() {

@@ -34,15 +34,6 @@ trap cleanup EXIT
 [ -f "$WORK/img/big-$KIND.tar" ] || bash "$HERE/../import/mkbig.sh" "$WORK/img" >/dev/null
 ARCHIVE=$WORK/img/big-$KIND.tar
 
-ready() { # SOCK
-    for _ in $(seq 1 200); do
-        ctr -a "$1" version >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "daemon on $1 did not come up" >&2
-    return 1
-}
-
 start() { # berthd|containerd
     rm -rf "$WORK/d"
     mkdir -p "$WORK/d"
@@ -59,7 +50,7 @@ EOC
             --config "$WORK/d/config.toml" >>"$WORK/containerd.log" 2>&1 </dev/null &
     fi
     pid=$!
-    ready "$WORK/d/s.sock"
+    wait_socket "$WORK/d/s.sock"
 }
 
 # sample -> "rss_kib anon_kib pss_kib threads"

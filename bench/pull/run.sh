@@ -78,15 +78,6 @@ H=$(reg_host bench)
 mkdir -p "$WORK/hosts"
 hosts_toml "$WORK/hosts" "$H" "http://$H"
 
-ready() { # SOCK
-    for _ in $(seq 1 200); do
-        ctr -a "$1" version >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
-}
-
 # start berthd|berthd-plain|containerd: fresh root/state/socket; returns 1 if it does not come up
 start() {
     stop_daemon "$pid" daemon
@@ -117,7 +108,7 @@ EOC
         ;;
     esac
     pid=$!
-    ready "$WORK/d/s.sock"
+    wait_socket "$WORK/d/s.sock" "$pid"
 }
 
 stop() {

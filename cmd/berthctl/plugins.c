@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/services/introspection/v1/introspection.pb-c.h"
+#include "lib/status.h"
 
 typedef Containerd__Services__Introspection__V1__Plugin plugin_t;
 typedef Containerd__Services__Introspection__V1__PluginsResponse plugins_resp_t;
@@ -56,31 +57,6 @@ static char *platforms_str(const plugin_t *p)
     return buf;
 }
 
-static const char *grpc_code_name(int code)
-{
-    static const char *const names[] = {
-        "OK",
-        "Canceled",
-        "Unknown",
-        "InvalidArgument",
-        "DeadlineExceeded",
-        "NotFound",
-        "AlreadyExists",
-        "PermissionDenied",
-        "ResourceExhausted",
-        "FailedPrecondition",
-        "Aborted",
-        "OutOfRange",
-        "Unimplemented",
-        "Internal",
-        "Unavailable",
-        "DataLoss",
-        "Unauthenticated",
-    };
-
-    return code >= 0 && (size_t)code < BERTH_N(names) ? names[code] : "Unknown";
-}
-
 static void print_detailed(FILE *f, const plugin_t *p)
 {
     _cleanup_free_ char *plats = platforms_str(p);
@@ -105,7 +81,7 @@ static void print_detailed(FILE *f, const plugin_t *p)
     }
     if (p->init_err) {
         fprintf(f, "Error:\n");
-        fprintf(f, "%-*sCode:     %s\n", DETAIL_WIDTH, "", grpc_code_name(p->init_err->code));
+        fprintf(f, "%-*sCode:     %s\n", DETAIL_WIDTH, "", berth_grpc_code_name(p->init_err->code));
         fprintf(f, "%-*sMessage:  %s\n", DETAIL_WIDTH, "", p->init_err->message);
     }
 }
@@ -152,7 +128,7 @@ static void json_plugin(struct berthctl_json *j, const plugin_t *p)
         berthctl_json_key(j, "init_err");
         berthctl_json_obj_begin(j);
         berthctl_json_key(j, "code");
-        berthctl_json_str(j, grpc_code_name(p->init_err->code));
+        berthctl_json_str(j, berth_grpc_code_name(p->init_err->code));
         berthctl_json_key(j, "message");
         berthctl_json_str(j, p->init_err->message);
         berthctl_json_obj_end(j);
