@@ -186,22 +186,6 @@ static char *snapshot_dir_of(const char *root, const char *path)
     return berth_xstrndup(path, (size_t)(q - path));
 }
 
-/* mountinfo escapes space, tab, newline and backslash as octal. */
-static void unescape(char *s)
-{
-    char *w = s;
-    for (char *r = s; *r; r++) {
-        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-            r[3] >= '0' && r[3] <= '7') {
-            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-            r += 3;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = 0;
-}
-
 /* Whether target lies in the bundle of a container that has a record: its rootfs, which the
  * container's task uses whatever state its snapshot is in (that is reported on its own). */
 static bool in_live_bundle(struct fsck_ctx *c, const char *state, const char *target)
@@ -277,8 +261,8 @@ static int check_mounts(struct fsck_ctx *c, struct berth_err **err)
         if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", target) != 1 ||
             sscanf(sep + 3, "%63s %*s %8191s", fstype, opts) != 2 || strcmp(fstype, "overlay") != 0)
             continue;
-        unescape(target);
-        unescape(opts);
+        berth_mountinfo_unescape(target);
+        berth_mountinfo_unescape(opts);
         if ((why = mount_orphan(c, root, state, target, opts)))
             fsck_add(c, BERTH_FSCK_ORPHAN, "mount", target, "%s", why);
     }

@@ -133,3 +133,19 @@ int berth_read_file(const char *path, size_t max, char **out, size_t *len, struc
         *len = n;
     return 0;
 }
+
+void berth_mountinfo_unescape(char *s)
+{
+    char *w = s;
+
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+            r += 3;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}

@@ -34,4 +34,8 @@ int berth_write_file_atomic(const char *path, const void *data, size_t len, mode
  * INTERNAL otherwise. */
 int berth_read_file(const char *path, size_t max, char **out, size_t *len, struct berth_err **err);
 
+/* Undoes the octal escapes of /proc/PID/mountinfo (space, tab, newline and backslash as \NNN) in
+ * place. */
+void berth_mountinfo_unescape(char *s);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/fs.h"
 #include "lib/util.h"
 #include "runtime/oci/oci-internal.h"
 
@@ -106,23 +107,6 @@ int berth_oci_without_mount(json_t *spec, const char *dst, struct berth_err **er
 
 /* ---- /proc/self/mountinfo ---- */
 
-/* Undoes the kernel's octal escapes (\040 etc.) in place. */
-static void unescape_octal(char *s)
-{
-    char *w = s;
-
-    for (char *r = s; *r; r++) {
-        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-            r[3] >= '0' && r[3] <= '7') {
-            *w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
-            r += 3;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
-}
-
 /* Whether mount point mp contains path (both clean and absolute). */
 static bool mp_contains(const char *mp, const char *path)
 {
@@ -160,7 +144,7 @@ int oci_mount_lookup(const char *mountinfo, const char *path, char **mountpoint,
             }
         if (n < 7 || sep == 0)
             continue;
-        unescape_octal(fields[4]);
+        berth_mountinfo_unescape(fields[4]);
         if (!mp_contains(fields[4], path))
             continue;
         /* The longest mount point wins; among equals the later one, the mount on top. */

@@ -81,9 +81,19 @@ static void test_rmrf_tree_not_following_symlinks(void **state)
     assert_int_equal(access(kept, F_OK), -1);
 }
 
+static void test_mountinfo_unescape(void **state)
+{
+    char s[] = "/a\\040b\\011c\\012d\\134e\\0f\\9999\\";
+
+    (void)state;
+    berth_mountinfo_unescape(s);
+    assert_string_equal(s, "/a b\tc\nd\\e\\0f\\9999\\");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mountinfo_unescape),
         cmocka_unit_test_setup_teardown(test_mkdir_p_modes_and_existing, berth_test_setup_tmpdir,
                                         berth_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_mkdir_p_file_in_the_way, berth_test_setup_tmpdir,
