@@ -8,7 +8,7 @@
 # container's shim killed instead: the task shows stopped with an exit status and is deletable,
 # the container removable, fsck clean.
 #
-# ITERATIONS (default 30) bounds the loop, CRASH_BUDGET (seconds, default 60) its time: the
+# ITERATIONS (default 30) bounds the loop, CRASH_BUDGET (seconds, default 45) its time: the
 # loop stops at whichever comes first and says how many iterations ran. SEED replays a run
 # (the seed is printed). WRITES (default 200) is the number of concurrent creates. Run
 # thousands: ITERATIONS=5000 CRASH_BUDGET=0 bats crash.bats.
@@ -126,7 +126,7 @@ fsck_clean() {
 }
 
 @test "crash: SIGKILL berthd during random operations; fsck clean, acknowledged writes kept" {
-    local n=${ITERATIONS:-30} budget=${CRASH_BUDGET:-60} start=$SECONDS i=0 o delay pid
+    local n=${ITERATIONS:-30} budget=${CRASH_BUDGET:-45} start=$SECONDS i=0 o delay pid
     local -A count=()
     : >"$BERTH_TMP/acked"
     while [ "$i" -lt "$n" ]; do
