@@ -5,12 +5,14 @@
  * Create+Delete pairs, Gets or Lists for a fixed time; every call's latency is kept and the
  * exact p50/p99 are printed in one key=value line. Uses client/ (the berthctl gRPC stack).
  */
+#include <errno.h> /* EINTR from clock_nanosleep */
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h> /* clock_nanosleep: --rate pacing */
 
 #include "api/services/containers/v1/containers.pb-c.h"
 #include "bench/metadata/async.h"
@@ -65,6 +67,9 @@ struct bench_opts {
     enum bench_op op;
     int concurrency;
     double duration_s;
+    /* calls per second over all threads (0 = closed loop, as fast as answered): a background
+     * load at a fixed pace, as bench/soak.sh runs it beside container work */
+    double rate;
     int preload;
     /*
      * One client (one channel) for all threads, as berthctl does, is the default: gRPC core
@@ -116,7 +121,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: berth-bench-metadata -a SOCKET [-n NAMESPACE] --op OP\n"
                "           [--concurrency N] [--duration SECONDS] [--preload N] [--label NAME]\n"
-               "           [--client-per-thread] [--async (get only)]\n"
+               "           [--client-per-thread] [--async (get only)] [--rate CALLS_PER_S]\n"
                "OP: create-delete, get, list (unary List) or list-stream (ListStream)\n");
 }
 
@@ -357,10 +362,29 @@ static void *run_timed_cb(void *arg)
                                  : b->o->op == OP_LIST        ? op_list
                                                               : op_list_stream;
 
+    /* --rate: each thread keeps its share of the pace on a fixed schedule, skipping the slots
+     * it missed rather than bursting to catch up */
+    int64_t interval = b->o->rate > 0 ? (int64_t)(1e9 * b->o->concurrency / b->o->rate) : 0;
+    int64_t next;
+
     pthread_barrier_wait(&b->start);
+    next = b->t0 + interval * w->idx / b->o->concurrency;
     for (;;) {
         int64_t t = berth_mono_ns(), t_end;
 
+        if (interval > 0) {
+            if (next > t) {
+                struct timespec ts = {.tv_sec = next / 1000000000LL,
+                                      .tv_nsec = next % 1000000000LL};
+
+                if (next >= b->deadline)
+                    break;
+                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+                    ;
+                t = berth_mono_ns();
+            }
+            next = (next > t ? next : t) + interval;
+        }
         if (t >= b->deadline)
             break;
         if (fn(w) < 0) {
@@ -578,17 +602,12 @@ static int parse_int(const char *s, const char *what, int min, int *out)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"address", required_argument, NULL, 'a'},
-        {"namespace", required_argument, NULL, 'n'},
-        {"op", required_argument, NULL, 'o'},
-        {"concurrency", required_argument, NULL, 'c'},
-        {"duration", required_argument, NULL, 'd'},
-        {"preload", required_argument, NULL, 'p'},
-        {"label", required_argument, NULL, 'l'},
-        {"client-per-thread", no_argument, NULL, 's'},
-        {"async", no_argument, NULL, 'A'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"address", required_argument, NULL, 'a'},  {"namespace", required_argument, NULL, 'n'},
+        {"op", required_argument, NULL, 'o'},       {"concurrency", required_argument, NULL, 'c'},
+        {"duration", required_argument, NULL, 'd'}, {"preload", required_argument, NULL, 'p'},
+        {"label", required_argument, NULL, 'l'},    {"client-per-thread", no_argument, NULL, 's'},
+        {"async", no_argument, NULL, 'A'},          {"rate", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     struct bench_opts o = {.ns = "default",
                            .label = "daemon",
@@ -602,7 +621,7 @@ int main(int argc, char **argv)
     bool op_set = false;
     int opt, ret;
 
-    while ((opt = getopt_long(argc, argv, "a:n:o:c:d:p:l:shA", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "a:n:o:c:d:p:l:shAR:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'a':
             o.address = optarg;
@@ -652,6 +671,16 @@ int main(int argc, char **argv)
         case 'A':
             o.async = true;
             break;
+        case 'R': {
+            char *end;
+
+            o.rate = strtod(optarg, &end);
+            if (*optarg == '\0' || *end != '\0' || !(o.rate > 0)) {
+                fprintf(stderr, "berth-bench-metadata: invalid rate \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -659,6 +688,10 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
+    }
+    if (o.async && o.rate > 0) {
+        fprintf(stderr, "berth-bench-metadata: --rate paces the threads; not with --async\n");
+        return 2;
     }
     if (o.async && o.op != OP_GET) {
         fprintf(stderr, "berth-bench-metadata: --async is implemented for --op get only\n");
