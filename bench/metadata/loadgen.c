@@ -4,6 +4,7 @@
  * (v1) that works against any daemon speaking it (berthd, containerd). N threads issue
  * Create+Delete pairs, Gets or Lists for a fixed time; every call's latency is kept and the
  * exact p50/p99 are printed in one key=value line. Uses client/ (the berthctl gRPC stack).
+ * --op mixed hands over to mixed.c: many clients of a mix of containerd API calls.
  */
 #include <errno.h> /* EINTR from clock_nanosleep */
 #include <getopt.h>
@@ -16,6 +17,7 @@
 
 #include "api/services/containers/v1/containers.pb-c.h"
 #include "bench/metadata/async.h"
+#include "bench/metadata/mixed.h"
 #include "client/client.h"
 #include "google/protobuf/any.pb-c.h"
 #include "lib/err.h"
@@ -27,9 +29,9 @@
     32 /* preload/cleanup parallelism: bbolt's fsync per txn is slow serially                      \
         */
 
-enum bench_op { OP_CREATE_DELETE, OP_GET, OP_LIST, OP_LIST_STREAM };
+enum bench_op { OP_CREATE_DELETE, OP_GET, OP_LIST, OP_LIST_STREAM, OP_MIXED };
 
-static const char *const op_names[] = {"create-delete", "get", "list", "list-stream"};
+static const char *const op_names[] = {"create-delete", "get", "list", "list-stream", "mixed"};
 
 /*
  * A runc-style spec for `busybox sh` as containerd's client builds it (oci.WithDefaultSpec
@@ -80,6 +82,8 @@ struct bench_opts {
     bool shared_client;
     /* get only: one thread keeps `concurrency` calls in flight on one completion queue */
     bool async;
+    /* mixed only: every client on one connection rather than one each */
+    bool one_connection;
 };
 
 /* Latency samples of one thread, in nanoseconds. */
@@ -122,7 +126,10 @@ static void usage(FILE *f)
     fprintf(f, "usage: berth-bench-metadata -a SOCKET [-n NAMESPACE] --op OP\n"
                "           [--concurrency N] [--duration SECONDS] [--preload N] [--label NAME]\n"
                "           [--client-per-thread] [--async (get only)] [--rate CALLS_PER_S]\n"
-               "OP: create-delete, get, list (unary List) or list-stream (ListStream)\n");
+               "           [--one-connection (mixed only)]\n"
+               "OP: create-delete, get, list (unary List), list-stream (ListStream) or mixed\n"
+               "    (--concurrency clients, each on its own connection, issuing a mix of\n"
+               "    containerd API calls; one line per call kind, see mixed.h)\n");
 }
 
 static void samples_add(struct samples *s, uint64_t ns)
@@ -602,12 +609,19 @@ static int parse_int(const char *s, const char *what, int min, int *out)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"address", required_argument, NULL, 'a'},  {"namespace", required_argument, NULL, 'n'},
-        {"op", required_argument, NULL, 'o'},       {"concurrency", required_argument, NULL, 'c'},
-        {"duration", required_argument, NULL, 'd'}, {"preload", required_argument, NULL, 'p'},
-        {"label", required_argument, NULL, 'l'},    {"client-per-thread", no_argument, NULL, 's'},
-        {"async", no_argument, NULL, 'A'},          {"rate", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"address", required_argument, NULL, 'a'},
+        {"namespace", required_argument, NULL, 'n'},
+        {"op", required_argument, NULL, 'o'},
+        {"concurrency", required_argument, NULL, 'c'},
+        {"duration", required_argument, NULL, 'd'},
+        {"preload", required_argument, NULL, 'p'},
+        {"label", required_argument, NULL, 'l'},
+        {"client-per-thread", no_argument, NULL, 's'},
+        {"async", no_argument, NULL, 'A'},
+        {"rate", required_argument, NULL, 'R'},
+        {"one-connection", no_argument, NULL, 'O'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct bench_opts o = {.ns = "default",
                            .label = "daemon",
@@ -621,7 +635,7 @@ int main(int argc, char **argv)
     bool op_set = false;
     int opt, ret;
 
-    while ((opt = getopt_long(argc, argv, "a:n:o:c:d:p:l:shAR:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "a:n:o:c:d:p:l:shAR:O", longopts, NULL)) != -1) {
         switch (opt) {
         case 'a':
             o.address = optarg;
@@ -639,6 +653,8 @@ int main(int argc, char **argv)
                 o.op = OP_LIST;
             else if (strcmp(optarg, "list-stream") == 0)
                 o.op = OP_LIST_STREAM;
+            else if (strcmp(optarg, "mixed") == 0)
+                o.op = OP_MIXED;
             else {
                 fprintf(stderr, "berth-bench-metadata: unknown op \"%s\"\n", optarg);
                 return 2;
@@ -671,6 +687,9 @@ int main(int argc, char **argv)
         case 'A':
             o.async = true;
             break;
+        case 'O':
+            o.one_connection = true;
+            break;
         case 'R': {
             char *end;
 
@@ -688,6 +707,12 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
+    }
+    if ((o.one_connection && o.op != OP_MIXED) ||
+        (o.op == OP_MIXED && (o.async || o.rate > 0 || !o.shared_client))) {
+        fprintf(stderr, "berth-bench-metadata: --one-connection is for mixed, which takes no "
+                        "--async, --rate or --client-per-thread\n");
+        return 2;
     }
     if (o.async && o.rate > 0) {
         fprintf(stderr, "berth-bench-metadata: --rate paces the threads; not with --async\n");
@@ -722,7 +747,21 @@ int main(int argc, char **argv)
     b.spec.value.data = (uint8_t *)spec_json;
     b.spec.value.len = sizeof(spec_json) - 1;
 
-    ret = bench_run(&b, &err);
+    if (o.op == OP_MIXED) {
+        struct bench_mixed_opts mo = {.address = o.address,
+                                      .ns = o.ns,
+                                      .label = o.label,
+                                      .id_prefix = b.id_prefix,
+                                      .clients = o.concurrency,
+                                      .duration_s = o.duration_s,
+                                      .preload = o.preload,
+                                      .call_timeout_ms = 30000,
+                                      .one_connection = o.one_connection};
+
+        ret = bench_mixed_run(&mo, &err);
+    } else {
+        ret = bench_run(&b, &err);
+    }
     if (ret < 0) {
         fprintf(stderr, "berth-bench-metadata: %s\n", err ? err->msg : "failed");
         return 1;
