@@ -390,8 +390,8 @@ for l in $LOOPS; do
     failed=$((failed + fl))
 done
 echo
-echo "| series (after warm-up) | first | last | min | max | slope /min | detection limit /min | verdict |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|"
+echo "| series (after warm-up) | first | last | min | max | slope /min | detection limit /min | verdict | slope, 2nd half /min |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|---:|"
 awk -F, -v warm="$WARMUP" '
 NR == 1 { for (i = 2; i <= NF; i++) name[i] = $i; nf = NF; next }
 $1 >= warm {
@@ -409,6 +409,13 @@ END {
         sxx = 0; sxy = 0
         for (k = 1; k <= n; k++) { sxx += (t[k] - mt) ^ 2; sxy += (t[k] - mt) * (y[i, k] - my) }
         b = sxy / sxx; a = my - b * mt
+        # the same fit over the second half: a leak keeps its slope, an allocator filling up
+        # to its high-water mark flattens out
+        h = int(n / 2) + 1; st2 = 0; sy2 = 0; sxx2 = 0; sxy2 = 0
+        for (k = h; k <= n; k++) { st2 += t[k]; sy2 += y[i, k] }
+        mt2 = st2 / (n - h + 1); my2 = sy2 / (n - h + 1)
+        for (k = h; k <= n; k++) { sxx2 += (t[k] - mt2) ^ 2; sxy2 += (t[k] - mt2) * (y[i, k] - my2) }
+        b2 = sxx2 > 0 ? sxy2 / sxx2 : 0
         # residuals, their variance and lag-1 autocorrelation
         ss = 0; c1 = 0
         for (k = 1; k <= n; k++) { r[k] = y[i, k] - (a + b * t[k]); ss += r[k] ^ 2 }
@@ -425,7 +432,7 @@ END {
         if (v == "GROWING") grow = grow " " name[i]
         mn = y[i, 1]; mx = y[i, 1]
         for (k = 1; k <= n; k++) { if (y[i, k] < mn) mn = y[i, k]; if (y[i, k] > mx) mx = y[i, k] }
-        printf "| %s | %s | %s | %s | %s | %.2f | %.2f | %s |\n", name[i], y[i, 1], y[i, n], mn, mx, b, lim, v
+        printf "| %s | %s | %s | %s | %s | %.2f | %.2f | %s | %.2f |\n", name[i], y[i, 1], y[i, n], mn, mx, b, lim, v, b2
     }
     printf "\nverdict: %s after %.0f min of warm-up, %d samples over %.1f min\n",
         grow == "" ? "FLAT: no series grows beyond its detection limit" : "GROWING:" grow,
