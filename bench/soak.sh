@@ -110,6 +110,7 @@ cleanup() {
     set +e +o pipefail # remove as much as possible, whatever fails
     for p in "${loop_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${loop_pids[@]}"; do wait "$p" 2>/dev/null; done
+    reg_stop_all # before the teardown removes the temp dir holding the registry's pid file
     crienv_teardown "$rc" clean_daemon
     # containers of the berthctl/ctr loops (cgroup /<ns>/<id>); crienv's cleanup knows the CRI's
     for f in /sys/fs/cgroup/*/"$NS"-*/* /sys/fs/cgroup/"$NS"-*/*; do
@@ -120,7 +121,6 @@ cleanup() {
     for f in /sys/fs/cgroup/*/"$NS"-* /sys/fs/cgroup/"$NS"-*; do
         [ -d "$f" ] && find "$f" -depth -type d -exec rmdir {} + 2>/dev/null
     done
-    reg_stop_all
     exit "$rc"
 }
 trap cleanup EXIT
