@@ -501,6 +501,8 @@ static void print_result(const struct bench *b, struct worker *ws, int64_t elaps
     }
     all = berth_xmalloc((n ? n : 1) * sizeof(*all));
     for (int i = 0; i < o->concurrency; i++) {
+        if (!ws[i].lat.n)
+            continue; /* --async fills ws[0] only; the rest have no buffer (memcpy from NULL) */
         memcpy(all + k, ws[i].lat.v, ws[i].lat.n * sizeof(*all));
         k += ws[i].lat.n;
     }

@@ -396,9 +396,11 @@ static uint64_t report(struct mixed *m, double secs)
         }
         if (!off)
             snprintf(codes, sizeof(codes), "-");
-        memcpy(all + k_all, s->lat, s->n * sizeof(*all));
-        k_all += s->n;
-        qsort(s->lat, s->n, sizeof(*s->lat), cmp_u64);
+        if (s->n) { /* a kind that never ran has no buffer */
+            memcpy(all + k_all, s->lat, s->n * sizeof(*all));
+            k_all += s->n;
+            qsort(s->lat, s->n, sizeof(*s->lat), cmp_u64);
+        }
         printf("label=%s op=mixed kind=%s clients=%d calls=%" PRIu64 " p50_us=%" PRIu64
                " p99_us=%" PRIu64 " max_us=%" PRIu64 " expect=%s codes=%s unexpected=%" PRIu64 "\n",
                o->label, kinds[k].name, o->clients, calls, pct_us(s->lat, s->n, 0.50),
