@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Open-loop-free async driver for berth-bench-metadata: one thread, one channel, one
- * completion queue, `inflight` unary calls outstanding at all times. It measures what a daemon
- * can serve when the client's own cost per call is small (the blocking client spends a thread,
- * a completion queue and a context switch per call, which on a 2-core machine competes with
- * the daemon for the same CPUs). */
+/* Open-loop-free async driver for berth-bench-metadata: one thread, one completion queue,
+ * calls kept outstanding at all times. It measures what a daemon can serve when the client's
+ * own cost per call is small (the blocking client spends a thread, a completion queue and a
+ * context switch per call, which on a 2-core machine competes with the daemon for the same
+ * CPUs). Two shapes: one channel with `inflight` calls of one method (bench_async_run), and
+ * many clients of one call each, every client on its own connection, the caller choosing each
+ * call (bench_async_drive, the mixed load of bench/load.sh). */
 #ifndef BERTH_BENCH_METADATA_ASYNC_H
 #define BERTH_BENCH_METADATA_ASYNC_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +29,32 @@ struct bench_async_result {
 int bench_async_run(const char *target, const char *ns, const char *method, int inflight,
                     int64_t deadline_mono_ns, bench_async_req_fn make, void *arg,
                     struct bench_async_result *res, struct berth_err **err);
+
+/* A call as bench_async_drive's caller chooses it. */
+struct bench_async_call {
+    const char *method; /* full path; borrowed, must outlive the run (a literal) */
+    uint8_t *body;      /* packed request, malloc'd; the driver frees it */
+    size_t len;
+    int kind; /* the caller's label for the call, handed back to the done callback */
+};
+
+/* Chooses client `client`'s next call (only once its previous one is done). */
+typedef void (*bench_async_next_fn)(int client, void *arg, struct bench_async_call *out);
+/* A call ended: its gRPC status, or -1 when it could not be made or ended locally. */
+typedef void (*bench_async_done_fn)(int client, int kind, int grpc_status, int64_t lat_ns,
+                                    void *arg);
+
+struct bench_async_opts {
+    const char *target, *ns; /* gRPC target; containerd-namespace header (NULL: none) */
+    int clients;             /* closed-loop clients, one call outstanding each */
+    bool own_connections;    /* a connection per client (else all share one channel) */
+    int64_t call_timeout_ms; /* deadline of each call (0: none) */
+    int64_t deadline_mono_ns;
+};
+
+/* Runs o->clients clients until the deadline, then waits for the calls in flight. Fails
+ * (BERTH_E_DEADLINE_EXCEEDED) only when no call completes for 60 s. */
+int bench_async_drive(const struct bench_async_opts *o, bench_async_next_fn next,
+                      bench_async_done_fn done, void *arg, struct berth_err **err);
 
 #endif

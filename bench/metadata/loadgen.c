@@ -4,16 +4,20 @@
  * (v1) that works against any daemon speaking it (berthd, containerd). N threads issue
  * Create+Delete pairs, Gets or Lists for a fixed time; every call's latency is kept and the
  * exact p50/p99 are printed in one key=value line. Uses client/ (the berthctl gRPC stack).
+ * --op mixed hands over to mixed.c: many clients of a mix of containerd API calls.
  */
+#include <errno.h> /* EINTR from clock_nanosleep */
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h> /* clock_nanosleep: --rate pacing */
 
 #include "api/services/containers/v1/containers.pb-c.h"
 #include "bench/metadata/async.h"
+#include "bench/metadata/mixed.h"
 #include "client/client.h"
 #include "google/protobuf/any.pb-c.h"
 #include "lib/err.h"
@@ -25,9 +29,9 @@
     32 /* preload/cleanup parallelism: bbolt's fsync per txn is slow serially                      \
         */
 
-enum bench_op { OP_CREATE_DELETE, OP_GET, OP_LIST, OP_LIST_STREAM };
+enum bench_op { OP_CREATE_DELETE, OP_GET, OP_LIST, OP_LIST_STREAM, OP_MIXED };
 
-static const char *const op_names[] = {"create-delete", "get", "list", "list-stream"};
+static const char *const op_names[] = {"create-delete", "get", "list", "list-stream", "mixed"};
 
 /*
  * A runc-style spec for `busybox sh` as containerd's client builds it (oci.WithDefaultSpec
@@ -65,6 +69,9 @@ struct bench_opts {
     enum bench_op op;
     int concurrency;
     double duration_s;
+    /* calls per second over all threads (0 = closed loop, as fast as answered): a background
+     * load at a fixed pace, as bench/soak.sh runs it beside container work */
+    double rate;
     int preload;
     /*
      * One client (one channel) for all threads, as berthctl does, is the default: gRPC core
@@ -75,6 +82,8 @@ struct bench_opts {
     bool shared_client;
     /* get only: one thread keeps `concurrency` calls in flight on one completion queue */
     bool async;
+    /* mixed only: every client on one connection rather than one each */
+    bool one_connection;
 };
 
 /* Latency samples of one thread, in nanoseconds. */
@@ -116,8 +125,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: berth-bench-metadata -a SOCKET [-n NAMESPACE] --op OP\n"
                "           [--concurrency N] [--duration SECONDS] [--preload N] [--label NAME]\n"
-               "           [--client-per-thread] [--async (get only)]\n"
-               "OP: create-delete, get, list (unary List) or list-stream (ListStream)\n");
+               "           [--client-per-thread] [--async (get only)] [--rate CALLS_PER_S]\n"
+               "           [--one-connection (mixed only)]\n"
+               "OP: create-delete, get, list (unary List), list-stream (ListStream) or mixed\n"
+               "    (--concurrency clients, each on its own connection, issuing a mix of\n"
+               "    containerd API calls; one line per call kind, see mixed.h)\n");
 }
 
 static void samples_add(struct samples *s, uint64_t ns)
@@ -357,10 +369,29 @@ static void *run_timed_cb(void *arg)
                                  : b->o->op == OP_LIST        ? op_list
                                                               : op_list_stream;
 
+    /* --rate: each thread keeps its share of the pace on a fixed schedule, skipping the slots
+     * it missed rather than bursting to catch up */
+    int64_t interval = b->o->rate > 0 ? (int64_t)(1e9 * b->o->concurrency / b->o->rate) : 0;
+    int64_t next;
+
     pthread_barrier_wait(&b->start);
+    next = b->t0 + interval * w->idx / b->o->concurrency;
     for (;;) {
         int64_t t = berth_mono_ns(), t_end;
 
+        if (interval > 0) {
+            if (next > t) {
+                struct timespec ts = {.tv_sec = next / 1000000000LL,
+                                      .tv_nsec = next % 1000000000LL};
+
+                if (next >= b->deadline)
+                    break;
+                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+                    ;
+                t = berth_mono_ns();
+            }
+            next = (next > t ? next : t) + interval;
+        }
         if (t >= b->deadline)
             break;
         if (fn(w) < 0) {
@@ -470,6 +501,8 @@ static void print_result(const struct bench *b, struct worker *ws, int64_t elaps
     }
     all = berth_xmalloc((n ? n : 1) * sizeof(*all));
     for (int i = 0; i < o->concurrency; i++) {
+        if (!ws[i].lat.n)
+            continue; /* --async fills ws[0] only; the rest have no buffer (memcpy from NULL) */
         memcpy(all + k, ws[i].lat.v, ws[i].lat.n * sizeof(*all));
         k += ws[i].lat.n;
     }
@@ -587,6 +620,8 @@ int main(int argc, char **argv)
         {"label", required_argument, NULL, 'l'},
         {"client-per-thread", no_argument, NULL, 's'},
         {"async", no_argument, NULL, 'A'},
+        {"rate", required_argument, NULL, 'R'},
+        {"one-connection", no_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -602,7 +637,7 @@ int main(int argc, char **argv)
     bool op_set = false;
     int opt, ret;
 
-    while ((opt = getopt_long(argc, argv, "a:n:o:c:d:p:l:shA", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "a:n:o:c:d:p:l:shAR:O", longopts, NULL)) != -1) {
         switch (opt) {
         case 'a':
             o.address = optarg;
@@ -620,6 +655,8 @@ int main(int argc, char **argv)
                 o.op = OP_LIST;
             else if (strcmp(optarg, "list-stream") == 0)
                 o.op = OP_LIST_STREAM;
+            else if (strcmp(optarg, "mixed") == 0)
+                o.op = OP_MIXED;
             else {
                 fprintf(stderr, "berth-bench-metadata: unknown op \"%s\"\n", optarg);
                 return 2;
@@ -652,6 +689,19 @@ int main(int argc, char **argv)
         case 'A':
             o.async = true;
             break;
+        case 'O':
+            o.one_connection = true;
+            break;
+        case 'R': {
+            char *end;
+
+            o.rate = strtod(optarg, &end);
+            if (*optarg == '\0' || *end != '\0' || !(o.rate > 0)) {
+                fprintf(stderr, "berth-bench-metadata: invalid rate \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -659,6 +709,16 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
+    }
+    if ((o.one_connection && o.op != OP_MIXED) ||
+        (o.op == OP_MIXED && (o.async || o.rate > 0 || !o.shared_client))) {
+        fprintf(stderr, "berth-bench-metadata: --one-connection is for mixed, which takes no "
+                        "--async, --rate or --client-per-thread\n");
+        return 2;
+    }
+    if (o.async && o.rate > 0) {
+        fprintf(stderr, "berth-bench-metadata: --rate paces the threads; not with --async\n");
+        return 2;
     }
     if (o.async && o.op != OP_GET) {
         fprintf(stderr, "berth-bench-metadata: --async is implemented for --op get only\n");
@@ -689,7 +749,21 @@ int main(int argc, char **argv)
     b.spec.value.data = (uint8_t *)spec_json;
     b.spec.value.len = sizeof(spec_json) - 1;
 
-    ret = bench_run(&b, &err);
+    if (o.op == OP_MIXED) {
+        struct bench_mixed_opts mo = {.address = o.address,
+                                      .ns = o.ns,
+                                      .label = o.label,
+                                      .id_prefix = b.id_prefix,
+                                      .clients = o.concurrency,
+                                      .duration_s = o.duration_s,
+                                      .preload = o.preload,
+                                      .call_timeout_ms = 30000,
+                                      .one_connection = o.one_connection};
+
+        ret = bench_mixed_run(&mo, &err);
+    } else {
+        ret = bench_run(&b, &err);
+    }
     if (ret < 0) {
         fprintf(stderr, "berth-bench-metadata: %s\n", err ? err->msg : "failed");
         return 1;
