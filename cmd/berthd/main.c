@@ -16,14 +16,16 @@
 /* glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), after which
  * the buffers of every import, pull or big listing come from the arenas and stay there: 44-79
  * MiB of anonymous memory after 16 imports of a 200 MiB image, with 16 arenas to fragment.
- * A fixed threshold keeps blocks of 256 KiB and more in their own mappings, which free gives
- * back: 4 MiB after the same work (bench/mem). Not 128 KiB, glibc's initial value: with it a
- * flood holding 128 streams kept 130 MiB instead of under 64 (abuse.bats; measured, cause
- * not pinned down). An operator's MALLOC_MMAP_THRESHOLD_ wins. */
+ * A fixed threshold keeps blocks of 4 MiB and more (an import's messages and buffers) in
+ * their own mappings, which free gives back; the trim after long calls (services/server)
+ * takes the rest: 4.6 MiB after the same work (bench/mem). Not lower: LMDB allocates 3 MiB of
+ * page lists per write transaction, which would then be a mmap and munmap per write (about
+ * 25% more CPU per write in bench/metadata), and at 128 KiB a flood holding 128 streams kept
+ * 130 MiB instead of under 64 (abuse.bats). An operator's MALLOC_MMAP_THRESHOLD_ wins. */
 static void malloc_tune(void)
 {
     if (!getenv("MALLOC_MMAP_THRESHOLD_"))
-        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+        mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 }
 
 static void usage(FILE *f)
