@@ -16,13 +16,29 @@ echo "== build (-Werror)"
 cmake -S . -B build -DBERTH_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 
+# The sanitized and fuzz builds compile while the integration tests run, at the lowest CPU
+# priority: those tests mostly wait (daemons, containers, registries), and the two builds would
+# otherwise add minutes of wall time to the suite.
+echo "== build (ASan+UBSan; clang fuzz targets) in the background, nice 19"
+cmake -S . -B build-asan -DBERTH_WERROR=ON -DBERTH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+CC=clang cmake -S . -B build-fuzz -DBERTH_WERROR=ON -DBERTH_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+bg_log=$(mktemp)
+(nice -n 19 cmake --build build-asan -j"$jobs" &&
+    nice -n 19 cmake --build build-fuzz -j"$jobs" --target berth_fuzz) >"$bg_log" 2>&1 &
+bg=$!
+
 echo "== unit + integration tests"
 ctest --test-dir build --output-on-failure -j"$jobs" -L unit
 ctest --test-dir build --output-on-failure -L integration
 
-echo "== build (ASan+UBSan) and unit tests"
-cmake -S . -B build-asan -DBERTH_WERROR=ON -DBERTH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-asan -j"$jobs"
+echo "== ASan+UBSan unit tests"
+if ! wait "$bg"; then
+    cat "$bg_log" >&2
+    echo "the sanitized or fuzz build failed (above)" >&2
+    exit 1
+fi
+rm -f "$bg_log"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit
 
@@ -40,11 +56,8 @@ if [ -n "$(ls -A "$san_logs")" ]; then
 fi
 rm -rf "$san_logs"
 
-echo "== fuzz build (clang, libFuzzer+ASan+UBSan) and fuzz smoke runs"
-# Only the fuzz targets and the libraries they link; each target runs a fixed number of
-# executions over a copy of its seed corpus (tests/fuzz/CMakeLists.txt).
-CC=clang cmake -S . -B build-fuzz -DBERTH_WERROR=ON -DBERTH_FUZZ=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$jobs" --target berth_fuzz
+echo "== fuzz smoke runs (clang, libFuzzer+ASan+UBSan)"
+# Only the fuzz targets and the libraries they link (built above); each target runs a fixed
+# number of executions over a copy of its seed corpus (tests/fuzz/CMakeLists.txt).
 ctest --test-dir build-fuzz --output-on-failure -j"$jobs" -L fuzz
 echo "== all tests passed"
