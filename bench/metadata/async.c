@@ -249,3 +249,24 @@ int bench_async_run(const char *target, const char *ns, const char *method, int 
     res->lat_ns = berth_xmalloc(r.cap * sizeof(uint64_t));
     return bench_async_drive(&o, run_next_cb, run_done_cb, &r, err);
 }
+
+int bench_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+uint64_t bench_percentile(const uint64_t *v, size_t n, double p)
+{
+    size_t rank;
+
+    if (n == 0)
+        return 0;
+    rank = (size_t)(p * (double)n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    if (rank > n)
+        rank = n;
+    return v[rank - 1];
+}

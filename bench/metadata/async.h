@@ -57,4 +57,9 @@ struct bench_async_opts {
 int bench_async_drive(const struct bench_async_opts *o, bench_async_next_fn next,
                       bench_async_done_fn done, void *arg, struct berth_err **err);
 
+/* Latency tables, shared by the generators: a qsort comparator for uint64_t, and the
+ * nearest-rank percentile p (0-1) of n sorted values (0 when n is 0). */
+int bench_cmp_u64(const void *a, const void *b);
+uint64_t bench_percentile(const uint64_t *v, size_t n, double p);
+
 #endif

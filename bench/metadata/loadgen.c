@@ -141,28 +141,6 @@ static void samples_add(struct samples *s, uint64_t ns)
     s->v[s->n++] = ns;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static uint64_t percentile(const uint64_t *v, size_t n, double p)
-{
-    size_t rank;
-
-    if (n == 0)
-        return 0;
-    rank = (size_t)(p * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1];
-}
-
 static uint32_t xorshift32(uint32_t *s)
 {
     uint32_t x = *s;
@@ -506,15 +484,15 @@ static void print_result(const struct bench *b, struct worker *ws, int64_t elaps
         memcpy(all + k, ws[i].lat.v, ws[i].lat.n * sizeof(*all));
         k += ws[i].lat.n;
     }
-    qsort(all, n, sizeof(*all), cmp_u64);
+    qsort(all, n, sizeof(*all), bench_cmp_u64);
     printf("label=%s op=%s c=%d preload=%d clients=%s ops=%" PRIu64 " secs=%.2f ops_per_s=%.0f "
            "p50_us=%" PRIu64 " p99_us=%" PRIu64 " max_us=%" PRIu64 " errors=%" PRIu64 "\n",
            o->label, op_names[o->op], o->concurrency, o->op == OP_CREATE_DELETE ? 0 : o->preload,
            o->async           ? "async"
            : o->shared_client ? "shared"
                               : "per-thread",
-           ops, secs, secs > 0 ? (double)ops / secs : 0, percentile(all, n, 0.50) / 1000,
-           percentile(all, n, 0.99) / 1000, n ? all[n - 1] / 1000 : 0, errors);
+           ops, secs, secs > 0 ? (double)ops / secs : 0, bench_percentile(all, n, 0.50) / 1000,
+           bench_percentile(all, n, 0.99) / 1000, n ? all[n - 1] / 1000 : 0, errors);
     fflush(stdout);
     free(all);
 }

@@ -339,28 +339,6 @@ static void done_cb(int client, int kind, int grpc_status, int64_t lat_ns, void 
         c->pending = N_KINDS;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of a sorted array, in microseconds. */
-static uint64_t pct_us(const uint64_t *v, size_t n, double p)
-{
-    size_t rank;
-
-    if (n == 0)
-        return 0;
-    rank = (size_t)(p * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1] / 1000;
-}
-
 static const char *code_name(int code)
 {
     return code == N_CODES - 1 ? "local" : berth_grpc_code_name(code);
@@ -399,24 +377,25 @@ static uint64_t report(struct mixed *m, double secs)
         if (s->n) { /* a kind that never ran has no buffer */
             memcpy(all + k_all, s->lat, s->n * sizeof(*all));
             k_all += s->n;
-            qsort(s->lat, s->n, sizeof(*s->lat), cmp_u64);
+            qsort(s->lat, s->n, sizeof(*s->lat), bench_cmp_u64);
         }
         printf("label=%s op=mixed kind=%s clients=%d calls=%" PRIu64 " p50_us=%" PRIu64
                " p99_us=%" PRIu64 " max_us=%" PRIu64 " expect=%s codes=%s unexpected=%" PRIu64 "\n",
-               o->label, kinds[k].name, o->clients, calls, pct_us(s->lat, s->n, 0.50),
-               pct_us(s->lat, s->n, 0.99), s->n ? s->lat[s->n - 1] / 1000 : 0,
+               o->label, kinds[k].name, o->clients, calls,
+               bench_percentile(s->lat, s->n, 0.50) / 1000,
+               bench_percentile(s->lat, s->n, 0.99) / 1000, s->n ? s->lat[s->n - 1] / 1000 : 0,
                code_name(kinds[k].expect), codes, unexpected);
         calls_all += calls;
         unexpected_all += unexpected;
     }
-    qsort(all, n_all, sizeof(*all), cmp_u64);
+    qsort(all, n_all, sizeof(*all), bench_cmp_u64);
     printf("label=%s op=mixed kind=all clients=%d connections=%d calls=%" PRIu64
            " secs=%.2f calls_per_s=%.0f p50_us=%" PRIu64 " p99_us=%" PRIu64 " max_us=%" PRIu64
            " expected_errors=%" PRIu64 " unexpected=%" PRIu64 "\n",
            o->label, o->clients, o->one_connection ? 1 : o->clients, calls_all, secs,
-           secs > 0 ? (double)calls_all / secs : 0, pct_us(all, n_all, 0.50),
-           pct_us(all, n_all, 0.99), n_all ? all[n_all - 1] / 1000 : 0, expected_err_all,
-           unexpected_all);
+           secs > 0 ? (double)calls_all / secs : 0, bench_percentile(all, n_all, 0.50) / 1000,
+           bench_percentile(all, n_all, 0.99) / 1000, n_all ? all[n_all - 1] / 1000 : 0,
+           expected_err_all, unexpected_all);
     fflush(stdout);
     free(all);
     return unexpected_all;
