@@ -30,3 +30,28 @@ wait_socket() {
     echo "daemon on $1 did not come up" >&2
     return 1
 }
+
+# start_fresh_daemon berthd|containerd WORK cri|nocri: starts the daemon in the background on an
+# empty WORK/d (root, state, socket WORK/d/s.sock; containerd with WORK/d/opt and, for nocri,
+# its CRI plugin disabled; berthd with its defaults either way, as the import bench always
+# measured it), logging to WORK/<daemon>.log, and waits for its socket. Sets DAEMON_PID.
+start_fresh_daemon() {
+    local who=$1 work=$2 cri=$3
+    rm -rf "$work/d"
+    mkdir -p "$work/d"
+    if [ "$who" = berthd ]; then
+        "$BERTH_BIN/berthd" --root "$work/d/root" --state "$work/d/state" \
+            --address "$work/d/s.sock" >>"$work/berthd.log" 2>&1 </dev/null &
+    else
+        {
+            echo "version = 2"
+            [ "$cri" = cri ] || echo 'disabled_plugins = ["io.containerd.grpc.v1.cri"]'
+            echo '[plugins."io.containerd.internal.v1.opt"]'
+            echo "  path = \"$work/d/opt\""
+        } >"$work/d/config.toml"
+        "$CONTAINERD" --root "$work/d/root" --state "$work/d/state" --address "$work/d/s.sock" \
+            --config "$work/d/config.toml" >>"$work/containerd.log" 2>&1 </dev/null &
+    fi
+    DAEMON_PID=$!
+    wait_socket "$work/d/s.sock" "$DAEMON_PID"
+}

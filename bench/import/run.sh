@@ -28,26 +28,6 @@ trap cleanup EXIT
 
 [ -f "$WORK/img/big-tar.tar" ] || bash "$HERE/mkbig.sh" "$WORK/img" >/dev/null
 
-start() { # berthd|containerd
-    rm -rf "$WORK/d"
-    mkdir -p "$WORK/d"
-    if [ "$1" = berthd ]; then
-        "$BERTH_BIN/berthd" --root "$WORK/d/root" --state "$WORK/d/state" \
-            --address "$WORK/d/s.sock" >>"$WORK/berthd.log" 2>&1 </dev/null &
-    else
-        cat >"$WORK/d/config.toml" <<EOC
-version = 2
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$WORK/d/opt"
-EOC
-        "$CONTAINERD" --root "$WORK/d/root" --state "$WORK/d/state" --address "$WORK/d/s.sock" \
-            --config "$WORK/d/config.toml" >>"$WORK/containerd.log" 2>&1 </dev/null &
-    fi
-    pid=$!
-    wait_socket "$WORK/d/s.sock"
-}
-
 stop() {
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -60,7 +40,8 @@ stop() {
 one_run() {
     local who=$1 archive=$2 t0 t1 daemon=berthd
     [ "$who" = containerd ] && daemon=containerd
-    start "$daemon"
+    start_fresh_daemon "$daemon" "$WORK" nocri
+    pid=$DAEMON_PID
     sync
     t0=$(date +%s.%N)
     if [ "$who" = berthd ]; then

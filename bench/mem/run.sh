@@ -34,25 +34,6 @@ trap cleanup EXIT
 [ -f "$WORK/img/big-$KIND.tar" ] || bash "$HERE/../import/mkbig.sh" "$WORK/img" >/dev/null
 ARCHIVE=$WORK/img/big-$KIND.tar
 
-start() { # berthd|containerd
-    rm -rf "$WORK/d"
-    mkdir -p "$WORK/d"
-    if [ "$1" = berthd ]; then
-        "$BERTH_BIN/berthd" --root "$WORK/d/root" --state "$WORK/d/state" \
-            --address "$WORK/d/s.sock" >>"$WORK/berthd.log" 2>&1 </dev/null &
-    else
-        cat >"$WORK/d/config.toml" <<EOC
-version = 2
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$WORK/d/opt"
-EOC
-        "$CONTAINERD" --root "$WORK/d/root" --state "$WORK/d/state" --address "$WORK/d/s.sock" \
-            --config "$WORK/d/config.toml" >>"$WORK/containerd.log" 2>&1 </dev/null &
-    fi
-    pid=$!
-    wait_socket "$WORK/d/s.sock"
-}
-
 # sample -> "rss_kib anon_kib pss_kib threads"
 sample() {
     local rss anon thr pss
@@ -60,7 +41,7 @@ sample() {
     anon=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status")
     thr=$(awk '/^Threads:/ {print $2}' "/proc/$pid/status")
     pss=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")
-    [ -z "${VERBOSE:-}" ] || for x in /proc/$pid/task/*; do cat "$x/comm"; done | sort | uniq -c | tr -s " \n" " " >&2
+    [ -z "${VERBOSE:-}" ] || for x in "/proc/$pid"/task/*; do cat "$x/comm"; done | sort | uniq -c | tr -s " \n" " " >&2
     echo "$rss $anon $pss $thr"
 }
 
@@ -79,7 +60,8 @@ cycles() { # berthd|containerd
 
 measure() { # berthd|containerd -> "idle... after..."
     local idle after
-    start "$1"
+    start_fresh_daemon "$1" "$WORK" cri
+    pid=$DAEMON_PID
     sleep "$SETTLE"
     idle=$(sample)
     cycles "$1"
