@@ -114,8 +114,13 @@ int main(int argc, char **argv)
             } else {
                 buf[0] = BERTH_SHIM_ATTACH_STDIN;
             }
-            if (send(fd, buf, (size_t)n + 1, MSG_NOSIGNAL) < 0)
-                return 1;
+            /* the container may end (and the shim close its side) before the client's last
+             * packet: what it wrote before is still queued here, so read on */
+            if (send(fd, buf, (size_t)n + 1, MSG_NOSIGNAL) < 0) {
+                if (errno != EPIPE && errno != ECONNRESET)
+                    return 1;
+                use_stdin = false;
+            }
         }
     }
 }
