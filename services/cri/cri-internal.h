@@ -264,8 +264,11 @@ void cri_fs_usage(struct berth_cri *c, const char *path, uint64_t *bytes, uint64
 void cri_cni_reload(struct berth_cri *c);
 /* Whether the pod network is ready; *msg (caller frees, may be NULL) says why not. */
 bool cri_cni_ready(struct berth_cri *c, char **msg);
-/* A new netns for s (pod network only): fills s->netns_path. FAILED_PRECONDITION while CNI
- * is not ready. */
+/* A new netns for s (pod network only): fills s->netns_path. First writes s's metadata (as
+ * its record will hold it, netns path included) to CRI_NETWORK_INTENT in the sandbox's state
+ * dir, for start-up to undo the network of a sandbox a crash left without a record.
+ * FAILED_PRECONDITION while CNI is not ready. */
+#define CRI_NETWORK_INTENT "network.json"
 int cri_netns_create(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err);
 /* CNI ADD into s's netns: fills s->ip, extra_ips, cni_result (under c->mu). On failure the
  * plugins have undone their part (the netns stays: cri_network_teardown removes it). */

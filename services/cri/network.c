@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "runtime/cni/cni.h"
@@ -136,6 +137,8 @@ static void attach_clear(struct attach_holder *h)
 
 int cri_netns_create(struct berth_cri *c, struct cri_sandbox *s, struct berth_err **err)
 {
+    _cleanup_free_ char *state = cri_sandbox_state(c, s->id), *intent = NULL;
+    _cleanup_free_ char *intent_path = NULL, *path = NULL;
     char *msg = NULL;
     char name[64], id[65];
 
@@ -147,8 +150,19 @@ int cri_netns_create(struct berth_cri *c, struct cri_sandbox *s, struct berth_er
     cri_new_id(id);
     snprintf(name, sizeof(name), "cni-%.8s-%.4s-%.4s-%.4s-%.12s", id, id + 8, id + 12, id + 16,
              id + 20);
-    if (berth_netns_create(c->netns_dir, name, &s->netns_path, err) < 0)
+    s->netns_path = berth_strdup_printf("%s/%s", c->netns_dir, name);
+    /* The sandbox's record comes later (its spec names the netns), so a crash from here on
+     * would leave a netns, and after CNI ADD an IP lease, veth and port rules, that nothing
+     * names. What start-up needs to undo them goes to the sandbox's state dir first. */
+    pthread_mutex_lock(&c->mu);
+    intent = cri_sandbox_meta_json(s);
+    pthread_mutex_unlock(&c->mu);
+    intent_path = berth_strdup_printf("%s/" CRI_NETWORK_INTENT, state);
+    if (berth_write_file_atomic(intent_path, intent, strlen(intent), 0600, err) < 0 ||
+        berth_netns_create(c->netns_dir, name, &path, err) < 0) {
+        free(steal_ptr(s->netns_path));
         return berth_err_wrap(err, "network namespace of sandbox \"%s\"", s->id);
+    }
     return 0;
 }
 

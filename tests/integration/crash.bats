@@ -1,20 +1,23 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 # Crash consistency (issue 14): in a loop, start one operation chosen at random (import of a
-# ~50 MiB image, a pull from a local registry, `run -d`, a GC pass, 200 concurrent container
-# creates whose acknowledgements are recorded), SIGKILL berthd after a random delay, restart it,
-# let start-up cleanup run (a GC pass), then `berthctl fsck` must be clean, every acknowledged
-# write must be there, and the operation must succeed when run again. The same with a
-# container's shim killed instead: the task shows stopped with an exit status and is deletable,
-# the container removable, fsck clean.
+# ~50 MiB image, a pull from a local registry, `run -d`, a CRI pod with a container on a CNI
+# bridge (crictl), a GC pass, 200 concurrent container creates whose acknowledgements are
+# recorded), SIGKILL berthd after a random delay, restart it, let start-up cleanup run (a GC
+# pass), then `berthctl fsck` must be clean, every acknowledged write must be there, and the
+# operation must succeed when run again (a pod's removal must then leave no netns, sandbox or
+# container dir). The same with a container's shim killed instead: the task shows stopped with
+# an exit status and is deletable, the container removable, fsck clean.
 #
-# ITERATIONS (default 30) bounds the loop, CRASH_BUDGET (seconds, default 45) its time: the
+# ITERATIONS (default 30) bounds the loop, CRASH_BUDGET (seconds, default 150) its time: the
 # loop stops at whichever comes first and says how many iterations ran. SEED replays a run
-# (the seed is printed). WRITES (default 200) is the number of concurrent creates. Run
-# thousands: ITERATIONS=5000 CRASH_BUDGET=0 bats crash.bats.
+# (the seed is printed). WRITES (default 200) is the number of concurrent creates. CRASH_OPS
+# ("pod gc", ...) limits the operations drawn. Run thousands: ITERATIONS=5000 CRASH_BUDGET=0
+# bats crash.bats.
 
 load helpers
 load registry
+load cri # crictl and its helpers; this file's own setup functions below replace cri.bash's
 
 IMG=docker.io/berth/busybox:latest
 BIG=docker.io/berth/big:latest
@@ -24,6 +27,12 @@ setup_file() {
     bash "$BATS_TEST_DIRNAME/../data/mkimages.sh" "$BATS_FILE_TMPDIR/data" >/dev/null
     LAYER_MIB=50 LAYERS=1 bash "$BATS_TEST_DIRNAME/../../bench/import/mkbig.sh" \
         "$BATS_FILE_TMPDIR/big" >/dev/null
+    if CRICTL_BIN=$(find_crictl); then
+        export CRICTL_BIN
+    elif [ "${CI:-}" = true ]; then
+        echo "crictl not found (\$CRICTL, PATH, ../shared/tools/crictl)" >&2
+        return 1
+    fi
     if command -v docker-registry >/dev/null && command -v skopeo >/dev/null &&
         "$BERTH_BIN/berthctl" help images | grep -q '^  pull'; then
         reg_mkimages "$BATS_FILE_TMPDIR/img"
@@ -51,8 +60,29 @@ setup() {
     else
         : >"$BERTH_TMP/berthd.toml"
     fi
+    BR=
+    if [ -n "${CRICTL_BIN:-}" ]; then
+        # CRI pods on a bridge and subnet of this test's own (as cri.bash makes them)
+        CNI_CONF="$BERTH_TMP/cni" LOGS="$BERTH_TMP/logs" IMAGE=$IMG
+        BR="bc$(printf '%04x' $((RANDOM % 65536)))"
+        mkdir -p "$CNI_CONF" "$LOGS"
+        cat >"$CNI_CONF/10-test.conflist" <<EOF
+{"cniVersion": "1.0.0", "name": "berth-crash", "plugins": [
+  {"type": "bridge", "bridge": "$BR", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.98.$((RANDOM % 200 + 20)).0/24"}]],
+            "dataDir": "$BERTH_TMP/ipam"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+EOF
+        printf '\n[cri.cni]\nconf_dir = "%s"\nbin_dir = "/usr/lib/cni"\n' "$CNI_CONF" \
+            >>"$BERTH_TMP/berthd.toml"
+        OPS+=(pod)
+    else
+        export BERTH_CRI=0
+    fi
+    [ -z "${CRASH_OPS:-}" ] || read -ra OPS <<<"$CRASH_OPS"
     start_berthd --config "$BERTH_TMP/berthd.toml"
     ctrb images import "$BATS_FILE_TMPDIR/data/oci/busybox.tar" >/dev/null
+    [ -z "$BR" ] || bctl -n k8s.io images import "$BATS_FILE_TMPDIR/data/oci/busybox.tar" >/dev/null
     WRITES=${WRITES:-200}
     SEED=${SEED:-$((RANDOM * 32768 + RANDOM))}
     RANDOM=$SEED
@@ -60,7 +90,16 @@ setup() {
 }
 
 teardown() {
+    if [ -n "${BERTHD_PID:-}" ] && [ -n "${BR:-}" ]; then
+        for p in $(cri pods -q 2>/dev/null); do cri rmp -f "$p" >/dev/null 2>&1 || true; done
+    fi
     tasks_teardown
+    [ -z "${BR:-}" ] || ip link del "$BR" 2>/dev/null || true
+}
+
+# The pods named $1 (crictl), one id a line.
+pods_named() {
+    cri pods -q --name "^$1\$" 2>/dev/null
 }
 
 # The operation $1 of iteration $2, run to completion (its status is what it returns).
@@ -70,20 +109,22 @@ op() {
     import) bctl images import --index-name "$BIG" "$BATS_FILE_TMPDIR/big/big-tar.tar" ;;
     pull) bctl images pull "$H/test/busybox:latest" ;;
     run) bctl run -d --runtime "$SHIM" "$IMG" "r$2" sleep 1000 ;;
+    pod)
+        local pj p
+        pj=$(pod_json "p$2" '"port_mappings": [{"protocol": 0, "container_port": 80, "host_port": '$((20000 + $2))'}]')
+        p=$(cri runp "$pj") && run_ctr "$p" "$pj" "c$2" '["sleep", "1000"]'
+        ;;
     gc) bctl gc ;;
-    writes)
-        for i in $(seq "$WRITES"); do
-            (bctl containers create "$IMG" "w$2-$i" >/dev/null 2>&1 &&
-                echo "w$2-$i" >>"$BERTH_TMP/acked") &
-        done
-        wait
+    writes) # all at once on one connection; each id printed when acknowledged
+        seq -f "w$2-%g" "$WRITES" |
+            "$BERTH_BIN/berth-creates" -a "$SOCK" --image "$IMG" >>"$BERTH_TMP/acked"
         ;;
     esac
 }
 
 # Finishes operation $1 of iteration $2 after the restart: running it again must succeed.
 finish() {
-    local i p pids
+    local p
     case $1 in
     run)
         # whatever the crash left of r$2 goes, then the run must work from scratch
@@ -94,16 +135,27 @@ finish() {
         bctl tasks kill -s 9 "r$2" && wait_task_stopped "r$2" && bctl tasks rm "r$2" &&
             bctl containers rm "r$2"
         ;;
+    pod)
+        # whatever the crash left of pod p$2 goes with rmp, then the pod must run from scratch
+        for p in $(pods_named "p$2"); do cri rmp -f "$p" >/dev/null || return 1; done
+        op pod "$2" >/dev/null || return 1
+        for p in $(pods_named "p$2"); do cri rmp -f "$p" >/dev/null || return 1; done
+        # nothing of any pod is left: no netns, sandbox or container dir, lease or port rule
+        local left
+        left=$(ls "$STATE/netns" "$ROOT"/io.containerd.grpc.v1.cri/{sandboxes,containers} \
+            "$STATE"/io.containerd.grpc.v1.cri/{sandboxes,containers} 2>/dev/null | grep -v -e '^/' -e '^$')
+        [ -z "$left" ] || {
+            echo "after the pods went: $left" >&2
+            return 1
+        }
+        [ -z "$(ls "$BERTH_TMP/ipam/berth-crash" 2>/dev/null | grep '^10\.')" ] || return 1
+        ! iptables-save -t nat | grep -q "\"berth-crash\"" || return 1
+        ;;
     writes)
         bctl containers ls -q >"$BERTH_TMP/present"
-        pids=()
-        for i in $(seq "$WRITES"); do
-            grep -qx "w$2-$i" "$BERTH_TMP/present" && continue
-            bctl containers create "$IMG" "w$2-$i" >/dev/null &
-            pids+=($!)
-        done
-        # not a bare wait: berthd is a child of this shell too
-        for p in "${pids[@]}"; do wait "$p" || true; done # a failure shows as a missing id
+        seq -f "w$2-%g" "$WRITES" | grep -vxF -f "$BERTH_TMP/present" |
+            "$BERTH_BIN/berth-creates" -a "$SOCK" --image "$IMG" >/dev/null ||
+            true # a failure shows as a missing id
         bctl containers ls -q >"$BERTH_TMP/present"
         [ "$(grep -c "^w$2-" "$BERTH_TMP/present")" -eq "$WRITES" ] || return 1
         # keep the store small for the next iterations
@@ -126,7 +178,7 @@ fsck_clean() {
 }
 
 @test "crash: SIGKILL berthd during random operations; fsck clean, acknowledged writes kept" {
-    local n=${ITERATIONS:-30} budget=${CRASH_BUDGET:-45} start=$SECONDS i=0 o delay pid
+    local n=${ITERATIONS:-30} budget=${CRASH_BUDGET:-150} start=$SECONDS i=0 o delay pid
     local -A count=()
     : >"$BERTH_TMP/acked"
     while [ "$i" -lt "$n" ]; do
@@ -136,7 +188,11 @@ fsck_clean() {
         i=$((i + 1))
         o=${OPS[RANDOM % ${#OPS[@]}]}
         count[$o]=$((${count[$o]:-0} + 1))
-        delay=$((RANDOM % 1500))
+        # the kill lands while the operation runs: creates and a GC pass take a few ms each
+        case $o in
+        writes | gc) delay=$((RANDOM % 150)) ;;
+        *) delay=$((RANDOM % 1500)) ;;
+        esac
         # a client cut off by the kill must give up, never hang the loop
         (op "$o" "$i") >"$BERTH_TMP/op.out" 2>&1 &
         pid=$!
@@ -146,7 +202,7 @@ fsck_clean() {
             echo "iteration $i ($o, seed $SEED): the client hung after berthd died" >&2
             return 1
         }
-        echo "# iteration $i: $o killed after ${delay} ms" >&3
+        echo "# iteration $i: $o killed after ${delay} ms ($((SECONDS - start)) s)$([ "$o" != writes ] || echo ", $(wc -l <"$BERTH_TMP/acked")/$WRITES acknowledged")" >&3
         start_berthd --config "$BERTH_TMP/berthd.toml"
         fsck_clean "$i" "$o"
         # every acknowledged create survived
@@ -165,6 +221,7 @@ fsck_clean() {
         fsck_clean "$i" "$o after finishing"
     done
     echo "# $i iteration(s) in $((SECONDS - start)) s: $(for k in "${!count[@]}"; do printf '%s=%s ' "$k" "${count[$k]}"; done)" >&3
+    echo "# start-up removed $(grep -c 'left by a crash before its record' "$LOG") CRI object(s) without a record, $(grep -c 'named by no sandbox: removed' "$LOG") stray netns" >&3
     [ "$i" -gt 0 ]
 }
 

@@ -292,6 +292,46 @@ stdout F 22" ]
     [ -z "$(cri pods -q)" ]
 }
 
+@test "start-up undoes a sandbox a crash left without its record (CNI DEL, netns, dirs), and a stray netns" {
+    # The state a SIGKILL between CNI ADD and the sandbox's record leaves, made exactly: a
+    # networked pod whose record goes (through the containerd API) while berthd keeps it in
+    # memory, then kill -9. Its IP lease, port rules, netns and dirs are left behind.
+    pj=$(pod_json lost '"port_mappings": [{"protocol": 0, "container_port": 80, "host_port": 18481}]')
+    pod=$(cri runp "$pj")
+    ip=$(cri inspectp -o go-template --template '{{.status.network.ip}}' "$pod")
+    ns=$(cri inspectp -o go-template --template '{{.info.runtimeSpec.linux.namespaces}}' "$pod" |
+        grep -o "$STATE/netns/cni-[0-9a-f-]*")
+    [ -e "$BERTH_TMP/ipam/berth-test/$ip" ]
+    iptables-save -t nat | grep -q "$pod"
+    local i
+    for i in $(seq 50); do
+        "$BERTH_BIN/berthctl" -a "$SOCK" -n k8s.io tasks rm -f "$pod" >/dev/null 2>&1 || true
+        "$BERTH_BIN/berthctl" -a "$SOCK" -n k8s.io containers rm "$pod" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    run "$BERTH_BIN/berthctl" -a "$SOCK" -n k8s.io containers ls -q
+    output_lacks "$pod"
+    mkdir -p "$ROOT/io.containerd.grpc.v1.cri/containers/0123abcd"
+    touch "$STATE/netns/cni-stray"
+    unshare --net="$STATE/netns/cni-stray" true
+    kill9_berthd
+    [ -e "$ns" ] && [ -d "$STATE/io.containerd.grpc.v1.cri/sandboxes/$pod" ]
+    start_berthd --config "$BERTH_TMP/berthd.toml"
+    grep -q "sandbox=$pod left by a crash before its record: removed with its network" "$LOG"
+    [ ! -e "$ns" ] && [ ! -e "$STATE/netns/cni-stray" ]
+    ! grep -q "$STATE/netns" /proc/self/mountinfo
+    [ ! -e "$BERTH_TMP/ipam/berth-test/$ip" ]    # host-local's lease, through CNI DEL
+    ! iptables-save -t nat | grep -q "$pod"      # portmap's rules: DEL had the port mappings
+    [ ! -e "$STATE/io.containerd.grpc.v1.cri/sandboxes/$pod" ]
+    [ ! -e "$ROOT/io.containerd.grpc.v1.cri/sandboxes/$pod" ]
+    [ ! -e "$ROOT/io.containerd.grpc.v1.cri/containers/0123abcd" ]
+    run "$BERTH_BIN/berthctl" -a "$SOCK" fsck
+    status_is 0
+    # the pod's name is free again
+    pod2=$(cri runp "$pj")
+    [ -n "$pod2" ]
+}
+
 @test "stats and statsp read cgroupfs: cpu, memory working set, writable layer" {
     cri pull "$IMAGE" >/dev/null
     pj=$(pod_json st)
