@@ -99,20 +99,33 @@ int berth_write_file_atomic(const char *path, const void *data, size_t len, mode
 
 int berth_read_file(const char *path, size_t max, char **out, size_t *len, struct berth_err **err)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in place of the file must not hang the reader before fstat says so */
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     _cleanup_free_ char *buf = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap;
+    struct stat st;
     ssize_t r;
 
     if (fd < 0)
         return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
                              "open \"%s\"", path);
+    if (fstat(fd, &st) < 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, errno, "stat \"%s\"", path);
+    if (!S_ISREG(st.st_mode))
+        return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "\"%s\" is not a regular file",
+                             path);
+    if ((uint64_t)st.st_size > max)
+        return berth_err_set(err, BERTH_E_OUT_OF_RANGE, 0, "\"%s\" is larger than %zu bytes", path,
+                             max);
+    /* the size fstat gives, plus one byte to see the end (procfs files say 0: they grow) */
+    cap = st.st_size > 0 ? (size_t)st.st_size + 2 : 4096;
+    buf = berth_xmalloc(cap);
     for (;;) {
         if (n + 1 >= cap) {
             if (cap > max + 1)
                 return berth_err_set(err, BERTH_E_OUT_OF_RANGE, 0,
                                      "\"%s\" is larger than %zu bytes", path, max);
-            cap = cap ? cap * 2 : 4096;
+            cap *= 2;
             buf = berth_xrealloc(buf, cap);
         }
         r = read(fd, buf + n, cap - n - 1);

@@ -30,8 +30,9 @@ int berth_rmrf(const char *path, struct berth_err **err);
 int berth_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                             struct berth_err **err);
 /* Reads the whole regular file path (at most max bytes) into *out (NUL-terminated, *len
- * without it); caller frees. NOT_FOUND when absent, OUT_OF_RANGE when larger than max,
- * INTERNAL otherwise. */
+ * without it); caller frees. The buffer is sized from fstat, not from max. NOT_FOUND when
+ * absent, INVALID_ARGUMENT when not a regular file (a directory, FIFO or device), OUT_OF_RANGE
+ * when larger than max, INTERNAL otherwise. */
 int berth_read_file(const char *path, size_t max, char **out, size_t *len, struct berth_err **err);
 
 /* Undoes the octal escapes of /proc/PID/mountinfo (space, tab, newline and backslash as \NNN) in

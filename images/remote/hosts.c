@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 
+#include "lib/fs.h"
 #include "lib/toml.h"
 #include "lib/util.h"
 
@@ -156,42 +157,22 @@ static int hosts_err(struct berth_err **err, const char *file, const char *fmt, 
  * *out (NUL-terminated, caller-owned) and *len, 0 when it does not exist, -1 on error. */
 static int read_small_file(const char *path, char **out, size_t *len, struct berth_err **err)
 {
-    _cleanup_close_ int fd = -1;
-    _cleanup_free_ char *buf = NULL;
-    struct stat st;
-    size_t got = 0;
+    _cleanup_err_ struct berth_err *e = NULL;
 
     *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "open \"%s\"", path);
-    }
-    if (fstat(fd, &st) < 0)
-        return berth_err_set(err, BERTH_E_INTERNAL, errno, "stat \"%s\"", path);
-    if (!S_ISREG(st.st_mode))
+    if (berth_read_file(path, BERTH_REGISTRY_HOSTS_FILE_MAX, out, len, &e) == 0)
+        return 1;
+    switch (e->code) {
+    case BERTH_E_NOT_FOUND:
+        return 0;
+    case BERTH_E_INVALID_ARGUMENT:
         return hosts_err(err, path, "not a regular file");
-    if (st.st_size > BERTH_REGISTRY_HOSTS_FILE_MAX)
+    case BERTH_E_OUT_OF_RANGE:
         return hosts_err(err, path, "larger than %d bytes", BERTH_REGISTRY_HOSTS_FILE_MAX);
-    /* Read one byte past the limit so a file that grew after fstat is still refused. */
-    buf = berth_xmalloc(BERTH_REGISTRY_HOSTS_FILE_MAX + 2);
-    for (;;) {
-        ssize_t r = read(fd, buf + got, BERTH_REGISTRY_HOSTS_FILE_MAX + 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return berth_err_set(err, BERTH_E_INTERNAL, errno, "read \"%s\"", path);
-        if (r == 0)
-            break;
-        got += (size_t)r;
-        if (got > BERTH_REGISTRY_HOSTS_FILE_MAX)
-            return hosts_err(err, path, "larger than %d bytes", BERTH_REGISTRY_HOSTS_FILE_MAX);
+    default:
+        *err = steal_ptr(e);
+        return -1;
     }
-    buf[got] = '\0';
-    *len = got;
-    *out = steal_ptr(buf);
-    return 1;
 }
 
 static char *abs_path(const char *dir, const char *p)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h> /* strcasecmp */
 
+#include "lib/fs.h"
 #include "lib/util.h"
 #include "runtime/oci/oci-internal.h"
 #include "runtime/oci/seccomp.h"
@@ -440,7 +441,6 @@ fail:
 
 int berth_oci_with_seccomp_file(json_t *spec, const char *path, struct berth_err **err)
 {
-    _cleanup_close_ int fd = -1;
     _cleanup_free_ char *buf = NULL;
     size_t len = 0;
     json_error_t jerr;
@@ -451,24 +451,10 @@ int berth_oci_with_seccomp_file(json_t *spec, const char *path, struct berth_err
         return -1;
     if (!path || !path[0])
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "empty seccomp profile path");
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return berth_err_set(err, errno == ENOENT ? BERTH_E_NOT_FOUND : BERTH_E_INTERNAL, errno,
-                             "open seccomp profile \"%s\"", path);
-    buf = berth_xmalloc(OCI_SECCOMP_FILE_MAX + 1);
-    for (;;) {
-        ssize_t n = read(fd, buf + len, OCI_SECCOMP_FILE_MAX + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return berth_err_set(err, errno == EISDIR ? BERTH_E_INVALID_ARGUMENT : BERTH_E_INTERNAL,
-                                 errno, "read seccomp profile \"%s\"", path);
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > OCI_SECCOMP_FILE_MAX)
-            return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0,
-                                 "seccomp profile \"%s\" is too large", path);
+    if (berth_read_file(path, OCI_SECCOMP_FILE_MAX, &buf, &len, err) < 0) {
+        if ((*err)->code == BERTH_E_OUT_OF_RANGE)
+            (*err)->code = BERTH_E_INVALID_ARGUMENT;
+        return berth_err_wrap(err, "seccomp profile");
     }
     doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc)

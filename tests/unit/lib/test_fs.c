@@ -90,6 +90,45 @@ static void test_mountinfo_unescape(void **state)
     assert_string_equal(s, "/a b\tc\nd\\e\\0f\\9999\\");
 }
 
+static void test_read_file_sizes_and_kinds(void **state)
+{
+    struct berth_test_env *env = *state;
+    _cleanup_free_ char *f = berth_strdup_printf("%s/f", env->dir);
+    _cleanup_free_ char *fifo = berth_strdup_printf("%s/fifo", env->dir);
+    _cleanup_free_ char *none = berth_strdup_printf("%s/none", env->dir);
+    _cleanup_err_ struct berth_err *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL;
+    char big[10000];
+    char *out = NULL;
+    size_t len = 0;
+    FILE *fp;
+
+    memset(big, 'x', sizeof(big));
+    fp = fopen(f, "w");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(big, 1, sizeof(big), fp), sizeof(big));
+    fclose(fp);
+    /* exactly max: read whole; one byte under the size: refused */
+    assert_int_equal(berth_read_file(f, sizeof(big), &out, &len, NULL), 0);
+    assert_int_equal(len, sizeof(big));
+    assert_int_equal(out[len], '\0');
+    free(out);
+    assert_int_equal(berth_read_file(f, sizeof(big) - 1, &out, &len, &e1), -1);
+    assert_int_equal(e1->code, BERTH_E_OUT_OF_RANGE);
+    /* procfs says size 0 and holds more */
+    assert_int_equal(berth_read_file("/proc/self/status", 1 << 20, &out, &len, NULL), 0);
+    assert_true(len > 0 && strstr(out, "Pid:"));
+    free(out);
+    /* a FIFO nobody writes is refused at once, not waited on; so is a directory */
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(berth_read_file(fifo, 100, &out, &len, &e2), -1);
+    assert_int_equal(e2->code, BERTH_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(e2->msg, "not a regular file"));
+    assert_int_equal(berth_read_file(env->dir, 100, &out, &len, &e3), -1);
+    assert_int_equal(e3->code, BERTH_E_INVALID_ARGUMENT);
+    assert_int_equal(berth_read_file(none, 100, &out, &len, &e4), -1);
+    assert_int_equal(e4->code, BERTH_E_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +139,8 @@ int main(void)
                                         berth_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_rmrf_tree_not_following_symlinks,
                                         berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_read_file_sizes_and_kinds, berth_test_setup_tmpdir,
+                                        berth_test_teardown_tmpdir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
