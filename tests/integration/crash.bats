@@ -188,9 +188,11 @@ fsck_clean() {
         i=$((i + 1))
         o=${OPS[RANDOM % ${#OPS[@]}]}
         count[$o]=$((${count[$o]:-0} + 1))
-        # the kill lands while the operation runs: creates and a GC pass take a few ms each
+        # the kill lands while the operation runs (about as long as each takes here)
         case $o in
         writes | gc) delay=$((RANDOM % 150)) ;;
+        run) delay=$((RANDOM % 300)) ;;
+        pull) delay=$((RANDOM % 600)) ;;
         *) delay=$((RANDOM % 1500)) ;;
         esac
         # a client cut off by the kill must give up, never hang the loop
