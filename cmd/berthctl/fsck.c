@@ -162,9 +162,9 @@ static int fsck_run(struct berthctl *ctl, int argc, char **argv, struct berth_er
     if (root) {
         ret = check_offline(root, state, &fo, &local, &report, &e);
     } else {
-        /* Hashing every blob takes as long as the disk needs: no deadline then. */
-        if (fo.verify)
-            berth_client_set_timeout(ctl->client, 0);
+        /* A large store, and with --verify every blob's hash, take as long as the disk
+         * needs: no deadline unless --timeout gives one. */
+        berthctl_long_call(ctl);
         ret = berth_client_unary(ctl->client, "/berth.services.fsck.v1.Fsck/Check", &req.base,
                                  &berth__services__fsck__v1__check_response__descriptor, &m, &e);
     }

@@ -54,6 +54,10 @@ orphan_blob() {
     run bctl --format json fsck
     status_is 0
     output_has '"clean": true'
+    # a live check has no default deadline, but --timeout still applies (exit 2)
+    run "$BERTH_BIN/berthctl" -a "$SOCK" --timeout 1ns fsck --verify
+    status_is 2
+    output_has "Deadline Exceeded"
     # offline is refused while berthd holds the root, with exit 2
     run "$BERTH_BIN/berthctl" fsck --root "$ROOT" --state "$STATE"
     status_is 2
