@@ -43,6 +43,9 @@ struct berth_ttrpc_conn {
 struct berth_ttrpc_pending {
     struct berth_ttrpc_conn *conn; /* holds a reference */
     uint32_t stream_id;            /* 0 once answered */
+    /* The call's context while its handler runs (a handler may reply, or drop the handle,
+     * before it returns); NULL after. */
+    struct berth_ttrpc_ctx *ctx;
 };
 
 DEFINE_PB_CLEANUP(Ttrpc__Request, request_freep)
@@ -225,6 +228,7 @@ struct berth_ttrpc_pending *berth_ttrpc_ctx_defer(struct berth_ttrpc_ctx *ctx)
     p = berth_xcalloc(1, sizeof(*p));
     p->conn = ctx->conn;
     p->stream_id = ctx->stream_id;
+    p->ctx = ctx;
     p->conn->refs++;
     ctx->deferred = p;
     return p;
@@ -239,6 +243,8 @@ void berth_ttrpc_pending_free(struct berth_ttrpc_pending *p)
 {
     if (!p)
         return;
+    if (p->ctx) /* gone before its handler returned */
+        p->ctx->deferred = NULL;
     conn_unref(p->conn);
     free(p);
 }
@@ -249,6 +255,8 @@ void berth_ttrpc_pending_reply(struct berth_ttrpc_pending *p, const void *payloa
     struct berth_ttrpc_conn *conn = p->conn;
     _cleanup_err_ struct berth_err *ferr = NULL;
 
+    if (p->ctx)
+        p->ctx->answered = true;
     if (!conn->closed && p->stream_id != 0) {
         if (e)
             queue_error(conn, p->stream_id, e);
@@ -333,7 +341,11 @@ static void handle_request(struct berth_ttrpc_conn *conn, const struct berth_ttr
         ctx.deadline_mono_ns = berth_mono_ns() + req->timeout_nano;
 
     rc = m->handler(&ctx, in, &out, &e);
-    if (rc < 0) {
+    if (ctx.deferred) /* ctx ends here; the handle lives on */
+        ctx.deferred->ctx = NULL;
+    if (ctx.answered) {
+        /* the handler replied through its handle already: one answer per call */
+    } else if (rc < 0) {
         if (ctx.deferred) /* the handler gave up after all; its handle becomes a no-op */
             ctx.deferred->stream_id = 0;
         queue_error(conn, id, e);

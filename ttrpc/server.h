@@ -35,6 +35,7 @@ struct berth_ttrpc_ctx {
     struct berth_ttrpc_conn *conn;
     const void *request;                  /* internal: the decoded ttrpc.Request */
     struct berth_ttrpc_pending *deferred; /* internal */
+    bool answered; /* internal: a deferred handle replied before the handler returned */
 };
 
 /* First value of a request metadata key, or NULL. Borrowed for the handler's duration. */

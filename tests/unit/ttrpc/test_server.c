@@ -74,11 +74,33 @@ static int defer_cb(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *msg,
     return 0;
 }
 
+/* Defers, answers through the handle before returning, then returns 0 (id "ok"), -1 (id
+ * "fail"), or drops the handle and returns -1 (id "drop"). */
+static int defer_now_cb(struct berth_ttrpc_ctx *ctx, const ProtobufCMessage *msg,
+                        struct berth_bytes *out, struct berth_err **err)
+{
+    const Containerd__Task__V2__ConnectRequest *req = (const void *)msg;
+    Containerd__Task__V2__ConnectResponse resp = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
+    struct berth_ttrpc_pending *p = berth_ttrpc_ctx_defer(ctx);
+
+    if (strcmp(req->id, "drop") == 0) {
+        berth_ttrpc_pending_free(p);
+        return berth_err_set(err, BERTH_E_NOT_FOUND, 0, "dropped");
+    }
+    resp.version = "early";
+    berth_ttrpc_pending_reply_msg(p, &resp.base);
+    if (strcmp(req->id, "fail") == 0)
+        return berth_err_set(err, BERTH_E_INTERNAL, 0, "after the reply");
+    berth_ttrpc_pack(out, &resp.base); /* ignored: the call is answered */
+    return 0;
+}
+
 static const struct berth_ttrpc_method methods[] = {
     {"Echo", &containerd__task__v2__connect_request__descriptor, echo_cb},
     {"Meta", &containerd__task__v2__connect_request__descriptor, meta_cb},
     {"Fail", &containerd__task__v2__connect_request__descriptor, fail_cb},
     {"Defer", &containerd__task__v2__connect_request__descriptor, defer_cb},
+    {"DeferNow", &containerd__task__v2__connect_request__descriptor, defer_now_cb},
 };
 static const struct berth_ttrpc_service svc = {SVC, methods, BERTH_N(methods)};
 static const struct berth_ttrpc_service *const svcs[] = {&svc};
@@ -442,6 +464,28 @@ static void test_conn_deferred_reply_arrives_later(void **state)
     assert_int_equal(fx->app.wakes, 0); /* everything fitted in the socket at once */
 }
 
+/* A handler that replies through its handle before it returns, then fails or succeeds, or
+ * drops its handle and fails: exactly one answer per call, and no use of the freed handle
+ * (ASan). */
+static void test_conn_deferred_reply_before_return_answers_once(void **state)
+{
+    struct fx *fx = *state;
+    Containerd__Task__V2__ConnectResponse *c;
+
+    send_call(fx, 1, SVC, "DeferNow", "ok", NULL, 0);
+    send_call(fx, 3, SVC, "DeferNow", "fail", NULL, 0);
+    send_call(fx, 5, SVC, "DeferNow", "drop", NULL, 0);
+    pump(fx);
+    c = expect_ok(fx, 1);
+    assert_string_equal(c->version, "early");
+    containerd__task__v2__connect_response__free_unpacked(c, NULL);
+    c = expect_ok(fx, 3);
+    assert_string_equal(c->version, "early");
+    containerd__task__v2__connect_response__free_unpacked(c, NULL);
+    expect_status(fx, 5, BERTH_GRPC_NOT_FOUND);
+    assert_false(peer_readable(fx));
+}
+
 static void test_conn_deferred_reply_after_close_is_dropped(void **state)
 {
     struct fx *fx = *state;
@@ -510,6 +554,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conn_pipelined_requests_answered_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_deferred_reply_arrives_later, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conn_deferred_reply_before_return_answers_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_conn_deferred_reply_after_close_is_dropped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_eof_is_unavailable, setup, teardown),
