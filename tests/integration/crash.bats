@@ -66,13 +66,7 @@ setup() {
         CNI_CONF="$BERTH_TMP/cni" LOGS="$BERTH_TMP/logs" IMAGE=$IMG
         BR="bc$(printf '%04x' $((RANDOM % 65536)))"
         mkdir -p "$CNI_CONF" "$LOGS"
-        cat >"$CNI_CONF/10-test.conflist" <<EOF
-{"cniVersion": "1.0.0", "name": "berth-crash", "plugins": [
-  {"type": "bridge", "bridge": "$BR", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.98.$((RANDOM % 200 + 20)).0/24"}]],
-            "dataDir": "$BERTH_TMP/ipam"}},
-  {"type": "portmap", "capabilities": {"portMappings": true}}]}
-EOF
+        cni_conflist "$CNI_CONF" berth-crash "$BR" "10.98.$((RANDOM % 200 + 20)).0/24"
         printf '\n[cri.cni]\nconf_dir = "%s"\nbin_dir = "/usr/lib/cni"\n' "$CNI_CONF" \
             >>"$BERTH_TMP/berthd.toml"
         OPS+=(pod)

@@ -54,13 +54,7 @@ setup() {
     # A bridge and subnet of this test's own (tests may run next to others).
     BR="bt$(printf '%04x' $((RANDOM % 65536)))"
     NET3=$((RANDOM % 200 + 20))
-    cat >"$CNI_CONF/10-test.conflist" <<EOF
-{"cniVersion": "1.0.0", "name": "berth-test", "plugins": [
-  {"type": "bridge", "bridge": "$BR", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.$NET3.0/24"}]],
-            "dataDir": "$BERTH_TMP/ipam"}},
-  {"type": "portmap", "capabilities": {"portMappings": true}}]}
-EOF
+    cni_conflist "$CNI_CONF" berth-test "$BR" "10.99.$NET3.0/24"
     cat >"$BERTH_TMP/berthd.toml" <<EOF
 [registry]
 config_path = "$HOSTS"
@@ -73,6 +67,18 @@ conf_dir = "$CNI_CONF"
 bin_dir = "/usr/lib/cni"
 EOF
     start_berthd --config "$BERTH_TMP/berthd.toml"
+}
+
+# cni_conflist DIR NAME BRIDGE SUBNET: DIR/10-test.conflist, a bridge + host-local (leases in
+# $BERTH_TMP/ipam) + portmap network
+cni_conflist() {
+    cat >"$1/10-test.conflist" <<EOF
+{"cniVersion": "1.0.0", "name": "$2", "plugins": [
+  {"type": "bridge", "bridge": "$3", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$4"}]],
+            "dataDir": "$BERTH_TMP/ipam"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+EOF
 }
 
 teardown() {
