@@ -5,6 +5,7 @@
 # layer tarballs (plain, gzip, zstd) with hostile entries. Deterministic; run from anywhere,
 # then commit what changed: python3 tests/fuzz/make-corpus.py
 import gzip
+import hashlib
 import io
 import os
 import re
@@ -212,6 +213,7 @@ def apply_seeds():
 # `BERTH_FUZZ_GRPC_LIST=1 build-fuzz/fuzz/fuzz_grpc` prints them when the seeds were made.
 def grpc(name, index, body):
     put("grpc", name, struct.pack("<H", index) + body)
+    put("services", name, struct.pack("<H", index) + body)  # same input format
 
 
 def kv(field, k, v):  # a map<string,string> entry, or a KeyValue
@@ -248,6 +250,122 @@ def grpc_seeds():
     grpc("truncated", 82, pb_len(1, podcfg)[:-7])
 
 
+# --- fuzz_services: fuzz_grpc's seeds (written by grpc() above) and valid requests that reach
+# the stores. Its first two bytes also pick the namespace header (bits 12-13: default, none,
+# k8s.io, invalid) and the lease header (bits 14-15: none, fuzz-lease, gone, invalid). The
+# names are those fuzz_services.c preloads in default and k8s.io: namespace labels fuzz=yes,
+# lease fuzz-lease, the blob BLOB and the partial ingest fuzz-ref, snapshots base (committed)
+# and active (on base) in overlayfs and native, image docker.io/library/fuzz:1, container web.
+SVC = {n: i for i, n in enumerate([
+    "containers/Get", "containers/List", "containers/ListStream", "containers/Create",
+    "containers/Update", "containers/Delete", "content/Info", "content/Update", "content/List",
+    "content/Delete", "content/Read", "content/Status", "content/ListStatuses", "content/Write",
+    "content/Abort"])}
+SVC.update({"events/Publish": 17, "events/Forward": 18, "images/Get": 20, "images/List": 21,
+            "images/Create": 22, "images/Update": 23, "images/Delete": 24,
+            "introspection/Plugins": 25, "leases/Create": 28, "leases/Delete": 29,
+            "leases/List": 30, "leases/AddResource": 31, "leases/DeleteResource": 32,
+            "leases/ListResources": 33, "namespaces/Get": 34, "namespaces/Create": 36,
+            "namespaces/Update": 37, "namespaces/Delete": 38})
+SVC.update({"snapshots/" + n: 53 + i for i, n in enumerate([
+    "Prepare", "View", "Mounts", "Commit", "Remove", "Stat", "Update", "List", "Usage",
+    "Cleanup"])})
+SVC.update({"tasks/Create": 63})
+NS = {"default": 0, None: 1, "k8s.io": 2, "invalid": 3}
+LEASE = {None: 0, "fuzz-lease": 1, "gone": 2, "invalid": 3}
+BLOB = b"berth fuzz blob\n"
+BLOB_DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
+
+
+def svc(name, method, body, ns="default", lease=None):
+    v = SVC[method] | NS[ns] << 12 | LEASE[lease] << 14
+    put("services", name, struct.pack("<H", v) + body)
+
+
+def mask(*paths):
+    return b"".join(pb_len(1, p) for p in paths)
+
+
+def services_seeds():
+    svc("ns-create", "namespaces/Create", pb_len(1, pb_len(1, "team-a") + kv(2, "owner", "x")))
+    svc("ns-update", "namespaces/Update", pb_len(1, pb_len(1, "default") + kv(2, "fuzz", "no")) +
+        pb_len(2, mask("labels.fuzz")))
+    svc("ns-delete-busy", "namespaces/Delete", pb_len(1, "default"))
+    svc("ns-get", "namespaces/Get", pb_len(1, "k8s.io"))
+    svc("lease-create", "leases/Create", pb_len(1, "l2") + kv(3, "containerd.io/gc.expire",
+                                                           "2030-01-01T00:00:00Z"))
+    svc("lease-create-generated", "leases/Create", b"", ns="k8s.io")
+    svc("lease-add", "leases/AddResource", pb_len(1, "fuzz-lease") +
+        pb_len(2, pb_len(1, "active") + pb_len(2, "snapshots/overlayfs")))
+    svc("lease-add-content", "leases/AddResource", pb_len(1, "fuzz-lease") +
+        pb_len(2, pb_len(1, BLOB_DIGEST) + pb_len(2, "content")))
+    svc("lease-del-res", "leases/DeleteResource", pb_len(1, "fuzz-lease") +
+        pb_len(2, pb_len(1, "active") + pb_len(2, "snapshots/overlayfs")))
+    svc("lease-list-res", "leases/ListResources", pb_len(1, "fuzz-lease"))
+    svc("lease-list", "leases/List", pb_len(1, 'id~="fuzz"'))
+    svc("lease-delete", "leases/Delete", pb_len(1, "fuzz-lease") + pb_int(2, 1))
+    target = pb_len(1, "application/vnd.oci.image.manifest.v1+json") + pb_len(2, BLOB_DIGEST) + \
+        pb_int(3, len(BLOB))
+    svc("image-create", "images/Create", pb_len(1, pb_len(1, "docker.io/library/new:2") +
+                                             kv(2, "a", "b") + pb_len(3, target)), lease="fuzz-lease")
+    svc("image-update", "images/Update", pb_len(1, pb_len(1, "docker.io/library/fuzz:1") +
+                                             kv(2, "a", "c") + pb_len(3, target)) +
+        pb_len(2, mask("labels.a", "target")))
+    svc("image-delete", "images/Delete", pb_len(1, "docker.io/library/fuzz:1") + pb_int(2, 1) +
+        pb_len(3, target))
+    svc("image-get", "images/Get", pb_len(1, "docker.io/library/fuzz:1"), ns="k8s.io")
+    spec = pb_len(1, "types.containerd.io/opencontainers/runtime-spec/1/Spec") + pb_len(2, b"{}")
+    c = (pb_len(1, "web2") + kv(2, "io.cri-containerd.kind", "sandbox") +
+         kv(2, "containerd.io/gc.ref.snapshot.overlayfs", "active") +
+         pb_len(3, "docker.io/library/fuzz:1") + pb_len(4, pb_len(1, "io.containerd.runc.v2")) +
+         pb_len(5, spec) + pb_len(6, "native") + pb_len(7, "active") +
+         pb_len(10, pb_len(1, "ext") + pb_len(2, pb_len(1, "x.Y") + pb_len(2, b"\x01"))))
+    svc("container-create", "containers/Create", pb_len(1, c), lease="fuzz-lease")
+    svc("container-update", "containers/Update", pb_len(1, pb_len(1, "web") + kv(2, "x", "y") +
+                                                      pb_len(7, "base")) +
+        pb_len(2, mask("labels.x", "snapshotkey")))
+    svc("container-delete", "containers/Delete", pb_len(1, "web"), ns="k8s.io")
+    svc("container-get", "containers/Get", pb_len(1, "web"))
+    svc("container-list", "containers/List", pb_len(1, 'labels."io.cri-containerd.kind"==sandbox'))
+    for sn in ("overlayfs", "native"):
+        svc("snap-prepare-" + sn, "snapshots/Prepare", pb_len(1, sn) + pb_len(2, "k1") +
+            pb_len(3, "base") + kv(4, "containerd.io/snapshot.ref", "r"), lease="fuzz-lease")
+        svc("snap-view-" + sn, "snapshots/View", pb_len(1, sn) + pb_len(2, "v1") + pb_len(3, "base"))
+        svc("snap-commit-" + sn, "snapshots/Commit", pb_len(1, sn) + pb_len(2, "c1") +
+            pb_len(3, "active") + kv(4, "l", "v"))
+        svc("snap-remove-" + sn, "snapshots/Remove", pb_len(1, sn) + pb_len(2, "active"))
+        svc("snap-remove-parent-" + sn, "snapshots/Remove", pb_len(1, sn) + pb_len(2, "base"))
+        svc("snap-stat-" + sn, "snapshots/Stat", pb_len(1, sn) + pb_len(2, "base"))
+        svc("snap-mounts-" + sn, "snapshots/Mounts", pb_len(1, sn) + pb_len(2, "active"))
+        svc("snap-usage-" + sn, "snapshots/Usage", pb_len(1, sn) + pb_len(2, "active"))
+        svc("snap-update-" + sn, "snapshots/Update", pb_len(1, sn) +
+            pb_len(2, pb_len(1, "base") + kv(6, "containerd.io/gc.root", "x")) +
+            pb_len(3, mask("labels.containerd.io/gc.root")))
+        svc("snap-list-" + sn, "snapshots/List", pb_len(1, sn) + pb_len(2, "kind==committed"))
+        svc("snap-cleanup-" + sn, "snapshots/Cleanup", pb_len(1, sn))
+    svc("content-info", "content/Info", pb_len(1, BLOB_DIGEST))
+    svc("content-update", "content/Update", pb_len(1, pb_len(1, BLOB_DIGEST) + kv(5, "k", "v")) +
+        pb_len(2, mask("labels.k")))
+    svc("content-delete", "content/Delete", pb_len(1, BLOB_DIGEST), lease="fuzz-lease")
+    svc("content-read", "content/Read", pb_len(1, BLOB_DIGEST) + pb_int(2, 3) + pb_int(3, 4))
+    svc("content-list", "content/List", pb_len(1, "labels.k==v"))
+    svc("content-status", "content/Status", pb_len(1, "fuzz-ref"))
+    svc("content-statuses", "content/ListStatuses", pb_len(1, "ref~=fuzz"))
+    svc("content-abort", "content/Abort", pb_len(1, "fuzz-ref"))
+    data = b"hello"
+    svc("content-write-commit", "content/Write", pb_int(1, 2) + pb_len(2, "w1") +
+        pb_int(3, len(data)) + pb_len(4, "sha256:" + hashlib.sha256(data).hexdigest()) +
+        pb_len(6, data) + kv(7, "containerd.io/uncompressed", BLOB_DIGEST), lease="fuzz-lease")
+    svc("content-write-partial", "content/Write", pb_int(1, 1) + pb_len(2, "fuzz-ref") +
+        pb_int(5, 5) + pb_len(6, data))
+    ts = pb_int(1, 1700000000) + pb_int(2, 5)
+    any_ev = pb_len(1, "containerd.events.ContainerCreate") + pb_len(2, pb_len(1, "web"))
+    svc("events-publish", "events/Publish", pb_len(1, "/containers/create") + pb_len(2, any_ev))
+    svc("events-forward", "events/Forward", pb_len(1, pb_len(1, ts) + pb_len(2, "default") +
+                                                   pb_len(3, "/x/y") + pb_len(4, any_ev)), ns=None)
+    svc("task-create", "tasks/Create", pb_len(1, "web"))
+
+
 if __name__ == "__main__":
     ttrpc_seeds()
     spdy_seeds()
@@ -255,3 +373,4 @@ if __name__ == "__main__":
     http_seeds()
     apply_seeds()
     grpc_seeds()
+    services_seeds()

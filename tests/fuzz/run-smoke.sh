@@ -7,6 +7,8 @@
 set -eu
 bin=$1 corpus=$2 runs=$3 max_len=$4
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-fuzz.XXXXXX")
+# Temp dirs a target makes (fuzz_services' stores) go with the rest.
+export TMPDIR="$work"
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/corpus" "$work/artifacts"
 cp "$corpus"/* "$work/corpus/"
