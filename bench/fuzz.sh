@@ -42,7 +42,9 @@ cmake --build "$BUILD" -j"$(nproc)" --target berth_fuzz >/dev/null
 run_target() {
     local name=$1 dir=$WORK/$1 bin=$BUILD/fuzz/fuzz_$1
     local start now left execs=0 crashes before n limit
-    mkdir -p "$dir/corpus" "$dir/crashes"
+    mkdir -p "$dir/corpus" "$dir/crashes" "$dir/tmp"
+    # what a target makes in TMPDIR (fuzz_services' stores) stays in its dir, even after a crash
+    export TMPDIR=$dir/tmp
     before=$(find "$dir/crashes" -type f | wc -l)
     start=$(date +%s)
     while :; do
@@ -64,6 +66,7 @@ run_target() {
         # a run that dies before its first execution would loop forever
         [ "${n:-0}" -gt 0 ] || break
     done
+    rm -rf "$dir/tmp"
     crashes=$(($(find "$dir/crashes" -type f | wc -l) - before)) # this run's reproducers
     echo "$execs $(($(date +%s) - start)) $crashes" >"$dir/result"
 }
