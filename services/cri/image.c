@@ -758,8 +758,10 @@ static int image_pull(struct berth_svc_ctx *ctx, const ProtobufCMessage *in,
     if (!req->image || !req->image->image || !*req->image->image)
         return berth_err_set(err, BERTH_E_INVALID_ARGUMENT, 0, "image spec must name an image");
     has = creds_from_auth(req->auth, &cr, &buf, &buflen, err);
-    if (has < 0)
+    if (has < 0) { /* an "auth" without ':' was decoded all the same */
+        wipe_free(buf, buflen);
         return -1;
+    }
     if (cri_image_pull(c, req->image->image, has ? &cr : NULL, pull_canceled, &pc, &id, err) < 0) {
         wipe_free(buf, buflen);
         return -1;

@@ -225,6 +225,37 @@ static void test_configs_survive_the_extension_encoding(void **state)
     free(b64);
 }
 
+/* PullImage refuses an "auth" that decodes to no user:password before pulling, and frees
+ * what it decoded (the sanitizer build's LeakSanitizer fails this test on the leak). */
+static void test_pull_refuses_auth_without_colon(void **state)
+{
+    struct berth_test_env *env = *state;
+    struct berth_cri *c = new_cri(env->dir);
+    struct berth_svc_ctx ctx = {.method = "/runtime.v1.ImageService/PullImage", .app = &svc};
+    Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+    Runtime__V1__AuthConfig auth = RUNTIME__V1__AUTH_CONFIG__INIT;
+    Runtime__V1__PullImageRequest req = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
+    const struct berth_method *m = NULL;
+    struct berth_bytes out = {0};
+    struct berth_err *err = NULL;
+
+    for (size_t i = 0; i < berth_svc_cri_image.n_methods; i++)
+        if (strcmp(berth_svc_cri_image.methods[i].name, "PullImage") == 0)
+            m = &berth_svc_cri_image.methods[i];
+    assert_non_null(m);
+    svc.cri = c;
+    spec.image = "docker.io/library/busybox:1.36";
+    auth.auth = "bm9jb2xvbg=="; /* "nocolon" */
+    req.image = &spec;
+    req.auth = &auth;
+    assert_int_equal(m->unary(&ctx, &req.base, &out, &err), -1);
+    assert_int_equal(err->code, BERTH_E_INVALID_ARGUMENT);
+    assert_null(out.data);
+    berth_err_free(&err);
+    svc.cri = NULL;
+    berth_cri_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +273,8 @@ int main(void)
         cmocka_unit_test(test_stop_signals),
         cmocka_unit_test(test_label_selectors),
         cmocka_unit_test(test_configs_survive_the_extension_encoding),
+        cmocka_unit_test_setup_teardown(test_pull_refuses_auth_without_colon,
+                                        berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
