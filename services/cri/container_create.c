@@ -372,10 +372,10 @@ void cri_resources_from_pb(const Runtime__V1__LinuxContainerResources *r,
     o->unified = hp->unified.n ? &hp->unified : NULL;
 }
 
-static int container_spec(struct berth_cri *c, struct cri_sandbox *s, const char *id,
-                          const Runtime__V1__ContainerConfig *cfg, const struct cri_image_info *img,
-                          const struct berth_cri_runtime *rt, char **cgroups, json_t **out,
-                          struct berth_err **err)
+int cri_container_spec(struct berth_cri *c, struct cri_sandbox *s, const char *id,
+                       const Runtime__V1__ContainerConfig *cfg, const struct cri_image_info *img,
+                       const struct berth_cri_runtime *rt, char **cgroups, json_t **out,
+                       struct berth_err **err)
 {
     const Runtime__V1__LinuxContainerSecurityContext *sc =
         cfg->linux ? cfg->linux->security_context : NULL;
@@ -582,7 +582,7 @@ CRI_RPC(cri_create_container)
     if (berth_mkdir_p(croot, 0711, 0711, err) < 0 || berth_mkdir_p(cstate, 0711, 0711, err) < 0)
         goto fail;
     dirs = true;
-    if (container_spec(c, s, id, cfg, img, rt, &k->cgroups_path, &spec, err) < 0)
+    if (cri_container_spec(c, s, id, cfg, img, rt, &k->cgroups_path, &spec, err) < 0)
         goto fail;
     /* Labels: the image's, then the config's (the CRI's win). */
     if (img->config)

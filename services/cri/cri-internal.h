@@ -307,6 +307,18 @@ uint32_t cri_signal_parse(const char *s);
 void cri_resources_from_pb(const Runtime__V1__LinuxContainerResources *r,
                            struct berth_oci_resources *o, struct cri_hugepages *hp);
 char *cri_container_meta_json(const struct cri_container *k);
+/* CreateContainer's validation and spec: the OCI spec of container id in sandbox s (its
+ * config, pid and dirs are read, nothing written) for cfg (metadata and image checked by the
+ * caller) and image img. *out owned by the caller (json_decref), *cgroups too (free, may be set
+ * on failure). INVALID_ARGUMENT for a config berth refuses, NOT_FOUND / FAILED_PRECONDITION
+ * for a pid namespace target that is gone or not running. An image with layers has a view of
+ * its top snapshot mounted for the call (users, groups, volume contents); without layers
+ * nothing is mounted, and only the image's volumes get (empty) host dirs under the container's
+ * root dir. Exposed for fuzz_services, which has no running sandbox. */
+int cri_container_spec(struct berth_cri *c, struct cri_sandbox *s, const char *id,
+                       const Runtime__V1__ContainerConfig *cfg, const struct cri_image_info *img,
+                       const struct berth_cri_runtime *rt, char **cgroups, json_t **out,
+                       struct berth_err **err);
 /* Every pair of the selector is among the labels (map entries). */
 bool cri_labels_select(size_t n_sel, ProtobufCMessage *const *sel, size_t n_labels,
                        ProtobufCMessage *const *labels);
