@@ -11,8 +11,20 @@
  * request. The method is (v & 0xfff) modulo the number of methods, in fuzz_grpc's order
  * (BERTH_FUZZ_GRPC_LIST=1 prints it); bits 12-13 pick the namespace header ("default", none,
  * "k8s.io", an invalid one), bits 14-15 the lease header (none, "fuzz-lease" which exists,
- * "gone" which does not, an invalid one). Methods without a unary handler here (streams, CRI,
- * Diff, the sandbox API) are decoded only, as in fuzz_grpc.
+ * "gone" which does not, an invalid one). Methods without a unary handler here (Diff, the
+ * sandbox API, the waiting streams) are decoded only, as in fuzz_grpc.
+ *
+ * The CRI (runtime.v1 RuntimeService and ImageService) runs over the same stores: a struct
+ * berth_cri made by berth_cri_new, never started (no pause image, CNI, state recovery, exit
+ * thread or streaming server), with no runtime and no puller. Its image view is k8s.io's
+ * image records (every image here has no layers, so nothing mounts an image view); its
+ * sandbox and container stores stay empty, since RunPodSandbox stops at the pause image
+ * (missing, or without layers once the fuzzer names one), so every call that names a pod or
+ * container answers after its checks and lookup, before anything that would reach the runtime,
+ * CNI or mounts. CreateContainer's config checks, which come after its sandbox lookup, run
+ * besides on a READY sandbox made here (create_container_spec). PullImage answers UNAVAILABLE
+ * (no puller) after its checks. GetContainerEvents waits for events: decoded only. mount(2),
+ * unshare(2) and setns(2) are replaced here by a finding.
  *
  * Findings besides crashes, sanitizer reports and leaks (FUZZ_CHECK):
  * 1. an error a client may not see for a bad request (INTERNAL, DATA_LOSS, CANCELED, ...);
@@ -23,7 +35,8 @@
  * every RESET_EVERY executions so a long run stays small and fast. A finding that needs the
  * calls before it may therefore not replay from its one input: the message says how many calls
  * ran since the reset. BERTH_FUZZ_SERVICES_STATS=1 prints the outcomes of the calls per method
- * at exit (does the fuzzer get past the checks?).
+ * at exit (does the fuzzer get past the checks?), with the spec step of CreateContainer as a
+ * line of its own; BERTH_FUZZ_SERVICES_DEBUG=1 prints that step's error messages.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -43,6 +56,9 @@
 #include "api/types/event.pb-c.h"
 #include "lib/sha256.h"
 #include "metadata/ingest.h"
+#include "images/manifest.h" /* berth_platform_host */
+#include "lib/fs.h"
+#include "services/cri/cri-internal.h"
 #include "services/server/server-internal.h" /* berth_server_find, _check_ns, _decode */
 #include "services/services.h"
 
@@ -53,6 +69,20 @@
 /* The blob every reset puts in default and k8s.io (make-corpus.py knows its digest). */
 #define BLOB           "berth fuzz blob\n"
 #define MEDIA_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+/* The CRI image of k8s.io: config (for the host platform, no layers) and manifest; its records
+ * are named by a tag, a digest and its id (sha256:<config digest>), as a CRI pull makes them.
+ * make-corpus.py builds the same JSON for its seeds. */
+#define CRI_IMAGE "docker.io/library/busybox:1.36"
+/* The READY sandbox CreateContainer's spec step is given (see create_container_spec). */
+#define CRI_POD  "5eed000000000000000000000000000000000000000000000000000000000000"
+#define CRI_REPO "docker.io/library/busybox"
+#define CRI_CONFIG                                                                                 \
+    "{\"architecture\":\"%s\",\"os\":\"%s\",\"config\":{\"Env\":[\"PATH=/bin\"],"                  \
+    "\"Cmd\":[\"sh\"],\"StopSignal\":\"SIGINT\"},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}" \
+    "}"
+#define CRI_MANIFEST                                                                               \
+    "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_MANIFEST "\",\"config\":{\"mediaType\":"         \
+    "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":%zu},\"layers\":[]}"
 
 struct method {
     const char *service, *name;
@@ -63,13 +93,15 @@ struct method {
 
 static struct method *methods;
 static size_t n_methods;
+/* Outcomes of CreateContainer's spec step (cri_container_spec), for the stats. */
+static unsigned long spec_calls[BERTH_E__MAX];
 
-/* The services whose unary handlers run here. Not here: CRI (its writes reach the runtime, CNI,
- * netns mounts and registries), Diff (Apply and Diff mount snapshots), Transfer, GC, fsck. */
+/* The services whose unary handlers run here. Not here: Diff (Apply and Diff mount snapshots),
+ * Transfer, GC, fsck. */
 static const struct berth_service *const served[] = {
-    &berth_svc_version,   &berth_svc_introspection, &berth_svc_namespaces, &berth_svc_containers,
-    &berth_svc_content,   &berth_svc_events,        &berth_svc_images,     &berth_svc_leases,
-    &berth_svc_snapshots, &berth_svc_tasks,
+    &berth_svc_version,   &berth_svc_introspection, &berth_svc_namespaces,  &berth_svc_containers,
+    &berth_svc_content,   &berth_svc_events,        &berth_svc_images,      &berth_svc_leases,
+    &berth_svc_snapshots, &berth_svc_tasks,         &berth_svc_cri_runtime, &berth_svc_cri_image,
 };
 
 static const char *const ns_headers[] = {"default", NULL, "k8s.io", "in valid"};
@@ -82,6 +114,8 @@ static struct {
     struct berth_snap_registry *snaps;
     struct berth_events *events;
     struct berth_events_sub *sub; /* everything published, checked after each call */
+    struct berth_cri *cri;        /* made, never started */
+    struct cri_image_info *image; /* the CRI image's info (the CRI's cache holds it) */
     struct berth_services app;
     unsigned long runs; /* since the last reset */
 } st;
@@ -150,14 +184,38 @@ static void add_service(const ProtobufCServiceDescriptor *s)
     }
 }
 
+/* mount(2), unshare(2) and setns(2) of every object linked here: a handler run here must not
+ * reach them (the CRI's sandbox shm and netns), and the fuzzer runs as root. */
+int mount(const char *source, const char *target, const char *type, unsigned long flags,
+          const void *data)
+{
+    fprintf(stderr, "mount of \"%s\" on \"%s\"\n", source ? source : "", target ? target : "");
+    FUZZ_CHECK(!"a handler tried to mount");
+    return -1;
+}
+
+int unshare(int flags)
+{
+    FUZZ_CHECK(!"a handler tried to unshare");
+    return -1;
+}
+
+int setns(int fd, int nstype)
+{
+    FUZZ_CHECK(!"a handler tried to setns");
+    return -1;
+}
+
 /* Whether path runs here: unary and streaming handlers of the services served, except
- * Events.Subscribe (it waits for events until its call ends). */
+ * Events.Subscribe and the CRI's GetContainerEvents (they wait for events until their call
+ * ends). */
 static const struct berth_method *runnable(const char *path,
                                            const ProtobufCMessageDescriptor **in_desc)
 {
     const struct berth_method *m = berth_server_find(served, BERTH_N(served), path, in_desc);
 
-    if (m && strcmp(path, "/containerd.services.events.v1.Events/Subscribe") == 0)
+    if (m && (strcmp(path, "/containerd.services.events.v1.Events/Subscribe") == 0 ||
+              strcmp(path, "/runtime.v1.RuntimeService/GetContainerEvents") == 0))
         return NULL;
     return m;
 }
@@ -216,7 +274,8 @@ static void must(const char *path, const char *ns, const ProtobufCMessage *req)
     berth_bytes_clear(&out);
 }
 
-static void put_blob(const char *ns)
+/* Commits data as a blob of ns. */
+static void put_data(const char *ns, const char *data)
 {
     struct berth_meta_ingest_opts o = {.ns = ns, .ref = "fuzz-blob"};
     struct berth_meta_ingest *w = NULL;
@@ -224,11 +283,19 @@ static void put_blob(const char *ns)
     char *digest = NULL;
 
     FUZZ_CHECK(berth_meta_ingest_open(st.db, st.cs, &o, &w, &err) == 0);
-    FUZZ_CHECK(berth_meta_ingest_write(w, 0, BLOB, strlen(BLOB), &err) == 0);
+    FUZZ_CHECK(berth_meta_ingest_write(w, 0, data, strlen(data), &err) == 0);
     FUZZ_CHECK(berth_meta_ingest_commit(w, 0, NULL, NULL, &digest, NULL, &err) == 0);
     free(digest);
+}
+
+static void put_blob(const char *ns)
+{
+    struct berth_meta_ingest_opts o = {.ns = ns, .ref = "fuzz-ref"};
+    struct berth_meta_ingest *w = NULL;
+    struct berth_err *err = NULL;
+
+    put_data(ns, BLOB);
     /* A partial ingest for Status, ListStatuses and Abort. */
-    o.ref = "fuzz-ref";
     FUZZ_CHECK(berth_meta_ingest_open(st.db, st.cs, &o, &w, &err) == 0);
     FUZZ_CHECK(berth_meta_ingest_write(w, 0, "berth", 5, &err) == 0);
     berth_meta_ingest_close(w);
@@ -314,6 +381,89 @@ static void preload(const char *ns)
     must("/containerd.services.containers.v1.Containers/Create", ns, &cr.base);
 }
 
+/* The CRI image in k8s.io (see CRI_CONFIG): its blobs and three records. */
+static void preload_cri_image(void)
+{
+    Containerd__Services__Images__V1__Image__LabelsEntry lab =
+        CONTAINERD__SERVICES__IMAGES__V1__IMAGE__LABELS_ENTRY__INIT;
+    Containerd__Services__Images__V1__Image__LabelsEntry *labs[] = {&lab};
+    Containerd__Types__Descriptor target = CONTAINERD__TYPES__DESCRIPTOR__INIT;
+    Containerd__Services__Images__V1__Image img = CONTAINERD__SERVICES__IMAGES__V1__IMAGE__INIT;
+    Containerd__Services__Images__V1__CreateImageRequest ir =
+        CONTAINERD__SERVICES__IMAGES__V1__CREATE_IMAGE_REQUEST__INIT;
+    struct berth_platform host = {0};
+    char cdigest[72], mdigest[72];
+    char *config, *manifest, *names[3];
+
+    berth_platform_host(&host);
+    config = berth_strdup_printf(CRI_CONFIG, host.arch, host.os);
+    berth_platform_clear(&host);
+    berth_sha256_digest_buf(config, strlen(config), cdigest);
+    manifest = berth_strdup_printf(CRI_MANIFEST, cdigest, strlen(config));
+    berth_sha256_digest_buf(manifest, strlen(manifest), mdigest);
+    put_data(CRI_NS, config);
+    put_data(CRI_NS, manifest);
+
+    lab.key = CRI_LABEL_IMAGE_MANAGED;
+    lab.value = "managed";
+    target.media_type = MEDIA_MANIFEST;
+    target.digest = mdigest;
+    target.size = (int64_t)strlen(manifest);
+    img.target = &target;
+    img.labels = labs;
+    img.n_labels = 1;
+    ir.image = &img;
+    names[0] = berth_xstrdup(CRI_IMAGE);
+    names[1] = berth_strdup_printf("%s@%s", CRI_REPO, mdigest);
+    names[2] = berth_xstrdup(cdigest);
+    for (size_t i = 0; i < BERTH_N(names); i++) {
+        img.name = names[i];
+        must("/containerd.services.images.v1.Images/Create", CRI_NS, &ir.base);
+        free(names[i]);
+    }
+    free(config);
+    free(manifest);
+}
+
+/* The CRI over the stores: berth_cri_new and the first step of berth_cri_start (its dirs);
+ * the rest of start-up is left out (see the top). CNI's configuration dir exists and is
+ * empty, so the pod network is not ready. */
+static void cri_open(void)
+{
+    static const char *const files[] = {"hostname", "hosts", "resolv.conf"};
+    struct berth_err *err = NULL;
+    char *p, *shm;
+    char *cni = berth_strdup_printf("%s/cni-conf", st.dir);
+    struct berth_cri_opts o = {.root = st.dir,
+                               .state = st.dir,
+                               .bin_dir = st.dir,
+                               .cni_conf_dir = cni,
+                               .cni_bin_dir = cni,
+                               .max_log_line = 16384};
+
+    FUZZ_CHECK(mkdir(cni, 0700) == 0);
+    FUZZ_CHECK(berth_cri_new(&st.app, &o, &st.cri, &err) == 0);
+    free(cni);
+    FUZZ_CHECK(berth_mkdir_p(st.cri->root_dir, 0711, 0711, &err) == 0);
+    FUZZ_CHECK(berth_mkdir_p(st.cri->state_dir, 0711, 0711, &err) == 0);
+    st.app.cri = st.cri;
+    FUZZ_CHECK(cri_image_resolve(st.cri, CRI_IMAGE, &st.image, &err) == 0);
+    /* The files RunPodSandbox would have made for CRI_POD, which a container binds. */
+    p = cri_sandbox_root(st.cri, CRI_POD);
+    FUZZ_CHECK(berth_mkdir_p(p, 0711, 0711, &err) == 0);
+    for (size_t i = 0; i < BERTH_N(files); i++) {
+        char *f = berth_strdup_printf("%s/%s", p, files[i]);
+        FUZZ_CHECK(berth_write_file_atomic(f, "", 0, 0644, &err) == 0);
+        free(f);
+    }
+    free(p);
+    p = cri_sandbox_state(st.cri, CRI_POD);
+    shm = berth_strdup_printf("%s/shm", p);
+    FUZZ_CHECK(berth_mkdir_p(shm, 0711, 0711, &err) == 0);
+    free(shm);
+    free(p);
+}
+
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)remove(path);
@@ -322,6 +472,8 @@ static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *
 
 static void stores_close(void)
 {
+    st.app.cri = NULL;
+    berth_cri_free(steal_ptr(st.cri));
     berth_events_unsubscribe(steal_ptr(st.sub));
     berth_events_free(steal_ptr(st.events));
     berth_snap_registry_close(steal_ptr(st.snaps));
@@ -357,6 +509,8 @@ static void stores_open(void)
     };
     preload("default");
     preload("k8s.io");
+    preload_cri_image();
+    cri_open();
     st.runs = 0;
 }
 
@@ -375,6 +529,11 @@ static void at_exit(void)
             if (any)
                 fputc('\n', stderr);
         }
+        fprintf(stderr, "CreateContainer spec (cri_container_spec)");
+        for (int c = 0; c < BERTH_E__MAX; c++)
+            if (spec_calls[c])
+                fprintf(stderr, " %s %lu", c ? berth_errc_name(c) : "OK", spec_calls[c]);
+        fputc('\n', stderr);
     }
     stores_close();
     (void)rmdir(st.dir);
@@ -469,6 +628,81 @@ static void check_events(const struct method *m)
     FUZZ_CHECK(r == 0);
 }
 
+/* CreateContainer's config checks past its sandbox lookup, which always fails here (no
+ * sandbox can run): cri_container_spec for a READY sandbox made from the request's
+ * sandbox_config (a fixed one when that would not pass RunPodSandbox's checks), with the
+ * image the config names, or the CRI image when that names none (RemoveImage may have removed
+ * it since the last reset). Same findings as for a call. */
+static void create_container_spec(const uint8_t *body, size_t len)
+{
+    Runtime__V1__PodSandboxMetadata md = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
+    Runtime__V1__PodSandboxConfig pod = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+    Runtime__V1__CreateContainerRequest *req;
+    const Runtime__V1__ContainerConfig *cfg;
+    const Runtime__V1__PodSandboxConfig *pc;
+    struct cri_image_info *img;
+    struct cri_sandbox *s;
+    struct berth_err *err = NULL;
+    char *cgroups = NULL;
+    json_t *spec = NULL;
+    uint64_t before;
+    int ret;
+
+    req = runtime__v1__create_container_request__unpack(NULL, len, body);
+    if (!req)
+        return;
+    cfg = req->config;
+    pc = req->sandbox_config;
+    if (!cfg || !cfg->metadata || !cfg->metadata->name || !*cfg->metadata->name || !cfg->image ||
+        !cfg->image->image || !*cfg->image->image) {
+        runtime__v1__create_container_request__free_unpacked(req, NULL);
+        return;
+    }
+    if (cri_image_resolve(st.cri, cfg->image->image, &img, &err) < 0) {
+        FUZZ_CHECK(client_error(err->code));
+        if (err->code != BERTH_E_NOT_FOUND) {
+            fuzz_err_consume(&err);
+            runtime__v1__create_container_request__free_unpacked(req, NULL);
+            return;
+        }
+        fuzz_err_consume(&err);
+        img = st.image;
+    }
+    if (!pc || !pc->metadata || !pc->metadata->name || !*pc->metadata->name ||
+        !pc->metadata->namespace_ || !*pc->metadata->namespace_ || !pc->metadata->uid ||
+        !*pc->metadata->uid) {
+        md.name = "web";
+        md.namespace_ = "default";
+        md.uid = "uid-1";
+        pod.metadata = &md;
+        pc = &pod;
+    }
+    s = cri_sandbox_new();
+    s->id = berth_xstrdup(CRI_POD);
+    s->config = (Runtime__V1__PodSandboxConfig *)cri_msg_dup(&pc->base);
+    s->runtime_handler = berth_xstrdup("runc");
+    s->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+    before = meta_txnid();
+    ret = cri_container_spec(st.cri, s,
+                             "c0ffee0000000000000000000000000000000000000000000000000000000000",
+                             cfg, img, &st.cri->runtimes[0], &cgroups, &spec, &err);
+    spec_calls[ret < 0 ? err->code : BERTH_E_OK]++;
+    if (ret < 0) {
+        if (getenv("BERTH_FUZZ_SERVICES_DEBUG"))
+            fprintf(stderr, "spec: %s\n", err->msg);
+        if (!client_error(err->code) || meta_txnid() != before) {
+            fprintf(stderr, "CreateContainer spec: %s: %s\n", berth_errc_name(err->code), err->msg);
+            FUZZ_CHECK(client_error(err->code));
+            FUZZ_CHECK(!"a failed spec step changed the metadata store");
+        }
+        fuzz_err_consume(&err);
+    }
+    json_decref(spec);
+    free(cgroups);
+    cri_sandbox_put(st.cri, s);
+    runtime__v1__create_container_request__free_unpacked(req, NULL);
+}
+
 /* Methods without a handler here: the decode check of fuzz_grpc. */
 static void decode_only(const struct method *m, const uint8_t *body, size_t len)
 {
@@ -539,5 +773,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_events(m);
     berth_bytes_clear(&out);
+    if (strcmp(m->path, "/runtime.v1.RuntimeService/CreateContainer") == 0)
+        create_container_spec(data + 2, size - 2);
     return 0;
 }

@@ -239,7 +239,7 @@ def grpc_seeds():
     grpc("cri-runpodsandbox", 82, pb_len(1, podcfg) + pb_len(2, "runc"))
     ccfg = (pb_len(1, pb_len(1, "nginx") + pb_int(2, 0)) + pb_len(2, pb_len(1, "nginx:1.25")) +
             pb_len(3, "/bin/sh") + pb_len(4, "-c") + pb_len(4, "sleep 1") + pb_len(5, "/") +
-            kv(6, "PATH", "/bin") + pb_len(7, pb_len(1, "/data") + pb_len(2, "/var/lib/x") + pb_int(3, 1)))
+            kv(6, "PATH", "/bin") + pb_len(7, pb_len(1, "/data") + pb_len(2, "/etc") + pb_int(3, 1)))
     grpc("cri-createcontainer", 87, pb_len(1, "0123456789ab") + pb_len(2, ccfg) + pb_len(3, podcfg))
     grpc("cri-pullimage", 112, pb_len(1, pb_len(1, "busybox") + kv(2, "a", "b")) +
          pb_len(2, pb_len(1, "user") + pb_len(2, "secret")) + pb_len(3, podcfg))
@@ -366,6 +366,115 @@ def services_seeds():
     svc("task-create", "tasks/Create", pb_len(1, "web"))
 
 
+# --- the CRI in fuzz_services: RuntimeService 81-109, ImageService 110-114 (fuzz_grpc's order).
+# Its image view is k8s.io's: the preloaded CRI image (CRI_CONFIG in fuzz_services.c, for the
+# host platform, no layers) under a tag, a digest and its id. Its pod and container stores stay
+# empty, so calls naming one answer NOT_FOUND after their checks.
+CRI = {n: 81 + i for i, n in enumerate([
+    "Version", "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus",
+    "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer",
+    "ListContainers", "ContainerStatus", "UpdateContainerResources", "ReopenContainerLog",
+    "ExecSync", "Exec", "Attach", "PortForward", "ContainerStats", "ListContainerStats",
+    "PodSandboxStats", "ListPodSandboxStats", "UpdateRuntimeConfig", "Status",
+    "CheckpointContainer", "GetContainerEvents", "ListMetricDescriptors",
+    "ListPodSandboxMetrics", "RuntimeConfig", "ListImages", "ImageStatus", "PullImage",
+    "RemoveImage", "ImageFsInfo"])}
+ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+CRI_CONFIG = ('{"architecture":"%s","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"],'
+              '"StopSignal":"SIGINT"},"rootfs":{"type":"layers","diff_ids":[]}}' % ARCH).encode()
+CRI_CONFIG_DIGEST = "sha256:" + hashlib.sha256(CRI_CONFIG).hexdigest()
+CRI_MANIFEST = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+                '"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s",'
+                '"size":%d},"layers":[]}' % (CRI_CONFIG_DIGEST, len(CRI_CONFIG))).encode()
+CRI_MANIFEST_DIGEST = "sha256:" + hashlib.sha256(CRI_MANIFEST).hexdigest()
+VERSION = re.search(r"project\(berth VERSION ([0-9.]+)", open(os.path.join(ROOT, "CMakeLists.txt")).read()).group(1)
+
+
+def cri(name, method, body):
+    put("services", "cri-" + name, struct.pack("<H", CRI[method]) + body)
+
+
+def cri_seeds():
+    image = lambda ref: pb_len(1, ref)  # ImageSpec
+    sel = kv(3, "app", "nginx")
+    cri("version", "Version", pb_len(1, "v1"))
+    cri("status-verbose", "Status", pb_int(1, 1))
+    cri("update-runtime-config", "UpdateRuntimeConfig", pb_len(1, pb_len(1, pb_len(1, "10.88.0.0/16"))))
+    cri("list-images", "ListImages", pb_len(1, pb_len(1, image("busybox:1.36"))))
+    cri("image-status", "ImageStatus", pb_len(1, image("busybox:1.36")) + pb_int(2, 1))
+    cri("image-status-id", "ImageStatus", pb_len(1, image(CRI_CONFIG_DIGEST[7:19])) + pb_int(2, 1))
+    cri("image-status-digest", "ImageStatus",
+        pb_len(1, image("docker.io/library/busybox@" + CRI_MANIFEST_DIGEST)))
+    cri("remove-image", "RemoveImage", pb_len(1, image("docker.io/library/busybox:1.36")))
+    cri("remove-image-id", "RemoveImage", pb_len(1, image(CRI_CONFIG_DIGEST)))
+    cri("image-fs-info", "ImageFsInfo", b"")
+    cri("pull", "PullImage", pb_len(1, image("busybox:1.36")))
+    # "auth" that decodes to no user:password (its buffer leaked once)
+    cri("pull-bad-auth", "PullImage", pb_len(1, image("busybox")) + pb_len(2, pb_len(3, "bm9jb2xvbg==")))
+    meta = pb_len(1, "web") + pb_len(2, "uid-2") + pb_len(3, "default") + pb_int(4, 0)
+    podcfg = pb_len(1, meta) + pb_len(2, "web") + pb_len(3, "/var/log/pods/default_web_uid-2") + \
+        kv(6, "app", "nginx")
+    cri("run-pod", "RunPodSandbox", pb_len(1, podcfg))
+    cri("run-pod-handler", "RunPodSandbox", pb_len(1, podcfg) + pb_len(2, "kata"))
+    cri("stop-pod", "StopPodSandbox", pb_len(1, "0123456789ab"))
+    cri("remove-pod", "RemovePodSandbox", pb_len(1, "0123456789ab"))
+    cri("pod-status", "PodSandboxStatus", pb_len(1, "0123") + pb_int(2, 1))
+    cri("list-pods", "ListPodSandbox", pb_len(1, pb_len(1, "01") + pb_len(2, pb_int(1, 0)) + sel))
+    ccfg = (pb_len(1, pb_len(1, "web") + pb_int(2, 0)) + pb_len(2, image("busybox:1.36")) +
+            pb_len(3, "/bin/sh") + pb_len(4, "-c") + pb_len(4, "sleep 1") + kv(6, "A", "b") +
+            pb_len(11, "web/0.log"))
+    cri("create-container", "CreateContainer", pb_len(1, "0123456789ab") + pb_len(2, ccfg) +
+        pb_len(3, podcfg))
+    # what CreateContainer's spec step (cri_container_spec) reads: mounts, devices, resources,
+    # the security context, the pod's cgroup parent and namespaces
+    res = (pb_int(1, 100000) + pb_int(2, 50000) + pb_int(3, 512) + pb_int(4, 1 << 28) +
+           pb_int(5, (1 << 64) - 999) + pb_len(6, "0-1") + kv(9, "memory.high", "200000000"))
+    sc = (pb_len(1, pb_len(1, "CAP_NET_ADMIN") + pb_len(2, "ALL")) +
+          pb_len(3, pb_int(1, 2) + pb_int(2, 0)) + pb_len(5, pb_int(1, 1000)) +
+          pb_len(12, pb_int(1, 1000)) + pb_int(7, 1) + pb_len(8, b"\x01\x02") + pb_int(11, 1) +
+          pb_len(13, "/proc/kcore") + pb_len(14, "/proc/sys") + pb_len(15, pb_int(1, 0)))
+    rich = (pb_len(1, pb_len(1, "app") + pb_int(2, 1)) + pb_len(2, image("busybox:1.36")) +
+            pb_len(3, "/bin/sh") + pb_len(5, "/work") + kv(6, "A", "b") +
+            pb_len(7, pb_len(1, "/data") + pb_len(2, "/etc") + pb_int(3, 1)) +
+            pb_len(8, pb_len(1, "/dev/fuse") + pb_len(2, "/dev/fuse") + pb_len(3, "rw")) +
+            kv(10, "x", "y") + pb_int(14, 1) + pb_len(15, pb_len(1, res) + pb_len(2, sc)))
+    hostpod = podcfg + pb_len(8, pb_len(1, "/kubepods/pod2") +
+                              pb_len(2, pb_len(1, pb_int(1, 2) + pb_int(3, 2)) + pb_int(6, 1)))
+    cri("create-container-rich", "CreateContainer", pb_len(1, "0123456789ab") + pb_len(2, rich) +
+        pb_len(3, hostpod))
+    priv = (pb_len(1, pb_len(1, "priv")) + pb_len(2, image(CRI_CONFIG_DIGEST)) +
+            pb_len(15, pb_len(2, pb_int(2, 1) + pb_len(15, pb_int(1, 2) + pb_len(2, "/x.json")))))
+    cri("create-container-privileged", "CreateContainer", pb_len(1, "0123") + pb_len(2, priv) +
+        pb_len(3, podcfg))
+    cri("create-container-privileged-pod", "CreateContainer", pb_len(1, "0123") +
+        pb_len(2, priv) + pb_len(3, hostpod))
+    cri("start-container", "StartContainer", pb_len(1, "abc"))
+    cri("stop-container", "StopContainer", pb_len(1, "abc") + pb_int(2, 10))
+    cri("remove-container", "RemoveContainer", pb_len(1, "abc"))
+    cri("list-containers", "ListContainers", pb_len(1, pb_len(1, "ab") + pb_len(2, pb_int(1, 1)) +
+                                                    pb_len(3, "01") + kv(4, "app", "nginx")))
+    cri("container-status", "ContainerStatus", pb_len(1, "abc") + pb_int(2, 1))
+    cri("update-resources", "UpdateContainerResources", pb_len(1, "abc") + pb_len(
+        2, pb_int(1, 100000) + pb_int(2, 50000) + pb_int(3, 512) + pb_int(4, 1 << 28)))
+    cri("reopen-log", "ReopenContainerLog", pb_len(1, "abc"))
+    cri("exec-sync", "ExecSync", pb_len(1, "abc") + pb_len(2, "ls") + pb_len(2, "/") + pb_int(3, 5))
+    cri("exec", "Exec", pb_len(1, "abc") + pb_len(2, "sh") + pb_int(4, 1) + pb_int(5, 1))
+    cri("exec-tty-stderr", "Exec", pb_len(1, "abc") + pb_len(2, "sh") + pb_int(3, 1) + pb_int(6, 1))
+    cri("attach", "Attach", pb_len(1, "abc") + pb_int(2, 1) + pb_int(4, 1))
+    cri("port-forward", "PortForward", pb_len(1, "0123") + pb_len(2, b"\x50\x90\x3f"))
+    cri("container-stats", "ContainerStats", pb_len(1, "abc"))
+    cri("list-container-stats", "ListContainerStats", pb_len(1, pb_len(1, "ab") + pb_len(2, "01") +
+                                                             sel))
+    cri("pod-stats", "PodSandboxStats", pb_len(1, "0123"))
+    cri("list-pod-stats", "ListPodSandboxStats", pb_len(1, pb_len(1, "01") + kv(2, "app", "nginx")))
+    cri("checkpoint", "CheckpointContainer", pb_len(1, "abc"))
+    # the sandbox image, named after the layerless CRI image: RunPodSandbox stops at "no layers"
+    target = pb_len(1, "application/vnd.oci.image.manifest.v1+json") + \
+        pb_len(2, CRI_MANIFEST_DIGEST) + pb_int(3, len(CRI_MANIFEST))
+    svc("image-create-pause", "images/Create",
+        pb_len(1, pb_len(1, "localhost/berth/pause:" + VERSION) + pb_len(3, target)), ns="k8s.io")
+
+
 if __name__ == "__main__":
     ttrpc_seeds()
     spdy_seeds()
@@ -374,3 +483,4 @@ if __name__ == "__main__":
     apply_seeds()
     grpc_seeds()
     services_seeds()
+    cri_seeds()
