@@ -239,7 +239,7 @@ def grpc_seeds():
     grpc("cri-runpodsandbox", 82, pb_len(1, podcfg) + pb_len(2, "runc"))
     ccfg = (pb_len(1, pb_len(1, "nginx") + pb_int(2, 0)) + pb_len(2, pb_len(1, "nginx:1.25")) +
             pb_len(3, "/bin/sh") + pb_len(4, "-c") + pb_len(4, "sleep 1") + pb_len(5, "/") +
-            kv(6, "PATH", "/bin") + pb_len(7, pb_len(1, "/data") + pb_len(2, "/etc") + pb_int(3, 1)))
+            kv(6, "PATH", "/bin") + pb_len(7, pb_len(1, "/data") + pb_len(2, "/var/lib/x") + pb_int(3, 1)))
     grpc("cri-createcontainer", 87, pb_len(1, "0123456789ab") + pb_len(2, ccfg) + pb_len(3, podcfg))
     grpc("cri-pullimage", 112, pb_len(1, pb_len(1, "busybox") + kv(2, "a", "b")) +
          pb_len(2, pb_len(1, "user") + pb_len(2, "secret")) + pb_len(3, podcfg))
