@@ -77,6 +77,28 @@ static const char *cri_old_seccomp_path(const Runtime__V1__LinuxContainerSecurit
 }
 
 /* The host paths of the sandbox files a container gets unless its config mounts them. */
+/* A Device's host path (or a directory walked under it) is the client's choice, so the I/O
+ * errors that only say something about that path are the client's too: one it may not read
+ * (EACCES, as for /proc/<pid>/fdinfo) or that does not resolve (a symlink loop, a too long
+ * name) is not a daemon failure (INTERNAL), which berth_oci_with_device reports them as. */
+static void device_err_classify(struct berth_err *e)
+{
+    if (e->code != BERTH_E_INTERNAL)
+        return;
+    switch (e->sys_errno) {
+    case EACCES:
+    case EPERM:
+        e->code = BERTH_E_FAILED_PRECONDITION;
+        break;
+    case ELOOP:
+    case ENAMETOOLONG:
+        e->code = BERTH_E_INVALID_ARGUMENT;
+        break;
+    default:
+        break;
+    }
+}
+
 static bool mounted_by_config(const Runtime__V1__ContainerConfig *cfg, const char *dst)
 {
     for (size_t i = 0; i < cfg->n_mounts; i++)
@@ -465,8 +487,10 @@ int cri_container_spec(struct berth_cri *c, struct cri_sandbox *s, const char *i
         const Runtime__V1__Device *d = cfg->devices[i];
         if (berth_oci_with_device(spec, d->host_path, d->container_path,
                                   d->permissions && *d->permissions ? d->permissions : "rwm",
-                                  err) < 0)
+                                  err) < 0) {
+            device_err_classify(*err);
             goto out;
+        }
     }
     if (sc && sc->readonly_rootfs && berth_oci_with_readonly_rootfs(spec, true, err) < 0)
         goto out;

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "lib/fs.h"
 #include "lib/util.h"
 #include "services/cri/cri-internal.h"
 #include "services/cri/record.h"
@@ -256,6 +258,73 @@ static void test_pull_refuses_auth_without_colon(void **state)
     berth_cri_free(c);
 }
 
+/* A Device whose host path the daemon cannot resolve (a symlink loop) is the client's error,
+ * not INTERNAL (fuzz_services found the same for an unreadable /proc directory: EACCES). */
+static void test_device_path_errors_are_the_clients(void **state)
+{
+    struct berth_test_env *env = *state;
+    struct berth_cri *c = new_cri(env->dir);
+    static const char *const files[] = {"hostname", "hosts", "resolv.conf"};
+    Runtime__V1__PodSandboxMetadata pmd = RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
+    Runtime__V1__PodSandboxConfig pod = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+    Runtime__V1__ContainerMetadata md = RUNTIME__V1__CONTAINER_METADATA__INIT;
+    Runtime__V1__ImageSpec image = RUNTIME__V1__IMAGE_SPEC__INIT;
+    Runtime__V1__Device dev = RUNTIME__V1__DEVICE__INIT;
+    Runtime__V1__Device *devs[] = {&dev};
+    char *cmd[] = {"sh"};
+    Runtime__V1__ContainerConfig cfg = RUNTIME__V1__CONTAINER_CONFIG__INIT;
+    struct berth_image_config ic = {0};
+    struct cri_image_info img = {.id = "sha256:00", .config = &ic};
+    struct cri_sandbox *s = cri_sandbox_new();
+    struct berth_err *err = NULL;
+    char *root, *state_dir, *p, *loop, *cgroups = NULL;
+    json_t *spec = NULL;
+
+    pmd.name = "pod";
+    pmd.namespace_ = "default";
+    pmd.uid = "uid";
+    pod.metadata = &pmd;
+    s->id = berth_xstrdup("pod0");
+    s->config = (Runtime__V1__PodSandboxConfig *)cri_msg_dup(&pod.base);
+    s->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+    root = cri_sandbox_root(c, s->id);
+    state_dir = cri_sandbox_state(c, s->id);
+    assert_ok(berth_mkdir_p(root, 0700, 0700, &err), &err);
+    for (size_t i = 0; i < BERTH_N(files); i++) {
+        p = berth_strdup_printf("%s/%s", root, files[i]);
+        assert_ok(berth_write_file_atomic(p, "", 0, 0644, &err), &err);
+        free(p);
+    }
+    p = berth_strdup_printf("%s/shm", state_dir);
+    assert_ok(berth_mkdir_p(p, 0700, 0700, &err), &err);
+    free(p);
+    loop = berth_strdup_printf("%s/loop", env->dir);
+    assert_int_equal(symlink(loop, loop), 0);
+
+    md.name = "c";
+    image.image = "busybox";
+    cfg.metadata = &md;
+    cfg.image = &image;
+    cfg.command = cmd;
+    cfg.n_command = 1;
+    dev.host_path = loop;
+    dev.container_path = "/dev/x";
+    cfg.devices = devs;
+    cfg.n_devices = 1;
+    assert_int_equal(
+        cri_container_spec(c, s, "c0", &cfg, &img, &c->runtimes[0], &cgroups, &spec, &err), -1);
+    assert_null(spec);
+    assert_non_null(err);
+    assert_non_null(strstr(err->msg, "loop"));
+    assert_err_code(err, BERTH_E_INVALID_ARGUMENT);
+    free(cgroups);
+    free(loop);
+    free(root);
+    free(state_dir);
+    cri_sandbox_put(c, s);
+    berth_cri_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_label_selectors),
         cmocka_unit_test(test_configs_survive_the_extension_encoding),
         cmocka_unit_test_setup_teardown(test_pull_refuses_auth_without_colon,
+                                        berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_device_path_errors_are_the_clients,
                                         berth_test_setup_tmpdir, berth_test_teardown_tmpdir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
