@@ -238,8 +238,7 @@ static void sweep_sandbox(struct berth_cri *c, const char *id, struct berth_strs
 
 /* The entries of dir not in ids, one callback each. */
 static void sweep_dir(struct berth_cri *c, const char *dir, const struct berth_strset *ids,
-                      void (*fn)(struct berth_cri *c, const char *dir, const char *name,
-                                 void *arg),
+                      void (*fn)(struct berth_cri *c, const char *dir, const char *name, void *arg),
                       void *arg)
 {
     struct dirent *de;
@@ -274,8 +273,8 @@ static void sweep_container_cb(struct berth_cri *c, const char *dir, const char 
     if (berth_rmrf(path, &e) < 0)
         log_warn("ns=%s container=%s left by a crash: %s", CRI_NS, name, e->msg);
     else
-        log_info("ns=%s container=%s left by a crash before its record: %s removed", CRI_NS,
-                 name, path);
+        log_info("ns=%s container=%s left by a crash before its record: %s removed", CRI_NS, name,
+                 path);
 }
 
 static void sweep_netns_cb(struct berth_cri *c, const char *dir, const char *name, void *arg)

@@ -49,10 +49,10 @@ static void *create_one(void *arg)
     c.runtime = &rt;
     c.spec = &spec;
     req.container = &c;
-    if (berth_client_unary(client, "/containerd.services.containers.v1.Containers/Create",
-                           &req.base,
-                           &containerd__services__containers__v1__create_container_response__descriptor,
-                           &resp, &err) < 0) {
+    if (berth_client_unary(
+            client, "/containerd.services.containers.v1.Containers/Create", &req.base,
+            &containerd__services__containers__v1__create_container_response__descriptor, &resp,
+            &err) < 0) {
         pthread_mutex_lock(&out_mu);
         if (failures++ < 5)
             fprintf(stderr, "berth-creates: %s: %s\n", id, err->msg);
