@@ -648,9 +648,12 @@ static void create_container_spec(const uint8_t *body, size_t len)
     uint64_t before;
     int ret;
 
-    req = runtime__v1__create_container_request__unpack(NULL, len, body);
-    if (!req)
+    /* decoded as berthd decodes it (the wire check refuses what it refuses, e.g. NULs) */
+    if (berth_server_decode(&runtime__v1__create_container_request__descriptor, body, len,
+                            (ProtobufCMessage **)&req, &err) < 0) {
+        fuzz_err_consume(&err);
         return;
+    }
     cfg = req->config;
     pc = req->sandbox_config;
     if (!cfg || !cfg->metadata || !cfg->metadata->name || !*cfg->metadata->name || !cfg->image ||
