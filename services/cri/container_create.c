@@ -76,7 +76,6 @@ static const char *cri_old_seccomp_path(const Runtime__V1__LinuxContainerSecurit
 #pragma GCC diagnostic pop
 }
 
-/* The host paths of the sandbox files a container gets unless its config mounts them. */
 /* A Device's host path (or a directory walked under it) is the client's choice, so the I/O
  * errors that only say something about that path are the client's too: one it may not read
  * (EACCES, as for /proc/<pid>/fdinfo) or that does not resolve (a symlink loop, a too long
@@ -99,6 +98,7 @@ static void device_err_classify(struct berth_err *e)
     }
 }
 
+/* The host paths of the sandbox files a container gets unless its config mounts them. */
 static bool mounted_by_config(const Runtime__V1__ContainerConfig *cfg, const char *dst)
 {
     for (size_t i = 0; i < cfg->n_mounts; i++)
