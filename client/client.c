@@ -8,7 +8,11 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h> /* grpc_insecure_credentials_create */
@@ -30,10 +34,19 @@ struct berth_client {
     int64_t timeout_ms; /* under mu; 0: no deadline */
 };
 
+/* The process serving a unix socket, told apart from a later one by its start time. */
+struct peer {
+    pid_t pid; /* 0: unknown */
+    unsigned long long start;
+};
+
 /* One call in flight. Receive-side storage must outlive each batch, so it lives here. */
 struct call {
     grpc_completion_queue *cq;
     grpc_call *call;
+    /* A call without a deadline on a unix socket: the server process, checked every second
+     * while the call waits (see call_batch). */
+    struct peer peer;
     grpc_metadata md[2];
     size_t n_md;
     grpc_metadata_array init_md, trail_md;
@@ -160,6 +173,58 @@ static void call_add_md(struct call *k, const char *key, const char *val)
     k->n_md++;
 }
 
+/* Field 22 of /proc/<pid>/stat: the process's start time, in clock ticks since boot; 0 when
+ * the process is gone. */
+static unsigned long long proc_start(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long long start = 0;
+    const char *p;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* fields 3.. follow the ")" that ends the command name, one space apart */
+    if (!(p = strrchr(buf, ')')))
+        return 0;
+    for (int field = 2; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (sscanf(p, "%llu", &start) != 1)
+        return 0;
+    return start;
+}
+
+/* Who serves the unix socket of target ("unix:<path>"): a connection of our own, asked for
+ * its peer's credentials, then closed. Leaves p->pid 0 when that cannot be known. */
+static void peer_probe(const char *target, struct peer *p)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    int fd;
+
+    p->pid = 0;
+    if (!berth_str_has_prefix(target, "unix:") || strlen(target + 5) >= sizeof(sa.sun_path))
+        return;
+    strcpy(sa.sun_path, target + 5);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0) {
+        p->pid = cred.pid;
+        p->start = proc_start(cred.pid);
+        if (!p->start)
+            p->pid = 0;
+    }
+    close(fd);
+}
+
 /* Snapshot the per-client settings under the lock, then create the call. */
 static int call_begin(struct berth_client *c, const char *method, struct call *k,
                       struct berth_err **err)
@@ -180,6 +245,8 @@ static int call_begin(struct berth_client *c, const char *method, struct call *k
         deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                 gpr_time_from_millis(c->timeout_ms, GPR_TIMESPAN));
     pthread_mutex_unlock(&c->mu);
+    if (gpr_time_cmp(deadline, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0)
+        peer_probe(c->target, &k->peer);
 
     k->cq = grpc_completion_queue_create_for_pluck(NULL);
     mslice = grpc_slice_from_copied_string(method);
@@ -211,7 +278,11 @@ static void call_end(struct call *k)
     grpc_slice_unref(k->details);
 }
 
-/* Starts one batch and waits for it. *ok gets the batch's success flag. */
+/* Starts one batch and waits for it. *ok gets the batch's success flag.
+ * gRPC core 1.51 can miss the end of a connection whose server was killed mid-stream (the
+ * socket reads EOF, yet a pending receive never completes), and a call without a deadline
+ * would then wait forever. So such a call checks every second that the server process it
+ * started with still runs, and cancels itself (UNAVAILABLE) once it does not. */
 static int call_batch(struct call *k, const grpc_op *ops, size_t n, void *tag, bool *ok,
                       struct berth_err **err)
 {
@@ -222,7 +293,20 @@ static int call_batch(struct call *k, const grpc_op *ops, size_t n, void *tag, b
     if (rc != GRPC_CALL_OK) /* a bug: no completion will come */
         return berth_err_set(err, BERTH_E_INTERNAL, 0, "start batch: %s",
                              grpc_call_error_to_string(rc));
-    ev = grpc_completion_queue_pluck(k->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    for (;;) {
+        gpr_timespec until = gpr_inf_future(GPR_CLOCK_REALTIME);
+        if (k->peer.pid)
+            until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                 gpr_time_from_millis(1000, GPR_TIMESPAN));
+        ev = grpc_completion_queue_pluck(k->cq, tag, until, NULL);
+        if (ev.type != GRPC_QUEUE_TIMEOUT)
+            break;
+        if (proc_start(k->peer.pid) != k->peer.start) {
+            grpc_call_cancel_with_status(k->call, GRPC_STATUS_UNAVAILABLE,
+                                         "the server process exited during the call", NULL);
+            k->peer.pid = 0;
+        }
+    }
     if (ev.type != GRPC_OP_COMPLETE)
         return berth_err_set(err, BERTH_E_INTERNAL, 0, "completion queue: unexpected event %d",
                              (int)ev.type);

@@ -194,7 +194,7 @@ fsck_clean() {
         pid=$!
         sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
         kill9_berthd
-        wait_pid "$pid" 60 || {
+        wait_pid "$pid" 15 || {
             echo "iteration $i ($o, seed $SEED): the client hung after berthd died" >&2
             return 1
         }

@@ -99,7 +99,8 @@ int main(int argc, char **argv)
         if (*line)
             ids[n++] = strdup(line);
     }
-    if (berth_client_open(addr, ns, 60000, &client, &err) < 0) {
+    /* no deadline: the client library then watches the server process itself */
+    if (berth_client_open(addr, ns, 0, &client, &err) < 0) {
         fprintf(stderr, "berth-creates: %s\n", err->msg);
         berth_err_free(&err);
         return 1;
