@@ -8,7 +8,6 @@
 
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -22,6 +21,7 @@
 #include <grpc/support/alloc.h> /* gpr_free for grpc_slice_to_c_string */
 #include <grpc/support/time.h>
 
+#include "lib/proc.h"
 #include "lib/status.h" /* berth_grpc_to_errc */
 
 struct berth_client {
@@ -173,31 +173,12 @@ static void call_add_md(struct call *k, const char *key, const char *val)
     k->n_md++;
 }
 
-/* Field 22 of /proc/<pid>/stat: the process's start time, in clock ticks since boot; 0 when
- * the process is gone. */
+/* The start time of process pid (clock ticks since boot); 0 when it is gone. */
 static unsigned long long proc_start(pid_t pid)
 {
-    char path[64], buf[1024];
-    unsigned long long start = 0;
-    const char *p;
-    FILE *f;
-    size_t n;
+    struct berth_proc_stat st;
 
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if (!(f = fopen(path, "re")))
-        return 0;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* fields 3.. follow the ")" that ends the command name, one space apart */
-    if (!(p = strrchr(buf, ')')))
-        return 0;
-    for (int field = 2; *p && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    if (sscanf(p, "%llu", &start) != 1)
-        return 0;
-    return start;
+    return berth_proc_stat_read(pid, &st) == 0 ? st.start : 0;
 }
 
 /* Who serves the unix socket of target ("unix:<path>"): a connection of our own, asked for

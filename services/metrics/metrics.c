@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "lib/proc.h"
 #include "lib/util.h"
 #include "runtime/stats/stats.h"
 #include "runtime/v2/runtime.h"
@@ -88,31 +89,18 @@ static size_t count_fds(void)
 static void collect_process(void *arg, struct berth_metrics_scrape *s)
 {
     struct berth_svc_metrics *m = arg;
-    char buf[1024], *p;
-    FILE *f = fopen("/proc/self/stat", "re");
-    size_t n = 0;
-    unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
-    long long rss = 0, threads = 0;
     double tck = (double)sysconf(_SC_CLK_TCK);
+    struct berth_proc_stat ps;
     struct rlimit rl;
 
-    if (f) {
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-    }
-    buf[n] = '\0';
-    /* The command name may hold spaces and parentheses: fields start after the last ')'. */
-    p = strrchr(buf, ')');
-    if (p && sscanf(p + 2,
-                    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
-                    "%lld %*d %llu %llu %lld",
-                    &utime, &stime, &threads, &start, &vsize, &rss) == 6) {
-        berth_metrics_scrape_sample(s, m->proc[P_CPU], NULL, (double)(utime + stime) / tck);
-        berth_metrics_scrape_sample(s, m->proc[P_VIRT], NULL, (double)vsize);
+    if (berth_proc_stat_read(0, &ps) == 0) {
+        berth_metrics_scrape_sample(s, m->proc[P_CPU], NULL, (double)(ps.utime + ps.stime) / tck);
+        berth_metrics_scrape_sample(s, m->proc[P_VIRT], NULL, (double)ps.vsize);
         berth_metrics_scrape_sample(s, m->proc[P_RES], NULL,
-                                    (double)rss * (double)sysconf(_SC_PAGESIZE));
-        berth_metrics_scrape_sample(s, m->proc[P_START], NULL, boot_time() + (double)start / tck);
-        berth_metrics_scrape_sample(s, m->proc[P_THREADS], NULL, (double)threads);
+                                    (double)ps.rss * (double)sysconf(_SC_PAGESIZE));
+        berth_metrics_scrape_sample(s, m->proc[P_START], NULL,
+                                    boot_time() + (double)ps.start / tck);
+        berth_metrics_scrape_sample(s, m->proc[P_THREADS], NULL, (double)ps.threads);
     }
     berth_metrics_scrape_sample(s, m->proc[P_OPEN_FDS], NULL, (double)count_fds());
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
