@@ -125,6 +125,9 @@ finish() {
         bctl tasks kill -s 9 "r$2" >/dev/null 2>&1 || true
         bctl tasks rm -f "r$2" >/dev/null 2>&1 || true
         bctl containers rm "r$2" >/dev/null 2>&1 || true
+        # a kill between the snapshot and the container record leaves the snapshot, held by
+        # the run's lease (as with ctr run): the operator removes it to reuse the name
+        bctl snapshots rm "r$2" >/dev/null 2>&1 || true
         op run "$2" || return 1
         bctl tasks kill -s 9 "r$2" && wait_task_stopped "r$2" && bctl tasks rm "r$2" &&
             bctl containers rm "r$2"
